@@ -1,0 +1,46 @@
+// Request helpers shared by actors: find a named actor and ask it with the
+// deadline of the HTTP request that caused the question.
+//
+// Call only from inside an event-based actor (the caller's thread).
+#pragma once
+
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/actor_registry.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "config/errors.hpp"
+
+namespace miyabi::actors {
+
+/// The current actor registered under `name`; invalid while it restarts.
+inline caf::actor lookup(caf::local_actor* self, caf::atom_value name) {
+  return self->system().registry().get<caf::actor>(name);
+}
+
+/// Asks `dest` with the time left until `meta.deadline`; `on_value` gets
+/// the answer, `on_error` gets a timeout at once when the deadline passed,
+/// `service_unavailable` when `dest` is not running, or the answer's error.
+template <class Self, class OnValue, class OnError, class... Ts>
+void ask(Self* self, const caf::actor& dest, const request_meta& meta,
+         OnValue on_value, OnError on_error, Ts&&... xs) {
+  if (!dest) {
+    auto err = make_error(errc::service_unavailable,
+                          "the service is restarting a component");
+    on_error(err);
+    return;
+  }
+  auto left = meta.remaining();
+  if (left <= clock::duration::zero()) {
+    auto err = make_error(errc::timeout, "request deadline passed");
+    on_error(err);
+    return;
+  }
+  self->request(dest, left, std::forward<Ts>(xs)...)
+    .then(std::move(on_value), std::move(on_error));
+}
+
+} // namespace miyabi::actors

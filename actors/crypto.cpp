@@ -1,0 +1,149 @@
+#include "actors/crypto.hpp"
+
+#include <array>
+#include <stdexcept>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+namespace miyabi::actors {
+
+namespace {
+
+constexpr char alphabet[]
+  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int8_t decode_char(unsigned char c) {
+  if (c >= 'A' && c <= 'Z')
+    return static_cast<int8_t>(c - 'A');
+  if (c >= 'a' && c <= 'z')
+    return static_cast<int8_t>(c - 'a' + 26);
+  if (c >= '0' && c <= '9')
+    return static_cast<int8_t>(c - '0' + 52);
+  if (c == '-')
+    return 62;
+  if (c == '_')
+    return 63;
+  return -1;
+}
+
+void fill_random(unsigned char* data, size_t size) {
+  if (RAND_bytes(data, static_cast<int>(size)) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+}
+
+} // namespace
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size())
+    return false;
+  if (a.empty())
+    return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string sha256(std::string_view data) {
+  std::string out(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+std::string sha256_hex(std::string_view data) {
+  static constexpr char digits[] = "0123456789abcdef";
+  auto raw = sha256(data);
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char c : raw) {
+    out += digits[c >> 4];
+    out += digits[c & 0x0f];
+  }
+  return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  std::string out(EVP_MAX_MD_SIZE, '\0');
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+       reinterpret_cast<unsigned char*>(out.data()), &len);
+  out.resize(len);
+  return out;
+}
+
+std::string base64url_encode(std::string_view data) {
+  std::string out;
+  out.reserve((data.size() * 4 + 2) / 3);
+  size_t i = 0;
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(data[k]); };
+  for (; i + 2 < data.size(); i += 3) {
+    uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += alphabet[(n >> 6) & 63];
+    out += alphabet[n & 63];
+  }
+  if (auto rest = data.size() - i; rest == 1) {
+    uint32_t n = byte(i) << 16;
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+  } else if (rest == 2) {
+    uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8);
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += alphabet[(n >> 6) & 63];
+  }
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  if (text.size() % 4 == 1)
+    return std::nullopt; // No encoder produces this length.
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : text) {
+    auto v = decode_char(c);
+    if (v < 0)
+      return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  // Leftover bits must be zero, or two texts would decode to one value.
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+    return std::nullopt;
+  return out;
+}
+
+std::string random_token(size_t bytes) {
+  std::string raw(bytes, '\0');
+  fill_random(reinterpret_cast<unsigned char*>(raw.data()), raw.size());
+  return base64url_encode(raw);
+}
+
+std::string random_uuid() {
+  std::array<unsigned char, 16> b{};
+  fill_random(b.data(), b.size());
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      out += '-';
+    out += digits[b[i] >> 4];
+    out += digits[b[i] & 0x0f];
+  }
+  return out;
+}
+
+} // namespace miyabi::actors

@@ -1,0 +1,90 @@
+#include "actors/front.hpp"
+
+#include <caf/event_based_actor.hpp>
+#include <caf/local_actor.hpp>
+
+#include "actors/ask.hpp"
+#include "actors/crypto.hpp"
+#include "actors/messages.hpp"
+#include "actors/names.hpp"
+#include "actors/supervision.hpp"
+#include "config/errors.hpp"
+#include "metrics/metrics.hpp"
+
+namespace miyabi::actors {
+
+namespace {
+
+api_reply health(const front_deps& deps) {
+  health_report report;
+  report.version = MIYABI_VERSION;
+  report.database = deps.status->database.load(std::memory_order_relaxed);
+  report.telegram_only = report.database == db_state::disabled;
+  report.uptime_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                            clock::now() - deps.status->started)
+                            .count();
+  auto status = report.database == db_state::disconnected ? 503 : 200;
+  return {static_cast<uint16_t>(status), std::move(report), {}};
+}
+
+void scrape(caf::event_based_actor* self, const front_deps& deps,
+            api_call& call) {
+  const auto& token = deps.cfg->metrics_token;
+  if (!token.empty()
+      && (call.request.credentials != credential_kind::bearer
+          || !constant_time_equal(call.request.token, token))) {
+    call.out->fail(make_error(errc::authentication_error,
+                              "metrics need the metrics bearer token"));
+    return;
+  }
+  auto out = call.out;
+  ask(
+    self, lookup(self, names::metrics), call.request.meta,
+    [out](std::string& text) {
+      out->reply({200, text_body{"text/plain; version=0.0.4", std::move(text)},
+                  {}});
+    },
+    [out](caf::error& err) { out->fail(err); }, render_atom::value);
+}
+
+caf::behavior front(caf::event_based_actor* self, front_deps deps) {
+  log_exceptions(self, "front");
+  return {
+    [self, deps](api_call& call) {
+      switch (call.request.op) {
+        case operation::health:
+          call.out->reply(health(deps));
+          break;
+        case operation::health_live:
+          call.out->reply({200, liveness{}, {}});
+          break;
+        case operation::metrics:
+          scrape(self, deps, call);
+          break;
+        default:
+          call.out->fail(make_error(errc::not_found, "no such route"));
+      }
+    },
+  };
+}
+
+caf::behavior metrics_actor(caf::event_based_actor* self,
+                            std::shared_ptr<metrics::service_metrics> m) {
+  log_exceptions(self, "metrics");
+  return {
+    [m](render_atom) { return m->render(); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_front(caf::local_actor* parent, front_deps deps) {
+  return parent->spawn(front, std::move(deps));
+}
+
+caf::actor spawn_metrics_actor(caf::local_actor* parent,
+                               std::shared_ptr<metrics::service_metrics> m) {
+  return parent->spawn(metrics_actor, std::move(m));
+}
+
+} // namespace miyabi::actors

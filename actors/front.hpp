@@ -1,0 +1,37 @@
+// The front actor: receives every decoded request (`api_call`) from the HTTP
+// layer, authenticates it when the operation needs a user, and dispatches it
+// to the actor that owns the operation with the request's deadline. It never
+// blocks and keeps no per-request state beyond pending responses.
+//
+// Errors: every failure reaches the caller's responder as a `caf::error`
+// (ours, or CAF's request_timeout / request_receiver_down, which the HTTP
+// layer maps to 504 / 503).
+#pragma once
+
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+#include "actors/status.hpp"
+#include "config/settings.hpp"
+
+namespace miyabi::metrics {
+class service_metrics;
+} // namespace miyabi::metrics
+
+namespace miyabi::actors {
+
+struct front_deps {
+  std::shared_ptr<const config::settings> cfg;
+  std::shared_ptr<service_status> status;
+  std::shared_ptr<metrics::service_metrics> metrics;
+};
+
+/// Spawns one front actor as a child of `parent`.
+caf::actor spawn_front(caf::local_actor* parent, front_deps deps);
+
+/// Spawns the metrics actor (renders /metrics) as a child of `parent`.
+caf::actor spawn_metrics_actor(caf::local_actor* parent,
+                               std::shared_ptr<metrics::service_metrics> m);
+
+} // namespace miyabi::actors

@@ -1,0 +1,132 @@
+// The actor protocol: what the HTTP layer hands to the actors (`api_call`),
+// what comes back (`api_reply` through a `responder`), and the atoms actors
+// use among themselves. Nothing here knows HTTP types: the HTTP layer turns
+// requests into these values and replies into responses.
+//
+// Every value is a plain, copyable struct; they travel between threads only
+// inside CAF messages.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+
+#include "actors/inputs.hpp"
+#include "actors/replies.hpp"
+
+namespace miyabi::actors {
+
+using clock = std::chrono::steady_clock;
+
+/// What a request asks the service to do: one value per (route, method).
+enum class operation : uint8_t {
+  health,
+  health_live,
+  metrics,
+  openapi,
+  auth_github_start,
+  auth_github_callback,
+  auth_refresh,
+  auth_logout,
+  auth_me,
+  auth_mock,
+  list_repositories,
+  create_repository,
+  get_repository,
+  delete_repository,
+  list_agents,
+  execute_agent,
+  list_executions,
+  get_execution,
+  claim_execution,
+  update_execution,
+  append_log,
+  list_logs,
+  list_workflows,
+  create_workflow,
+  get_workflow,
+  update_workflow,
+  delete_workflow,
+  dashboard_summary,
+  dashboard_recent,
+  telegram_webhook,
+  telegram_link_create,
+  telegram_link_delete,
+};
+
+/// How the request presented credentials in `Authorization`.
+enum class credential_kind : uint8_t {
+  none,      ///< no Authorization header
+  malformed, ///< another scheme, or not exactly one token
+  bearer,    ///< `Bearer <token>`; the token is in `api_request::token`
+};
+
+/// Facts about a request that every actor may need for logging and limits.
+struct request_meta {
+  std::string request_id;
+  std::string trace; ///< logging.googleapis.com/trace value, or empty
+  clock::time_point received;
+  clock::time_point deadline;
+
+  /// Time left until the deadline (zero or negative when passed).
+  clock::duration remaining() const { return deadline - clock::now(); }
+};
+
+/// A decoded, validated request.
+struct api_request {
+  operation op = operation::health;
+  request_meta meta;
+  credential_kind credentials = credential_kind::none;
+  std::string token;   ///< the Bearer token when `credentials == bearer`
+  std::string path_id; ///< the `{id}` path segment, already validated
+  request_input input; ///< the decoded body or query, per operation
+};
+
+/// A successful answer: status code, body and extra headers.
+struct api_reply {
+  uint16_t status = 200;
+  reply_body body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Where the answer to one request goes. Implemented by the HTTP layer; the
+/// actors call exactly one of `reply` or `fail`, from any thread. Later
+/// calls are ignored, and a responder destroyed unanswered answers 500.
+class responder {
+public:
+  virtual ~responder();
+
+  virtual void reply(api_reply answer) = 0;
+
+  virtual void fail(const caf::error& err) = 0;
+};
+
+using responder_ptr = std::shared_ptr<responder>;
+
+/// A request on its way through the actors, with its way back.
+struct api_call {
+  api_request request;
+  responder_ptr out;
+};
+
+// -- atoms ------------------------------------------------------------------------
+
+using render_atom = caf::atom_constant<caf::atom("render")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
+using probe_atom = caf::atom_constant<caf::atom("probe")>;
+
+} // namespace miyabi::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::api_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::api_reply)

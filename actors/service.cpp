@@ -1,0 +1,116 @@
+#include "actors/service.hpp"
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include <caf/actor_registry.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include "actors/front.hpp"
+#include "actors/names.hpp"
+#include "actors/supervision.hpp"
+#include "config/errors.hpp"
+#include "config/log.hpp"
+#include "metrics/metrics.hpp"
+
+namespace miyabi::actors {
+
+responder::~responder() = default;
+
+namespace {
+
+caf::actor_system_config make_config(const config::settings& cfg) {
+  caf::actor_system_config result;
+  // CAF 0.17 otherwise takes max(hardware threads, 4), blind to container
+  // CPU limits.
+  result.set("scheduler.max-threads", cfg.actor_threads);
+  result.set("logger.file-verbosity", caf::atom("quiet"));
+  result.set("logger.console-verbosity", caf::atom("quiet"));
+  return result;
+}
+
+} // namespace
+
+struct service::impl {
+  impl(std::shared_ptr<const config::settings> cfg_ptr,
+       std::shared_ptr<metrics::service_metrics> metrics_ptr,
+       std::shared_ptr<service_status> status_ptr)
+    : cfg(std::move(cfg_ptr)),
+      metrics(std::move(metrics_ptr)),
+      status(std::move(status_ptr)),
+      sys_cfg(make_config(*cfg)),
+      sys(sys_cfg) {
+  }
+
+  void supervise(caf::atom_value name, std::string label,
+                 child_factory factory) {
+    supervisors.push_back(spawn_supervisor(
+      sys, child_spec{name, std::move(label), std::move(factory)}, metrics));
+  }
+
+  std::shared_ptr<const config::settings> cfg;
+  std::shared_ptr<metrics::service_metrics> metrics;
+  std::shared_ptr<service_status> status;
+  caf::actor_system_config sys_cfg;
+  caf::actor_system sys;
+  std::vector<caf::actor> supervisors; ///< in start order
+  std::vector<caf::atom_value> fronts;
+  std::atomic<size_t> next_front{0};
+};
+
+service::service(std::shared_ptr<const config::settings> cfg,
+                 std::shared_ptr<metrics::service_metrics> metrics,
+                 std::shared_ptr<service_status> status)
+  : impl_(std::make_unique<impl>(std::move(cfg), std::move(metrics),
+                                 std::move(status))) {
+  auto& st = *impl_;
+  st.supervise(names::metrics, "metrics",
+               [m = st.metrics](caf::local_actor* parent) {
+                 return spawn_metrics_actor(parent, m);
+               });
+  front_deps deps{st.cfg, st.status, st.metrics};
+  // One front actor per scheduler thread keeps the dispatch step from
+  // becoming a single mailbox every request has to pass.
+  for (size_t i = 0; i < st.cfg->actor_threads; ++i) {
+    auto name = caf::atom_from_string("front" + std::to_string(i));
+    st.fronts.push_back(name);
+    st.supervise(name, "front", [deps](caf::local_actor* parent) {
+      return spawn_front(parent, deps);
+    });
+  }
+}
+
+service::~service() {
+  stop();
+}
+
+void service::dispatch(api_call call) {
+  auto& st = *impl_;
+  auto index = st.next_front.fetch_add(1, std::memory_order_relaxed)
+               % st.fronts.size();
+  auto front = st.sys.registry().get<caf::actor>(st.fronts[index]);
+  if (!front) {
+    call.out->fail(make_error(errc::service_unavailable,
+                              "the service is restarting a component"));
+    return;
+  }
+  caf::anon_send(front, std::move(call));
+}
+
+void service::stop() {
+  auto& st = *impl_;
+  if (st.supervisors.empty())
+    return;
+  for (auto i = st.supervisors.rbegin(); i != st.supervisors.rend(); ++i)
+    caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
+  st.supervisors.clear();
+  st.sys.await_all_actors_done();
+  log::info("actors stopped");
+}
+
+} // namespace miyabi::actors

@@ -1,0 +1,13 @@
+#include "actors/status.hpp"
+
+namespace miyabi::actors {
+
+const char* to_string(db_state state) {
+  switch (state) {
+    case db_state::connected: return "connected";
+    case db_state::disconnected: return "disconnected";
+    default: return "disabled";
+  }
+}
+
+} // namespace miyabi::actors

@@ -1,0 +1,36 @@
+#include "config/errors.hpp"
+
+#include <caf/make_message.hpp>
+#include <caf/message.hpp>
+
+namespace miyabi {
+
+caf::error make_error(errc code) {
+  return caf::error{static_cast<uint8_t>(code), error_category};
+}
+
+caf::error make_error(errc code, std::string message, std::string details) {
+  return caf::error{static_cast<uint8_t>(code), error_category,
+                    caf::make_message(std::move(message), std::move(details))};
+}
+
+error_info describe(const caf::error& err) {
+  error_info result;
+  if (!err || err.category() != error_category)
+    return result;
+  result.ours = true;
+  result.code = static_cast<errc>(err.code());
+  const auto& ctx = err.context();
+  if (ctx.match_elements<std::string, std::string>()) {
+    result.message = ctx.get_as<std::string>(0);
+    result.details = ctx.get_as<std::string>(1);
+  }
+  return result;
+}
+
+bool is(const caf::error& err, errc code) {
+  return err && err.category() == error_category
+         && err.code() == static_cast<uint8_t>(code);
+}
+
+} // namespace miyabi

@@ -1,0 +1,496 @@
+#include "config/settings.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <limits>
+#include <sstream>
+
+#include <sched.h>
+
+#include <openssl/rand.h>
+
+#include "config/errors.hpp"
+
+namespace miyabi::config {
+
+namespace {
+
+/// Applies one raw value; returns an error text (without the variable name)
+/// or an empty string.
+using apply_fn = std::string (*)(settings&, std::string_view);
+
+struct setting_spec {
+  setting_doc doc;
+  apply_fn apply;
+};
+
+size_t available_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    auto n = CPU_COUNT(&set);
+    if (n > 0)
+      return static_cast<size_t>(n);
+  }
+  return 1;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+template <class Int>
+bool parse_int(std::string_view text, Int& out) {
+  text = trim(text);
+  if (text.empty())
+    return false;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && ptr == text.data() + text.size();
+}
+
+template <class Int>
+std::string in_range(std::string_view text, Int lo, Int hi, Int& out) {
+  Int value{};
+  if (!parse_int(text, value) || value < lo || value > hi)
+    return "must be an integer in " + std::to_string(lo) + ".."
+           + std::to_string(hi);
+  out = value;
+  return {};
+}
+
+std::string millis(std::string_view text, int64_t lo, int64_t hi,
+                   milliseconds& out) {
+  int64_t value = 0;
+  auto err = in_range<int64_t>(text, lo, hi, value);
+  if (err.empty())
+    out = milliseconds{value};
+  return err;
+}
+
+std::string secs(std::string_view text, int64_t lo, int64_t hi, seconds& out) {
+  int64_t value = 0;
+  auto err = in_range<int64_t>(text, lo, hi, value);
+  if (err.empty())
+    out = seconds{value};
+  return err;
+}
+
+std::string url(std::string_view text, std::string& out) {
+  text = trim(text);
+  bool ok = (text.rfind("http://", 0) == 0 || text.rfind("https://", 0) == 0)
+            && text.size() > 8
+            && text.find_first_of(" \t\r\n") == std::string_view::npos;
+  if (!ok)
+    return "must be an http:// or https:// URL";
+  out.assign(text);
+  while (out.size() > 1 && out.back() == '/')
+    out.pop_back(); // Base URLs are joined with paths that start with '/'.
+  return {};
+}
+
+std::string text_value(std::string_view text, std::string& out) {
+  out.assign(trim(text));
+  return {};
+}
+
+std::string non_empty_text(std::string_view text, std::string& out) {
+  text = trim(text);
+  if (text.empty())
+    return "must not be empty";
+  out.assign(text);
+  return {};
+}
+
+bool valid_origin(std::string_view origin) {
+  return (origin.rfind("http://", 0) == 0 || origin.rfind("https://", 0) == 0)
+         && origin.find_first_of(" \t/", 8) == std::string_view::npos
+         && origin.size() > 8;
+}
+
+std::string cors_origins(settings& cfg, std::string_view text) {
+  cfg.cors_allowed_origins.clear();
+  text = trim(text);
+  if (text == "*" || text.empty())
+    return {};
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto item = trim(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view{}
+                                           : text.substr(comma + 1);
+    if (item.empty())
+      continue;
+    if (item == "*")
+      return "mixes * with explicit origins";
+    if (!valid_origin(item))
+      return "each origin must look like https://host[:port] (no path)";
+    cfg.cors_allowed_origins.emplace_back(item);
+  }
+  return {};
+}
+
+std::string chat_ids(settings& cfg, std::string_view text) {
+  cfg.authorized_chat_ids.clear();
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto item = trim(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view{}
+                                           : text.substr(comma + 1);
+    if (item.empty())
+      continue;
+    int64_t id = 0;
+    if (!parse_int(item, id))
+      return "must be a comma-separated list of integer chat ids";
+    cfg.authorized_chat_ids.push_back(id);
+  }
+  return {};
+}
+
+std::string server_address(settings& cfg, std::string_view text) {
+  text = trim(text);
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0)
+    return "must be HOST:PORT, e.g. 0.0.0.0:8080";
+  auto err = in_range<uint16_t>(text.substr(colon + 1), 1, 65535, cfg.port);
+  if (!err.empty())
+    return "port " + err;
+  cfg.bind_host.assign(text.substr(0, colon));
+  return {};
+}
+
+std::string log_level(settings& cfg, std::string_view text) {
+  if (!log::parse_level(text, cfg.log_level))
+    return "must be one of debug, info, warn, error";
+  return {};
+}
+
+const std::vector<setting_spec>& specs() {
+  // Order matters where two variables set the same thing: the later wins
+  // (PORT over SERVER_ADDRESS, LOG_LEVEL over RUST_LOG).
+  static const std::vector<setting_spec> table = {
+    {{"SERVER_ADDRESS", "0.0.0.0:8080", "Address to listen on (HOST:PORT)"},
+     server_address},
+    {{"PORT", "8080", "Port to listen on; wins over SERVER_ADDRESS's port"},
+     [](settings& c, std::string_view v) {
+       return in_range<uint16_t>(v, 1, 65535, c.port);
+     }},
+    {{"ENVIRONMENT", "development",
+      "development or production (production: HSTS, strict secrets, "
+      "no /auth/mock)"},
+     [](settings& c, std::string_view v) -> std::string {
+       v = trim(v);
+       if (v == "production" || v == "prod") {
+         c.env = environment::production;
+       } else if (v == "development" || v == "dev" || v == "test"
+                  || v == "staging") {
+         c.env = environment::development;
+       } else {
+         return "must be development or production";
+       }
+       return {};
+     }},
+    {{"RUST_LOG", "info", "Accepted for compatibility; LOG_LEVEL wins"},
+     log_level},
+    {{"LOG_LEVEL", "info", "debug, info, warn or error"}, log_level},
+    {{"HTTP_THREADS", "CPUs available", "Pistache reactor threads"},
+     [](settings& c, std::string_view v) {
+       return in_range<size_t>(v, 1, 256, c.http_threads);
+     }},
+    {{"ACTOR_THREADS", "CPUs available", "CAF scheduler threads"},
+     [](settings& c, std::string_view v) {
+       return in_range<size_t>(v, 1, 256, c.actor_threads);
+     }},
+    {{"MAX_BODY_BYTES", "1048576", "Largest accepted request body (bytes)"},
+     [](settings& c, std::string_view v) {
+       return in_range<size_t>(v, 1024, 64u << 20, c.max_body_bytes);
+     }},
+    {{"REQUEST_TIMEOUT_MS", "15000",
+      "Deadline of every request; past it the client gets 504"},
+     [](settings& c, std::string_view v) {
+       return millis(v, 100, 300000, c.request_timeout);
+     }},
+    {{"MAX_INFLIGHT", "1024",
+      "Requests in flight before new ones get 503 with Retry-After"},
+     [](settings& c, std::string_view v) {
+       return in_range<size_t>(v, 1, 1000000, c.max_inflight);
+     }},
+    {{"SHUTDOWN_GRACE_MS", "8000",
+      "On SIGTERM: time to finish in-flight requests before exiting"},
+     [](settings& c, std::string_view v) {
+       return millis(v, 0, 60000, c.shutdown_grace);
+     }},
+    {{"HEADER_TIMEOUT_MS", "10000", "Time a client has to send its headers"},
+     [](settings& c, std::string_view v) {
+       return millis(v, 100, 300000, c.header_timeout);
+     }},
+    {{"BODY_TIMEOUT_MS", "10000", "Time a client has to send its body"},
+     [](settings& c, std::string_view v) {
+       return millis(v, 100, 300000, c.body_timeout);
+     }},
+    {{"KEEPALIVE_TIMEOUT_MS", "120000",
+      "Idle keep-alive connections are closed after this"},
+     [](settings& c, std::string_view v) {
+       return millis(v, 1000, 3600000, c.keepalive_timeout);
+     }},
+    {{"CORS_ALLOWED_ORIGINS", "*",
+      "* or a comma list of exact origins (https://app.example.com)"},
+     cors_origins},
+    {{"METRICS_TOKEN", "(none)",
+      "When set, GET /metrics needs Authorization: Bearer <token>"},
+     [](settings& c, std::string_view v) {
+       return text_value(v, c.metrics_token);
+     }},
+    {{"GOOGLE_CLOUD_PROJECT", "(none)",
+      "Adds logging.googleapis.com/trace to request logs"},
+     [](settings& c, std::string_view v) {
+       return text_value(v, c.google_cloud_project);
+     }},
+    {{"DATABASE_URL", "(none: telegram-only mode)",
+      "PostgreSQL connection URI (postgresql://user:pass@host:port/db)"},
+     [](settings& c, std::string_view v) {
+       return text_value(v, c.database_url);
+     }},
+    {{"DB_POOL_SIZE", "8", "Database sessions (one connection each)"},
+     [](settings& c, std::string_view v) {
+       return in_range<size_t>(v, 1, 128, c.db_pool_size);
+     }},
+    {{"DB_QUEUE_LIMIT", "256",
+      "Database requests that may wait for a session before 503"},
+     [](settings& c, std::string_view v) {
+       return in_range<size_t>(v, 0, 100000, c.db_queue_limit);
+     }},
+    {{"DB_HEALTH_INTERVAL_MS", "1000", "Period of the database health check"},
+     [](settings& c, std::string_view v) {
+       return millis(v, 100, 60000, c.db_health_interval);
+     }},
+    {{"DB_CONNECT_TIMEOUT_MS", "2000", "Connect timeout of a database session"},
+     [](settings& c, std::string_view v) {
+       return millis(v, 1000, 60000, c.db_connect_timeout);
+     }},
+    {{"JWT_SECRET", "(generated in development)",
+      "HS256 key for access tokens; at least 32 bytes in production"},
+     [](settings& c, std::string_view v) {
+       c.jwt_secret.assign(v);
+       return std::string{};
+     }},
+    {{"JWT_ISSUER", "miyabi-api", "iss claim"},
+     [](settings& c, std::string_view v) {
+       return non_empty_text(v, c.jwt_issuer);
+     }},
+    {{"JWT_AUDIENCE", "miyabi-web", "aud claim"},
+     [](settings& c, std::string_view v) {
+       return non_empty_text(v, c.jwt_audience);
+     }},
+    {{"JWT_EXPIRATION", "3600", "Access token lifetime (seconds)"},
+     [](settings& c, std::string_view v) {
+       return secs(v, 60, 86400, c.jwt_expiration);
+     }},
+    {{"REFRESH_TOKEN_TTL", "2592000", "Refresh token lifetime (seconds)"},
+     [](settings& c, std::string_view v) {
+       return secs(v, 300, 365 * 86400, c.refresh_token_ttl);
+     }},
+    {{"GITHUB_CLIENT_ID", "(none: GitHub login answers 503)",
+      "OAuth app client id"},
+     [](settings& c, std::string_view v) {
+       return text_value(v, c.github_client_id);
+     }},
+    {{"GITHUB_CLIENT_SECRET", "(none)", "OAuth app client secret"},
+     [](settings& c, std::string_view v) {
+       return text_value(v, c.github_client_secret);
+     }},
+    {{"GITHUB_CALLBACK_URL",
+      "http://localhost:8080/api/v1/auth/github/callback",
+      "redirect_uri registered with the OAuth app"},
+     [](settings& c, std::string_view v) {
+       return url(v, c.github_callback_url);
+     }},
+    {{"GITHUB_OAUTH_URL", "https://github.com",
+      "Base of /login/oauth/authorize and /login/oauth/access_token"},
+     [](settings& c, std::string_view v) {
+       return url(v, c.github_oauth_url);
+     }},
+    {{"GITHUB_API_URL", "https://api.github.com", "Base of the REST API"},
+     [](settings& c, std::string_view v) { return url(v, c.github_api_url); }},
+    {{"FRONTEND_URL", "http://localhost:3000",
+      "Where the login callback redirects with the tokens"},
+     [](settings& c, std::string_view v) { return url(v, c.frontend_url); }},
+    {{"OUTBOUND_CONNECT_TIMEOUT_MS", "3000",
+      "Connect timeout of calls to GitHub, Telegram and the LLM"},
+     [](settings& c, std::string_view v) {
+       return millis(v, 100, 60000, c.outbound_connect_timeout);
+     }},
+    {{"OUTBOUND_TIMEOUT_MS", "10000",
+      "Total timeout of calls to GitHub and Telegram"},
+     [](settings& c, std::string_view v) {
+       return millis(v, 100, 120000, c.outbound_timeout);
+     }},
+    {{"OUTBOUND_WORKERS", "4", "Concurrent outbound HTTP calls"},
+     [](settings& c, std::string_view v) {
+       return in_range<size_t>(v, 1, 64, c.outbound_workers);
+     }},
+    {{"GITHUB_TOKEN", "(none: /issue is disabled)",
+      "Token that creates issues for the Telegram bot"},
+     [](settings& c, std::string_view v) {
+       return text_value(v, c.github_token);
+     }},
+    {{"GITHUB_OWNER", "(none)", "Owner of the repository /issue writes to"},
+     [](settings& c, std::string_view v) {
+       return text_value(v, c.github_owner);
+     }},
+    {{"GITHUB_REPO", "(none)", "Repository /issue writes to"},
+     [](settings& c, std::string_view v) {
+       return text_value(v, c.github_repo);
+     }},
+    {{"TELEGRAM_BOT_TOKEN", "(none: outbox stays pending)",
+      "Bot API token for messages beyond the webhook reply"},
+     [](settings& c, std::string_view v) {
+       return text_value(v, c.telegram_bot_token);
+     }},
+    {{"TELEGRAM_WEBHOOK_SECRET", "(none)",
+      "Expected X-Telegram-Bot-Api-Secret-Token header"},
+     [](settings& c, std::string_view v) {
+       return text_value(v, c.telegram_webhook_secret);
+     }},
+    {{"TELEGRAM_API_URL", "https://api.telegram.org", "Bot API base URL"},
+     [](settings& c, std::string_view v) {
+       return url(v, c.telegram_api_url);
+     }},
+    {{"AUTHORIZED_CHAT_IDS", "(none)",
+      "Comma list of chat ids allowed to use the bot without linking"},
+     chat_ids},
+    {{"OPENAI_API_KEY", "(none: plain text gets a /issue hint)",
+      "Key of the OpenAI-compatible LLM"},
+     [](settings& c, std::string_view v) {
+       return text_value(v, c.openai_api_key);
+     }},
+    {{"OPENAI_BASE_URL", "https://api.openai.com/v1",
+      "LLM base URL including the version path"},
+     [](settings& c, std::string_view v) {
+       return url(v, c.openai_base_url);
+     }},
+    {{"OPENAI_MODEL", "gpt-4o-mini", "LLM model name"},
+     [](settings& c, std::string_view v) {
+       return non_empty_text(v, c.openai_model);
+     }},
+    {{"LLM_TIMEOUT_MS", "20000", "Total timeout of one LLM call"},
+     [](settings& c, std::string_view v) {
+       return millis(v, 100, 120000, c.llm_timeout);
+     }},
+  };
+  return table;
+}
+
+std::string random_hex(size_t bytes) {
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1)
+    return {};
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  for (auto b : raw) {
+    out += digits[b >> 4];
+    out += digits[b & 0x0f];
+  }
+  return out;
+}
+
+} // namespace
+
+env_lookup process_environment() {
+  return [](const char* name) { return std::getenv(name); };
+}
+
+const std::vector<setting_doc>& documented_settings() {
+  static const std::vector<setting_doc> docs = [] {
+    std::vector<setting_doc> result;
+    for (const auto& spec : specs())
+      result.push_back(spec.doc);
+    return result;
+  }();
+  return docs;
+}
+
+caf::expected<settings> load(const env_lookup& env,
+                             std::vector<std::string>& warnings) {
+  settings cfg;
+  cfg.http_threads = available_cpus();
+  cfg.actor_threads = available_cpus();
+  for (const auto& spec : specs()) {
+    std::string name{spec.doc.name};
+    const char* raw = env(name.c_str());
+    if (raw == nullptr)
+      continue;
+    auto err = spec.apply(cfg, raw);
+    if (!err.empty())
+      return make_error(errc::validation_error,
+                        "invalid setting " + name + ": " + err, name);
+  }
+  if (cfg.jwt_secret.empty()) {
+    if (cfg.production())
+      return make_error(errc::validation_error,
+                        "invalid setting JWT_SECRET: required in production",
+                        "JWT_SECRET");
+    cfg.jwt_secret = random_hex(32);
+    cfg.jwt_secret_generated = true;
+    warnings.emplace_back("JWT_SECRET is not set: generated a random one; "
+                          "tokens will not survive a restart");
+  } else if (cfg.jwt_secret.size() < 32) {
+    if (cfg.production())
+      return make_error(errc::validation_error,
+                        "invalid setting JWT_SECRET: must be at least 32 "
+                        "bytes in production",
+                        "JWT_SECRET");
+    warnings.emplace_back("JWT_SECRET is shorter than 32 bytes; "
+                          "production refuses such a key");
+  }
+  if (cfg.github_client_id.empty() != cfg.github_client_secret.empty())
+    warnings.emplace_back("only one of GITHUB_CLIENT_ID and "
+                          "GITHUB_CLIENT_SECRET is set: GitHub login is off");
+  if (!cfg.database_url.empty() && cfg.db_pool_size == 0)
+    return make_error(errc::validation_error,
+                      "invalid setting DB_POOL_SIZE: must be at least 1",
+                      "DB_POOL_SIZE");
+  return cfg;
+}
+
+std::string help_text(std::string_view program, std::string_view version) {
+  std::ostringstream out;
+  out << "miyabi-api " << version << " - the Miyabi Web API\n\n"
+      << "Usage: " << program << " [--help | --version]\n\n"
+      << "Every setting comes from the environment "
+         "(see config/miyabi.env.example):\n\n";
+  size_t width = 0;
+  for (const auto& doc : documented_settings())
+    width = std::max(width, doc.name.size());
+  for (const auto& doc : documented_settings()) {
+    out << "  " << doc.name << std::string(width - doc.name.size() + 2, ' ')
+        << doc.help << " [default: " << doc.default_text << "]\n";
+  }
+  return out.str();
+}
+
+std::vector<std::string> secrets_of(const settings& cfg) {
+  std::vector<std::string> result;
+  for (const auto* s :
+       {&cfg.jwt_secret, &cfg.github_client_secret, &cfg.github_token,
+        &cfg.telegram_bot_token, &cfg.telegram_webhook_secret,
+        &cfg.openai_api_key, &cfg.metrics_token})
+    if (!s->empty())
+      result.push_back(*s);
+  // The password inside DATABASE_URL (postgresql://user:PASSWORD@host/db).
+  auto scheme = cfg.database_url.find("://");
+  auto at = cfg.database_url.find('@');
+  if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+    auto creds = cfg.database_url.substr(scheme + 3, at - scheme - 3);
+    auto colon = creds.find(':');
+    if (colon != std::string::npos && colon + 1 < creds.size())
+      result.push_back(creds.substr(colon + 1));
+  }
+  return result;
+}
+
+} // namespace miyabi::config

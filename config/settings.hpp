@@ -1,0 +1,124 @@
+// The service's settings, loaded once at start from the environment
+// (12-factor: Cloud Run secrets arrive as environment variables) and
+// validated before anything else starts. Immutable afterwards and shared
+// read-only by every thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "config/log.hpp"
+
+namespace miyabi::config {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+enum class environment { development, production };
+
+struct settings {
+  // -- HTTP server --------------------------------------------------------------
+  std::string bind_host = "0.0.0.0";
+  uint16_t port = 8080;
+  environment env = environment::development;
+  log::level log_level = log::level::info;
+  size_t http_threads = 0;  ///< 0 before loading; then CPUs available
+  size_t actor_threads = 0; ///< 0 before loading; then CPUs available
+  size_t max_body_bytes = 1 << 20;
+  milliseconds request_timeout{15000};
+  size_t max_inflight = 1024;
+  milliseconds shutdown_grace{8000};
+  milliseconds header_timeout{10000};
+  milliseconds body_timeout{10000};
+  milliseconds keepalive_timeout{120000};
+  /// Empty: any origin (`*`). Otherwise the exact origins allowed.
+  std::vector<std::string> cors_allowed_origins;
+  std::string metrics_token;
+  std::string google_cloud_project;
+
+  // -- PostgreSQL ---------------------------------------------------------------
+  /// Empty: telegram-only mode (no database, DB-backed routes answer 503).
+  std::string database_url;
+  size_t db_pool_size = 8;
+  size_t db_queue_limit = 256;
+  milliseconds db_health_interval{1000};
+  milliseconds db_connect_timeout{2000};
+
+  // -- authentication -------------------------------------------------------------
+  std::string jwt_secret;
+  bool jwt_secret_generated = false;
+  std::string jwt_issuer = "miyabi-api";
+  std::string jwt_audience = "miyabi-web";
+  seconds jwt_expiration{3600};
+  seconds refresh_token_ttl{30 * 24 * 3600};
+  std::string github_client_id;
+  std::string github_client_secret;
+  std::string github_callback_url
+    = "http://localhost:8080/api/v1/auth/github/callback";
+  std::string github_oauth_url = "https://github.com";
+  std::string github_api_url = "https://api.github.com";
+  std::string frontend_url = "http://localhost:3000";
+
+  // -- outbound HTTP (GitHub, Telegram, LLM) --------------------------------------
+  milliseconds outbound_connect_timeout{3000};
+  milliseconds outbound_timeout{10000};
+  size_t outbound_workers = 4;
+
+  // -- GitHub issues from chat ----------------------------------------------------
+  std::string github_token;
+  std::string github_owner;
+  std::string github_repo;
+
+  // -- Telegram -------------------------------------------------------------------
+  std::string telegram_bot_token;
+  std::string telegram_webhook_secret;
+  std::string telegram_api_url = "https://api.telegram.org";
+  std::vector<int64_t> authorized_chat_ids;
+
+  // -- LLM (OpenAI-compatible) ------------------------------------------------------
+  std::string openai_api_key;
+  std::string openai_base_url = "https://api.openai.com/v1";
+  std::string openai_model = "gpt-4o-mini";
+  milliseconds llm_timeout{20000};
+
+  // -- derived ----------------------------------------------------------------------
+  bool production() const { return env == environment::production; }
+  bool database_enabled() const { return !database_url.empty(); }
+  bool cors_any_origin() const { return cors_allowed_origins.empty(); }
+};
+
+/// Looks up an environment variable; nullptr when unset.
+using env_lookup = std::function<const char*(const char* name)>;
+
+/// The process environment.
+env_lookup process_environment();
+
+/// One documented setting.
+struct setting_doc {
+  std::string_view name;
+  std::string_view default_text;
+  std::string_view help;
+};
+
+/// Every setting the service reads, in the order they are applied.
+const std::vector<setting_doc>& documented_settings();
+
+/// Reads and validates all settings. On failure the error's message is one
+/// line naming the variable (never its value when it is a secret).
+/// `warnings` receives non-fatal findings (e.g. a generated JWT secret).
+caf::expected<settings> load(const env_lookup& env,
+                             std::vector<std::string>& warnings);
+
+/// The `--help` text: usage plus every setting with its default.
+std::string help_text(std::string_view program, std::string_view version);
+
+/// Strings that must never reach a log line (secrets of `cfg`).
+std::vector<std::string> secrets_of(const settings& cfg);
+
+} // namespace miyabi::config

@@ -1,0 +1,46 @@
+#include "http/cors.hpp"
+
+#include <algorithm>
+
+namespace miyabi::http {
+
+cors_policy::cors_policy(std::vector<std::string> allowed)
+  : allowed_(std::move(allowed)) {
+}
+
+bool cors_policy::allowed(std::string_view origin) const {
+  // Exact, case-sensitive match: "null" and look-alike hosts never pass.
+  return std::find(allowed_.begin(), allowed_.end(), origin) != allowed_.end();
+}
+
+void cors_policy::apply(std::string_view origin, header_list& out) const {
+  if (allowed_.empty()) {
+    out.emplace_back("Access-Control-Allow-Origin", "*");
+    out.emplace_back("Access-Control-Expose-Headers",
+                     "X-Request-Id, Retry-After");
+    return;
+  }
+  out.emplace_back("Vary", "Origin");
+  if (!origin.empty() && allowed(origin)) {
+    out.emplace_back("Access-Control-Allow-Origin", std::string{origin});
+    out.emplace_back("Access-Control-Expose-Headers",
+                     "X-Request-Id, Retry-After");
+  }
+}
+
+void cors_policy::apply_preflight(std::string_view origin,
+                                  std::string_view allow,
+                                  header_list& out) const {
+  bool any = allowed_.empty();
+  if (!any)
+    out.emplace_back("Vary", "Origin");
+  if (!any && (origin.empty() || !allowed(origin)))
+    return;
+  out.emplace_back("Access-Control-Allow-Origin",
+                   any ? std::string{"*"} : std::string{origin});
+  out.emplace_back("Access-Control-Allow-Methods", std::string{allow});
+  out.emplace_back("Access-Control-Allow-Headers", std::string{allowed_headers});
+  out.emplace_back("Access-Control-Max-Age", std::string{max_age});
+}
+
+} // namespace miyabi::http

@@ -1,0 +1,42 @@
+// CORS decisions (api.md, "Headers on every response"): `*` for any origin,
+// or an allow-list whose matches are echoed with `Vary: Origin`. Credentials
+// are never allowed. Immutable after construction; any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace miyabi::http {
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+class cors_policy {
+public:
+  /// `allowed` empty: any origin.
+  explicit cors_policy(std::vector<std::string> allowed);
+
+  /// Headers for an ordinary response to a request with `origin` (empty
+  /// when the request had no Origin header).
+  void apply(std::string_view origin, header_list& out) const;
+
+  /// Headers for a preflight of a path whose methods are `allow`. A
+  /// preflight from an origin that is not allowed gets no CORS headers.
+  void apply_preflight(std::string_view origin, std::string_view allow,
+                       header_list& out) const;
+
+  /// The headers a browser may send (Access-Control-Allow-Headers).
+  static constexpr std::string_view allowed_headers
+    = "Authorization, Content-Type, Idempotency-Key, X-Request-Id";
+
+  /// Preflight cache lifetime in seconds (Access-Control-Max-Age).
+  static constexpr std::string_view max_age = "600";
+
+private:
+  bool allowed(std::string_view origin) const;
+
+  std::vector<std::string> allowed_;
+};
+
+} // namespace miyabi::http

@@ -1,0 +1,34 @@
+// The one mapping from errors to HTTP answers. Every error the service
+// answers with passes through `to_response`; nothing else picks status codes
+// for errors. Pure functions; any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <caf/error.hpp>
+
+#include "config/errors.hpp"
+
+namespace miyabi::http {
+
+struct error_response {
+  int status = 500;
+  std::string_view code;   ///< the envelope's `error` field
+  std::string message;     ///< safe for clients: never internal text
+  std::string details;     ///< empty when there is nothing to add
+  bool retry_after = false; ///< 429/503: add `Retry-After`
+};
+
+/// Status and envelope fields of a service error or of a CAF error
+/// (request timeout: 504; dead or restarting actor: 503; anything else: 500
+/// with a generic message).
+error_response to_response(const caf::error& err);
+
+/// Status of an error code.
+int status_of(errc code);
+
+/// The envelope `error` string of a code.
+std::string_view code_name(errc code);
+
+} // namespace miyabi::http

@@ -1,0 +1,122 @@
+#include "http/exchange.hpp"
+
+#include "config/errors.hpp"
+#include "config/log.hpp"
+#include "config/settings.hpp"
+#include "http/errors.hpp"
+#include "http/headers.hpp"
+#include "http/json_codec.hpp"
+#include "metrics/metrics.hpp"
+
+namespace miyabi::http {
+
+namespace {
+
+namespace Http = Pistache::Http;
+
+const Http::Mime::MediaType& media_type(std::string_view content_type) {
+  static const auto json = Http::Mime::MediaType::fromString("application/json");
+  static const auto prometheus
+    = Http::Mime::MediaType::fromString("text/plain; version=0.0.4");
+  if (content_type == "application/json")
+    return json;
+  return prometheus;
+}
+
+} // namespace
+
+exchange::exchange(std::shared_ptr<server_context> ctx,
+                   Http::ResponseWriter writer, request_facts facts)
+  : ctx_(std::move(ctx)),
+    writer_(std::move(writer)),
+    peer_(writer_.getPeer()),
+    facts_(std::move(facts)) {
+  ctx_->in_flight.fetch_add(1, std::memory_order_relaxed);
+  ctx_->metrics->http.in_flight().Increment();
+}
+
+exchange::~exchange() {
+  if (!answered_.load()) {
+    log::error("request dropped without an answer; answering 500",
+               {{"request_id", facts_.request_id}});
+    fail(make_error(errc::internal_error, "internal error"));
+  }
+}
+
+void exchange::reply(actors::api_reply answer) {
+  auto body = encode(answer.body);
+  send(answer.status, body.content_type, std::move(body.text),
+       std::move(answer.headers), false);
+}
+
+void exchange::fail(const caf::error& err) {
+  fail(err, {});
+}
+
+void exchange::fail(const caf::error& err, header_list extra) {
+  auto resp = to_response(err);
+  if (resp.retry_after)
+    extra.emplace_back("Retry-After", "1");
+  if (resp.status >= 500)
+    log::error("request failed",
+               {{"request_id", facts_.request_id},
+                {log::trace_key, facts_.trace},
+                {"route", route_table::instance().label(facts_.route)},
+                {"status", resp.status},
+                {"error", resp.code},
+                {"message", resp.message},
+                {"details", resp.details}});
+  auto body = encode_error(resp, facts_.request_id);
+  send(resp.status, "application/json", std::move(body), std::move(extra),
+       true);
+}
+
+void exchange::empty(int status, header_list extra) {
+  send(status, {}, {}, std::move(extra), false);
+}
+
+void exchange::send(int status, std::string_view content_type,
+                    std::string body, header_list extra, bool error) {
+  if (answered_.exchange(true))
+    return; // Exactly once: a late second answer is dropped.
+  header_list headers;
+  headers.reserve(12 + extra.size());
+  headers.emplace_back("X-Request-Id", facts_.request_id);
+  add_security_headers(ctx_->cfg->production(), headers);
+  ctx_->cors.apply(facts_.origin, headers);
+  if (error || facts_.no_store)
+    headers.emplace_back("Cache-Control", "no-store");
+  for (auto& h : extra)
+    headers.push_back(std::move(h));
+  try {
+    auto& out = writer_.headers();
+    for (auto& [name, value] : headers)
+      out.add(std::make_shared<named_header>(std::move(name), std::move(value)));
+    if (facts_.close) {
+      out.remove<Http::Header::Connection>();
+      out.add<Http::Header::Connection>(Http::ConnectionControl::Close);
+    }
+    auto code = static_cast<Http::Code>(status);
+    bool no_body = facts_.verb == method::head || body.empty();
+    // The returned promise is deliberately ignored (see the header).
+    if (no_body)
+      writer_.send(code, "", content_type.empty() ? Http::Mime::MediaType{}
+                                                  : media_type(content_type));
+    else
+      writer_.send(code, body, media_type(content_type));
+  } catch (const std::exception& e) {
+    // The client went away or the response did not fit; nothing to answer.
+    log::warning("could not write a response",
+                 {{"request_id", facts_.request_id}, {"error", e.what()}});
+  }
+  auto seconds = std::chrono::duration<double>(actors::clock::now()
+                                               - facts_.received)
+                   .count();
+  ctx_->metrics->http.observe(facts_.route, static_cast<size_t>(facts_.verb),
+                              status, seconds);
+  ctx_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  ctx_->metrics->http.in_flight().Decrement();
+  peer_.reset();
+}
+
+} // namespace miyabi::http

@@ -1,0 +1,94 @@
+// One request/response exchange: the `responder` the actors answer through.
+//
+// It owns the Pistache ResponseWriter (and the peer, so the connection
+// object outlives any thread's use of it) and writes the response exactly
+// once, from whichever thread answers: a reactor thread for early errors,
+// a CAF thread otherwise. The promise `ResponseWriter::send` returns is never
+// touched (attaching to it off the reactor races with the reactor). Every
+// answer records the request metrics and leaves the in-flight count.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <pistache/http.h>
+#include <pistache/peer.h>
+
+#include "actors/messages.hpp"
+#include "http/cors.hpp"
+#include "http/routes.hpp"
+
+namespace miyabi::config {
+struct settings;
+} // namespace miyabi::config
+
+namespace miyabi::metrics {
+class service_metrics;
+} // namespace miyabi::metrics
+
+namespace miyabi::http {
+
+/// What every exchange of one server shares. Immutable but for the atomics.
+struct server_context {
+  server_context(std::shared_ptr<const config::settings> cfg_ptr,
+                 std::shared_ptr<metrics::service_metrics> metrics_ptr,
+                 std::shared_ptr<actors::service_status> status_ptr,
+                 cors_policy cors_rules)
+    : cfg(std::move(cfg_ptr)),
+      metrics(std::move(metrics_ptr)),
+      status(std::move(status_ptr)),
+      cors(std::move(cors_rules)) {
+  }
+
+  std::shared_ptr<const config::settings> cfg;
+  std::shared_ptr<metrics::service_metrics> metrics;
+  std::shared_ptr<actors::service_status> status;
+  cors_policy cors;
+  std::atomic<size_t> in_flight{0};
+};
+
+/// Facts about the request that the response needs.
+struct request_facts {
+  size_t route = 0;
+  method verb = method::get;
+  std::string origin;
+  std::string request_id;
+  std::string trace;
+  actors::clock::time_point received;
+  bool no_store = false;    ///< Cache-Control: no-store (auth paths)
+  bool close = false;       ///< answer with Connection: close
+};
+
+class exchange final : public actors::responder {
+public:
+  exchange(std::shared_ptr<server_context> ctx,
+           Pistache::Http::ResponseWriter writer, request_facts facts);
+
+  ~exchange() override;
+
+  void reply(actors::api_reply answer) override;
+
+  void fail(const caf::error& err) override;
+
+  /// `fail` with extra headers (e.g. `Allow` on a 405).
+  void fail(const caf::error& err, header_list extra);
+
+  /// An answer without a body (204 preflights) with extra headers.
+  void empty(int status, header_list extra);
+
+  const request_facts& facts() const { return facts_; }
+
+private:
+  void send(int status, std::string_view content_type, std::string body,
+            header_list extra, bool error);
+
+  std::shared_ptr<server_context> ctx_;
+  Pistache::Http::ResponseWriter writer_;
+  std::shared_ptr<Pistache::Tcp::Peer> peer_;
+  request_facts facts_;
+  std::atomic<bool> answered_{false};
+};
+
+} // namespace miyabi::http

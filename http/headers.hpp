@@ -1,0 +1,42 @@
+// Response header helpers shared by the normal response path (exchange) and
+// the raw answers of the parser guard: the security headers of api.md, a
+// Pistache header with a run-time name, and reason phrases. Any thread.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include <pistache/http_header.h>
+
+#include "http/cors.hpp"
+
+namespace miyabi::http {
+
+/// X-Content-Type-Options, X-Frame-Options, Referrer-Policy,
+/// Content-Security-Policy, and HSTS in production.
+void add_security_headers(bool production, header_list& out);
+
+/// Reason phrase of a status code ("Not Found").
+std::string_view reason_phrase(int status);
+
+/// A response header whose name is chosen at run time. Pistache 0.0.5 only
+/// writes typed headers into responses, so every custom header uses this.
+class named_header final : public Pistache::Http::Header::Header {
+public:
+  named_header(std::string name, std::string value)
+    : name_(std::move(name)), value_(std::move(value)) {
+  }
+
+  const char* name() const override { return name_.c_str(); }
+
+  uint64_t hash() const override;
+
+  void write(std::ostream& os) const override { os << value_; }
+
+private:
+  std::string name_;
+  std::string value_;
+};
+
+} // namespace miyabi::http

@@ -1,0 +1,314 @@
+#include "http/request_guard.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include <sys/socket.h>
+
+#include <pistache/http.h>
+#include <pistache/stream.h>
+
+#include "actors/crypto.hpp"
+#include "config/log.hpp"
+#include "http/errors.hpp"
+#include "http/headers.hpp"
+#include "http/json_codec.hpp"
+
+namespace miyabi::http {
+
+namespace {
+
+namespace Http = Pistache::Http;
+using Http::Private::State;
+using Http::Private::StepId;
+using Pistache::StreamCursor;
+
+struct guard_state {
+  std::weak_ptr<Pistache::Tcp::Peer> peer;
+  guard_limits limits;
+  bool refused = false;
+  bool head_checked = false;
+};
+
+errc code_for_status(int status) {
+  switch (status) {
+    case 411: return errc::length_required;
+    case 413: return errc::payload_too_large;
+    case 414: return errc::uri_too_long;
+    case 431: return errc::header_too_large;
+    default: return errc::validation_error;
+  }
+}
+
+/// Answers a refused request with a JSON envelope and closes our side.
+void refuse(guard_state& st, int status, std::string_view details) {
+  if (st.refused)
+    return;
+  st.refused = true;
+  auto peer = st.peer.lock();
+  if (!peer)
+    return;
+  auto err = to_response(
+    make_error(code_for_status(status), {}, std::string{details}));
+  err.status = status;
+  auto request_id = actors::random_uuid();
+  auto body = encode_error(err, request_id);
+  header_list headers;
+  headers.emplace_back("Content-Type", "application/json");
+  headers.emplace_back("Content-Length", std::to_string(body.size()));
+  headers.emplace_back("Connection", "close");
+  headers.emplace_back("Cache-Control", "no-store");
+  headers.emplace_back("X-Request-Id", request_id);
+  add_security_headers(st.limits.production, headers);
+  std::string text = "HTTP/1.1 " + std::to_string(status) + " ";
+  text += reason_phrase(status);
+  text += "\r\n";
+  for (const auto& [name, value] : headers)
+    text += name + ": " + value + "\r\n";
+  text += "\r\n";
+  text += body;
+  // A short answer fits the socket buffer of a fresh connection; if it
+  // does not, the client is not reading and loses nothing it wanted.
+  auto fd = peer->fd();
+  (void) ::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(fd, SHUT_WR);
+  log::info("request refused by the parser guard",
+            {{"request_id", request_id},
+             {"status", status},
+             {"details", details}});
+}
+
+State drop_input(StreamCursor& cursor) {
+  cursor.advance(cursor.remaining());
+  return State::Again;
+}
+
+/// Runs one of Pistache's steps and turns its exceptions into refusals.
+template <class Step>
+State run_guarded(guard_state& st, Step& step, StreamCursor& cursor) {
+  try {
+    return step.apply(cursor);
+  } catch (const Http::HttpError& e) {
+    auto status = e.code() == 413 ? 413 : 400;
+    refuse(st, status, "malformed HTTP request");
+  } catch (const std::exception&) {
+    refuse(st, 400, "malformed HTTP request");
+  }
+  return drop_input(cursor);
+}
+
+/// Offset of the first "\r\n" within `limit` bytes, or npos.
+size_t find_crlf(const char* data, size_t size) {
+  std::string_view view{data, size};
+  return view.find("\r\n");
+}
+
+class guarded_line_step final : public Http::Private::Step {
+public:
+  guarded_line_step(Http::Request* request, guard_state& st)
+    : Step(request), inner_(request), st_(st) {
+  }
+
+  StepId id() const override { return Http::Private::RequestLineStep::Id; }
+
+  State apply(StreamCursor& cursor) override {
+    if (st_.refused)
+      return drop_input(cursor);
+    auto avail = cursor.remaining();
+    auto eol = find_crlf(cursor.offset(),
+                         std::min(avail, st_.limits.max_request_line + 2));
+    if (eol == std::string_view::npos) {
+      if (avail > st_.limits.max_request_line) {
+        refuse(st_, 414, "the request line exceeds 8 KiB");
+        return drop_input(cursor);
+      }
+      return State::Again;
+    }
+    return run_guarded(st_, inner_, cursor);
+  }
+
+private:
+  Http::Private::RequestLineStep inner_;
+  guard_state& st_;
+};
+
+class guarded_headers_step final : public Http::Private::Step {
+public:
+  guarded_headers_step(Http::Request* request, guard_state& st)
+    : Step(request), inner_(request), st_(st) {
+  }
+
+  StepId id() const override { return Http::Private::HeadersStep::Id; }
+
+  State apply(StreamCursor& cursor) override {
+    if (st_.refused)
+      return drop_input(cursor);
+    if (!st_.head_checked) {
+      const char* data = cursor.offset();
+      auto avail = cursor.remaining();
+      std::string_view view{data, std::min(avail,
+                                           st_.limits.max_header_block + 4)};
+      size_t end = 0;
+      if (view.size() >= 2 && view[0] == '\r' && view[1] == '\n') {
+        end = 0; // no header lines at all
+      } else if (auto pos = view.find("\r\n\r\n");
+                 pos != std::string_view::npos) {
+        end = pos + 2; // keep the CRLF of the last line
+      } else {
+        if (avail > st_.limits.max_header_block) {
+          refuse(st_, 431, "the request headers exceed 32 KiB");
+          return drop_input(cursor);
+        }
+        return State::Again;
+      }
+      auto check = check_header_block(data, end, st_.limits);
+      if (check.status != 0) {
+        refuse(st_, check.status, check.reason);
+        return drop_input(cursor);
+      }
+      st_.head_checked = true;
+    }
+    return run_guarded(st_, inner_, cursor);
+  }
+
+private:
+  Http::Private::HeadersStep inner_;
+  guard_state& st_;
+};
+
+class guarded_body_step final : public Http::Private::Step {
+public:
+  guarded_body_step(Http::Request* request, guard_state& st)
+    : Step(request), inner_(request), st_(st) {
+  }
+
+  StepId id() const override { return Http::Private::BodyStep::Id; }
+
+  State apply(StreamCursor& cursor) override {
+    if (st_.refused)
+      return drop_input(cursor);
+    return run_guarded(st_, inner_, cursor);
+  }
+
+private:
+  Http::Private::BodyStep inner_;
+  guard_state& st_;
+};
+
+class guarded_parser final : public Http::RequestParser {
+public:
+  guarded_parser(size_t max_size, std::weak_ptr<Pistache::Tcp::Peer> peer,
+                 const guard_limits& limits)
+    : Http::RequestParser(max_size) {
+    state_.peer = std::move(peer);
+    state_.limits = limits;
+    allSteps[0] = std::make_unique<guarded_line_step>(&request, state_);
+    allSteps[1] = std::make_unique<guarded_headers_step>(&request, state_);
+    allSteps[2] = std::make_unique<guarded_body_step>(&request, state_);
+  }
+
+  void reset() override {
+    Http::RequestParser::reset();
+    state_.head_checked = false;
+  }
+
+  bool refused() const { return state_.refused; }
+
+private:
+  guard_state state_;
+};
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size()
+         && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+              return std::tolower(static_cast<unsigned char>(x))
+                     == std::tolower(static_cast<unsigned char>(y));
+            });
+}
+
+bool token_char(unsigned char c) {
+  return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+} // namespace
+
+head_check check_header_block(const char* block, size_t size,
+                              const guard_limits& limits) {
+  head_check result;
+  std::string_view rest{block, size};
+  if (rest.find('\0') != std::string_view::npos)
+    return {400, "NUL byte in the request headers", 0};
+  bool has_length = false;
+  bool has_transfer_encoding = false;
+  std::string_view length_text;
+  while (!rest.empty()) {
+    auto eol = rest.find("\r\n");
+    auto line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view{}
+                                         : rest.substr(eol + 2);
+    if (line.empty())
+      break;
+    if (line.front() == ' ' || line.front() == '\t')
+      return {400, "obsolete header line folding", 0};
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0)
+      return {400, "malformed header line", 0};
+    auto name = line.substr(0, colon);
+    if (!std::all_of(name.begin(), name.end(), [](char c) {
+          return token_char(static_cast<unsigned char>(c));
+        }))
+      return {400, "malformed header name", 0};
+    auto value = trim(line.substr(colon + 1));
+    if (iequals(name, "content-length")) {
+      bool digits = !value.empty() && value.size() <= 19
+                    && std::all_of(value.begin(), value.end(), [](char c) {
+                         return c >= '0' && c <= '9';
+                       });
+      if (!digits)
+        return {400, "Content-Length must be a decimal number", 0};
+      if (has_length && value != length_text)
+        return {400, "conflicting Content-Length headers", 0};
+      has_length = true;
+      length_text = value;
+    } else if (iequals(name, "transfer-encoding")) {
+      has_transfer_encoding = true;
+    }
+  }
+  if (has_transfer_encoding)
+    return {411, "Transfer-Encoding is not accepted; send Content-Length", 0};
+  if (has_length) {
+    result.content_length = std::stoull(std::string{length_text});
+    if (result.content_length > limits.max_body)
+      return {413,
+              "the announced body exceeds MAX_BODY_BYTES",
+              result.content_length};
+  }
+  return result;
+}
+
+void install_guarded_parser(const std::shared_ptr<Pistache::Tcp::Peer>& peer,
+                            size_t max_request_size,
+                            const guard_limits& limits) {
+  peer->putData(Http::Handler::ParserData,
+                std::make_shared<guarded_parser>(max_request_size, peer,
+                                                 limits));
+}
+
+bool refused(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+  if (!peer)
+    return false;
+  auto data = peer->tryGetData(Http::Handler::ParserData);
+  return data && std::static_pointer_cast<guarded_parser>(data)->refused();
+}
+
+} // namespace miyabi::http

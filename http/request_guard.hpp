@@ -1,0 +1,57 @@
+// Guards around Pistache 0.0.5's request parser (architecture.md, "Known
+// defects"): it `reserve()`s an announced Content-Length (and chunk sizes)
+// before any byte arrives, answers its own parse errors in plain text (a
+// 500 carrying `e.what()` for some), and takes duplicate or signed lengths.
+//
+// The guarded parser keeps Pistache's steps but wraps each one:
+// - the request line must end within 8 KiB (414) and the header block
+//   within 32 KiB (431);
+// - the header block is checked before Pistache parses it: no obsolete line
+//   folding, no NUL bytes, well-formed names, Content-Length only as digits
+//   and never conflicting (400), no Transfer-Encoding (411: bodies need a
+//   length), and an announced length over the body limit is refused (413)
+//   before anything is allocated for it;
+// - any exception from Pistache's steps becomes a JSON 400.
+// A refused request is answered with a JSON envelope and `Connection: close`,
+// the write side is shut, and the rest of the connection's input is dropped.
+//
+// Threads: everything here runs on the reactor thread that owns the peer.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include <pistache/peer.h>
+
+namespace miyabi::http {
+
+struct guard_limits {
+  size_t max_body = 1 << 20;
+  size_t max_request_line = 8 * 1024;
+  size_t max_header_block = 32 * 1024;
+  bool production = false;
+};
+
+/// Installs the guarded parser on a new connection (replaces
+/// Http::Handler::onConnection).
+void install_guarded_parser(const std::shared_ptr<Pistache::Tcp::Peer>& peer,
+                            size_t max_request_size,
+                            const guard_limits& limits);
+
+/// True when the guard refused a request on this connection: it was
+/// answered already and must not be answered again.
+bool refused(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+
+/// Result of checking a complete header block (exposed for tests).
+struct head_check {
+  int status = 0;              ///< 0: acceptable; else the status to answer
+  const char* reason = nullptr; ///< details for the envelope
+  size_t content_length = 0;
+};
+
+/// Checks the header lines of one request; `block` ends before the blank
+/// line that closes it.
+head_check check_header_block(const char* block, size_t size,
+                              const guard_limits& limits);
+
+} // namespace miyabi::http

@@ -1,0 +1,201 @@
+#include "http/routes.hpp"
+
+namespace miyabi::http {
+
+namespace {
+
+using actors::operation;
+
+struct entry {
+  method m;
+  operation op;
+  bool json_body;
+  bool database;
+};
+
+struct route_spec {
+  const char* pattern;
+  std::vector<entry> entries;
+};
+
+std::vector<std::string> split(std::string_view path) {
+  std::vector<std::string> parts;
+  size_t start = 1; // skip the leading '/'
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    if (slash == std::string_view::npos)
+      slash = path.size();
+    parts.emplace_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
+
+// api.md, route by route. HEAD is implied wherever GET is.
+std::vector<route_spec> specs() {
+  constexpr bool body = true;
+  constexpr bool db = true;
+  return {
+    {"/api/v1/health", {{method::get, operation::health, false, false}}},
+    {"/api/v1/health/live",
+     {{method::get, operation::health_live, false, false}}},
+    {"/metrics", {{method::get, operation::metrics, false, false}}},
+    {"/api/v1/openapi.json",
+     {{method::get, operation::openapi, false, false}}},
+    {"/api/v1/auth/github",
+     {{method::get, operation::auth_github_start, false, db}}},
+    {"/api/v1/auth/github/callback",
+     {{method::get, operation::auth_github_callback, false, db}}},
+    {"/api/v1/auth/refresh",
+     {{method::post, operation::auth_refresh, body, db}}},
+    {"/api/v1/auth/logout",
+     {{method::post, operation::auth_logout, false, db}}},
+    {"/api/v1/auth/me", {{method::get, operation::auth_me, false, db}}},
+    {"/api/v1/auth/mock", {{method::post, operation::auth_mock, body, db}}},
+    {"/api/v1/repositories",
+     {{method::get, operation::list_repositories, false, db},
+      {method::post, operation::create_repository, body, db}}},
+    {"/api/v1/repositories/{id}",
+     {{method::get, operation::get_repository, false, db},
+      {method::del, operation::delete_repository, false, db}}},
+    {"/api/v1/agents", {{method::get, operation::list_agents, false, false}}},
+    {"/api/v1/agents/execute",
+     {{method::post, operation::execute_agent, body, db}}},
+    {"/api/v1/agents/executions",
+     {{method::get, operation::list_executions, false, db}}},
+    {"/api/v1/agents/executions/claim",
+     {{method::post, operation::claim_execution, false, db}}},
+    {"/api/v1/agents/executions/{id}",
+     {{method::get, operation::get_execution, false, db},
+      {method::patch, operation::update_execution, body, db}}},
+    {"/api/v1/agents/executions/{id}/logs",
+     {{method::get, operation::list_logs, false, db},
+      {method::post, operation::append_log, body, db}}},
+    {"/api/v1/workflows",
+     {{method::get, operation::list_workflows, false, db},
+      {method::post, operation::create_workflow, body, db}}},
+    {"/api/v1/workflows/{id}",
+     {{method::get, operation::get_workflow, false, db},
+      {method::put, operation::update_workflow, body, db},
+      {method::del, operation::delete_workflow, false, db}}},
+    {"/api/v1/dashboard/summary",
+     {{method::get, operation::dashboard_summary, false, db}}},
+    {"/api/v1/dashboard/recent",
+     {{method::get, operation::dashboard_recent, false, db}}},
+    {"/api/v1/telegram/webhook",
+     {{method::post, operation::telegram_webhook, body, false}}},
+    {"/api/v1/telegram/link",
+     {{method::post, operation::telegram_link_create, false, db},
+      {method::del, operation::telegram_link_delete, false, db}}},
+  };
+}
+
+} // namespace
+
+std::string_view to_string(method m) {
+  static constexpr std::array<std::string_view, method_count> names
+    = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
+       "CONNECT"};
+  return names[static_cast<size_t>(m)];
+}
+
+route_table::route_table() {
+  for (auto& spec : specs()) {
+    route r;
+    r.pattern = spec.pattern;
+    r.segments = split(r.pattern);
+    for (const auto& e : spec.entries)
+      r.methods[static_cast<size_t>(e.m)]
+        = operation_traits{e.op, e.json_body, e.database};
+    // Allow lists every method the path supports: HEAD with GET, OPTIONS.
+    for (size_t i = 0; i < method_count; ++i) {
+      auto m = static_cast<method>(i);
+      bool allowed = r.methods[i].has_value() || m == method::options
+                     || (m == method::head
+                         && r.methods[static_cast<size_t>(method::get)]);
+      if (!allowed)
+        continue;
+      if (!r.allow.empty())
+        r.allow += ", ";
+      r.allow += to_string(m);
+    }
+    routes_.push_back(std::move(r));
+  }
+}
+
+const route_table& route_table::instance() {
+  static const route_table table;
+  return table;
+}
+
+route_match route_table::match(std::string_view path) const {
+  route_match result;
+  result.route = unmatched();
+  if (path.empty() || path.front() != '/')
+    return result;
+  // Split without allocating: compare segment by segment.
+  bool matched_with_param = false;
+  for (size_t index = 0; index < routes_.size(); ++index) {
+    const auto& segs = routes_[index].segments;
+    std::string_view rest = path.substr(1);
+    std::string_view id;
+    bool ok = true;
+    bool param = false;
+    for (size_t s = 0; s < segs.size(); ++s) {
+      auto slash = rest.find('/');
+      auto seg = rest.substr(0, slash);
+      bool last = s + 1 == segs.size();
+      if (last != (slash == std::string_view::npos)) {
+        ok = false;
+        break;
+      }
+      if (segs[s] == "{id}") {
+        if (seg.empty()) {
+          ok = false;
+          break;
+        }
+        id = seg;
+        param = true;
+      } else if (seg != segs[s]) {
+        ok = false;
+        break;
+      }
+      rest = last ? std::string_view{} : rest.substr(slash + 1);
+    }
+    if (!ok)
+      continue;
+    if (!param)
+      return {index, {}}; // A literal route always wins.
+    if (!matched_with_param) {
+      result = {index, id};
+      matched_with_param = true;
+    }
+  }
+  return result;
+}
+
+std::optional<operation_traits> route_table::find(size_t route_index,
+                                                  method m) const {
+  if (route_index >= routes_.size())
+    return std::nullopt;
+  const auto& r = routes_[route_index];
+  if (m == method::head)
+    m = method::get;
+  return r.methods[static_cast<size_t>(m)];
+}
+
+std::string_view route_table::label(size_t index) const {
+  if (index < routes_.size())
+    return routes_[index].pattern;
+  return "unmatched";
+}
+
+std::vector<std::string> route_table::labels() const {
+  std::vector<std::string> result;
+  for (const auto& r : routes_)
+    result.push_back(r.pattern);
+  result.emplace_back("unmatched");
+  return result;
+}
+
+} // namespace miyabi::http

@@ -1,0 +1,84 @@
+// The route table: every path template of api.md with the operation each
+// HTTP method maps to. Built once at start and read-only afterwards, so the
+// Pistache reactor threads match against it without locks. The template
+// (e.g. `/api/v1/repositories/{id}`) is the `route` label of the metrics;
+// paths that match nothing share the label `unmatched`.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "actors/messages.hpp"
+
+namespace miyabi::http {
+
+/// Methods in the order of metrics::http_metrics::methods.
+enum class method : uint8_t {
+  get,
+  post,
+  put,
+  patch,
+  del,
+  head,
+  options,
+  trace,
+  connect,
+};
+
+constexpr size_t method_count = 9;
+
+std::string_view to_string(method m);
+
+/// What the HTTP layer must do before an operation reaches the actors.
+struct operation_traits {
+  actors::operation op;
+  bool json_body = false; ///< needs a JSON body (415 otherwise)
+  bool database = false;  ///< 503 in telegram-only mode
+};
+
+struct route {
+  std::string pattern;                ///< also the metrics label
+  std::vector<std::string> segments;  ///< `{id}` marks the parameter
+  std::array<std::optional<operation_traits>, method_count> methods;
+  std::string allow;                  ///< the Allow header value
+};
+
+struct route_match {
+  size_t route = 0;        ///< index into `routes()`; `unmatched()` if none
+  std::string_view id;     ///< the `{id}` segment, if the template has one
+};
+
+class route_table {
+public:
+  /// The table of the service, built on first use (call once at start).
+  static const route_table& instance();
+
+  /// Matches a request path (no query string). Literal segments win over
+  /// `{id}`, so `/agents/executions/claim` is not an execution id.
+  route_match match(std::string_view path) const;
+
+  /// The operation of `m` on `route_index`; HEAD uses GET's.
+  std::optional<operation_traits> find(size_t route_index, method m) const;
+
+  const std::vector<route>& routes() const { return routes_; }
+
+  /// Index of the pseudo route of unknown paths.
+  size_t unmatched() const { return routes_.size(); }
+
+  /// Metrics labels: every pattern, then `unmatched`.
+  std::vector<std::string> labels() const;
+
+  /// The label of one route index (`unmatched` past the last route).
+  std::string_view label(size_t index) const;
+
+private:
+  route_table();
+
+  std::vector<route> routes_;
+};
+
+} // namespace miyabi::http

@@ -1,0 +1,356 @@
+#include "http/server.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <thread>
+
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+#include <pistache/peer.h>
+
+#include "actors/crypto.hpp"
+#include "config/errors.hpp"
+#include "config/log.hpp"
+#include "http/decode.hpp"
+#include "http/errors.hpp"
+#include "http/exchange.hpp"
+#include "http/headers.hpp"
+#include "http/json_codec.hpp"
+#include "http/request_guard.hpp"
+#include "http/routes.hpp"
+#include "metrics/metrics.hpp"
+
+namespace miyabi::http {
+
+namespace {
+
+namespace Http = Pistache::Http;
+using actors::credential_kind;
+using actors::operation;
+
+/// Bytes a request may take beyond its body (request line and headers).
+constexpr size_t head_allowance = 64 * 1024;
+
+method to_method(Http::Method m) {
+  switch (m) {
+    case Http::Method::Get: return method::get;
+    case Http::Method::Post: return method::post;
+    case Http::Method::Put: return method::put;
+    case Http::Method::Patch: return method::patch;
+    case Http::Method::Delete: return method::del;
+    case Http::Method::Head: return method::head;
+    case Http::Method::Options: return method::options;
+    case Http::Method::Trace: return method::trace;
+    default: return method::connect;
+  }
+}
+
+std::string header(const Http::Request& req, const std::string& name) {
+  // Pistache 0.0.5 keeps a raw copy of every header, typed or not; the raw
+  // collection compares names case-insensitively.
+  if (auto raw = req.headers().tryGetRaw(name))
+    return raw->value();
+  return {};
+}
+
+bool valid_request_id(std::string_view id) {
+  return !id.empty() && id.size() <= 128
+         && std::all_of(id.begin(), id.end(), [](unsigned char c) {
+              return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+            });
+}
+
+/// Parses `Authorization`: `Bearer <token>`, scheme case-insensitive,
+/// exactly one token.
+credential_kind parse_credentials(std::string_view value, std::string& token) {
+  if (value.empty())
+    return credential_kind::none;
+  auto space = value.find(' ');
+  if (space == std::string_view::npos)
+    return credential_kind::malformed;
+  auto scheme = value.substr(0, space);
+  auto rest = value.substr(space + 1);
+  while (!rest.empty() && rest.front() == ' ')
+    rest.remove_prefix(1);
+  while (!rest.empty() && rest.back() == ' ')
+    rest.remove_suffix(1);
+  bool bearer = scheme.size() == 6
+                && std::equal(scheme.begin(), scheme.end(), "bearer",
+                              [](char a, char b) {
+                                return std::tolower(
+                                         static_cast<unsigned char>(a))
+                                       == b;
+                              });
+  if (!bearer || rest.empty()
+      || rest.find_first_of(" \t") != std::string_view::npos)
+    return credential_kind::malformed;
+  token.assign(rest);
+  return credential_kind::bearer;
+}
+
+bool is_json_media_type(std::string_view value) {
+  auto semi = value.find(';');
+  auto type = value.substr(0, semi);
+  while (!type.empty() && type.back() == ' ')
+    type.remove_suffix(1);
+  return type.size() == 16
+         && std::equal(type.begin(), type.end(), "application/json",
+                       [](char a, char b) {
+                         return std::tolower(static_cast<unsigned char>(a))
+                                == b;
+                       });
+}
+
+} // namespace
+
+// -- the Pistache handler ---------------------------------------------------------
+
+class api_handler final : public Http::Handler {
+public:
+  HTTP_PROTOTYPE(api_handler)
+
+  api_handler(std::shared_ptr<server_context> ctx, actors::service* actors,
+              guard_limits limits)
+    : ctx_(std::move(ctx)), actors_(actors), limits_(limits) {
+  }
+
+  void onRequest(const Http::Request& req, Http::ResponseWriter writer) override {
+    try {
+      handle(req, std::move(writer));
+    } catch (const std::exception& e) {
+      // Anything that escaped has already been answered by the exchange's
+      // destructor (500); never let Pistache send e.what().
+      log::error("request handler threw", {{"exception", e.what()}});
+    } catch (...) {
+      log::error("request handler threw a non-standard exception");
+    }
+  }
+
+  void onTimeout(const Http::Request&, Http::ResponseWriter writer) override {
+    try {
+      auto peer = writer.getPeer();
+      if (!peer || refused(peer))
+        return;
+      auto err = to_response(make_error(errc::request_timeout));
+      auto request_id = actors::random_uuid();
+      header_list headers;
+      headers.emplace_back("X-Request-Id", request_id);
+      headers.emplace_back("Cache-Control", "no-store");
+      add_security_headers(ctx_->cfg->production(), headers);
+      auto& out = writer.headers();
+      for (auto& [name, value] : headers)
+        out.add(std::make_shared<named_header>(name, value));
+      out.remove<Http::Header::Connection>();
+      out.add<Http::Header::Connection>(Http::ConnectionControl::Close);
+      writer.send(Http::Code::Request_Timeout,
+                  encode_error(err, request_id),
+                  Http::Mime::MediaType::fromString("application/json"));
+    } catch (const std::exception& e) {
+      log::warning("could not answer a timed-out request",
+                   {{"error", e.what()}});
+    }
+  }
+
+private:
+  void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    install_guarded_parser(peer, getMaxRequestSize(), limits_);
+  }
+
+  void handle(const Http::Request& req, Http::ResponseWriter writer);
+
+  std::shared_ptr<server_context> ctx_;
+  actors::service* actors_;
+  guard_limits limits_;
+};
+
+void api_handler::handle(const Http::Request& req,
+                         Http::ResponseWriter writer) {
+  const auto& table = route_table::instance();
+  const auto& cfg = *ctx_->cfg;
+  request_facts facts;
+  facts.received = actors::clock::now();
+  facts.verb = to_method(req.method());
+  auto client_id = header(req, "X-Request-Id");
+  facts.request_id = valid_request_id(client_id) ? std::move(client_id)
+                                                 : actors::random_uuid();
+  facts.origin = header(req, "Origin");
+  if (!cfg.google_cloud_project.empty())
+    facts.trace = log::trace_field(header(req, "X-Cloud-Trace-Context"));
+  const auto& path = req.resource();
+  auto match = table.match(path);
+  facts.route = match.route;
+  facts.no_store = path.rfind("/api/v1/auth", 0) == 0;
+  // Pistache answers `Connection: Close` to HTTP/1.1 requests without a
+  // Connection header yet keeps the socket: clients would reconnect per
+  // request. Persistent connections are the HTTP/1.1 default.
+  if (req.version() == Http::Version::Http11
+      && !req.headers().has<Http::Header::Connection>()) {
+    writer.headers().remove<Http::Header::Connection>();
+    writer.headers().add<Http::Header::Connection>(
+      Http::ConnectionControl::KeepAlive);
+  }
+  bool draining = ctx_->status->draining.load(std::memory_order_relaxed);
+  facts.close = draining;
+  auto ex = std::make_shared<exchange>(ctx_, std::move(writer),
+                                       std::move(facts));
+  const auto& f = ex->facts();
+  if (draining) {
+    ex->fail(make_error(errc::service_unavailable, "the service is shutting down"));
+    return;
+  }
+  if (ctx_->in_flight.load(std::memory_order_relaxed) > cfg.max_inflight) {
+    ex->fail(make_error(errc::service_unavailable,
+                        "too many requests in flight"));
+    return;
+  }
+  if (match.route == table.unmatched()) {
+    ex->fail(make_error(errc::not_found, "no such route"));
+    return;
+  }
+  const auto& route = table.routes()[match.route];
+  if (f.verb == method::options) {
+    header_list headers;
+    headers.emplace_back("Allow", route.allow);
+    if (!header(req, "Access-Control-Request-Method").empty())
+      ctx_->cors.apply_preflight(f.origin, route.allow, headers);
+    ex->empty(204, std::move(headers));
+    return;
+  }
+  auto traits = table.find(match.route, f.verb);
+  if (!traits) {
+    // The method is checked before anything else about the request.
+    ex->fail(make_error(errc::method_not_allowed,
+                        "method not allowed on this path",
+                        "allowed: " + route.allow),
+             {{"Allow", route.allow}});
+    return;
+  }
+  if (traits->database && ctx_->status->telegram_only()) {
+    ex->fail(make_error(errc::service_unavailable,
+                        "the database is not configured (telegram-only mode)"));
+    return;
+  }
+  actors::api_call call;
+  auto& request = call.request;
+  request.op = traits->op;
+  request.meta.request_id = f.request_id;
+  request.meta.trace = f.trace;
+  request.meta.received = f.received;
+  request.meta.deadline = f.received + cfg.request_timeout;
+  request.path_id.assign(match.id);
+  request.credentials = parse_credentials(header(req, "Authorization"),
+                                          request.token);
+  // Query values arrive raw from Pistache; decode them once here.
+  query_map query;
+  for (auto i = req.query().parameters_begin();
+       i != req.query().parameters_end(); ++i) {
+    auto key = percent_decode(i->first);
+    auto value = percent_decode(i->second);
+    if (!key || !value) {
+      ex->fail(make_error(errc::validation_error, "malformed query string",
+                          "bad percent-encoding"));
+      return;
+    }
+    query.emplace(std::move(*key), std::move(*value));
+  }
+  rapidjson::Document doc;
+  const rapidjson::Value* body = nullptr;
+  if (!req.body().empty() || traits->json_body) {
+    if (!is_json_media_type(header(req, "Content-Type"))) {
+      ex->fail(make_error(errc::unsupported_media_type));
+      return;
+    }
+    if (auto err = parse_json(req.body(), doc)) {
+      ex->fail(err);
+      return;
+    }
+    body = &doc;
+  }
+  auto input = decode_input(request.op, body, query,
+                            header(req, "Idempotency-Key"));
+  if (!input) {
+    ex->fail(input.error());
+    return;
+  }
+  request.input = std::move(*input);
+  call.out = ex;
+  actors_->dispatch(std::move(call));
+}
+
+// -- server -------------------------------------------------------------------------
+
+struct server::impl {
+  std::shared_ptr<server_context> ctx;
+  actors::service* actors = nullptr;
+  std::unique_ptr<Http::Endpoint> endpoint;
+};
+
+server::server(std::shared_ptr<const config::settings> cfg,
+               std::shared_ptr<metrics::service_metrics> metrics,
+               std::shared_ptr<actors::service_status> status,
+               actors::service& actors)
+  : impl_(std::make_unique<impl>()) {
+  auto origins = cfg->cors_allowed_origins;
+  impl_->ctx = std::make_shared<server_context>(
+    std::move(cfg), std::move(metrics), std::move(status),
+    cors_policy{std::move(origins)});
+  impl_->actors = &actors;
+}
+
+server::~server() {
+  stop();
+}
+
+std::vector<std::string> server::route_labels() {
+  return route_table::instance().labels();
+}
+
+void server::start() {
+  const auto& cfg = *impl_->ctx->cfg;
+  Pistache::Address addr{cfg.bind_host, Pistache::Port{cfg.port}};
+  impl_->endpoint = std::make_unique<Http::Endpoint>(addr);
+  auto opts = Http::Endpoint::options()
+                .threads(static_cast<int>(cfg.http_threads))
+                .threadsName("http")
+                .flags(Pistache::Tcp::Options::ReuseAddr
+                       | Pistache::Tcp::Options::NoDelay)
+                .backlog(1024)
+                .maxRequestSize(cfg.max_body_bytes + head_allowance)
+                .headerTimeout(cfg.header_timeout)
+                .bodyTimeout(cfg.body_timeout)
+                .keepaliveTimeout(cfg.keepalive_timeout);
+  impl_->endpoint->init(opts);
+  guard_limits limits;
+  limits.max_body = cfg.max_body_bytes;
+  limits.production = cfg.production();
+  impl_->endpoint->setHandler(
+    Http::make_handler<api_handler>(impl_->ctx, impl_->actors, limits));
+  impl_->endpoint->serveThreaded();
+}
+
+uint16_t server::port() const {
+  return impl_->endpoint ? static_cast<uint16_t>(impl_->endpoint->getPort())
+                         : 0;
+}
+
+void server::begin_drain() {
+  impl_->ctx->status->draining = true;
+}
+
+bool server::wait_idle(std::chrono::steady_clock::time_point deadline) {
+  while (impl_->ctx->in_flight.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  return true;
+}
+
+void server::stop() {
+  if (impl_->endpoint) {
+    impl_->endpoint->shutdown();
+    impl_->endpoint.reset();
+  }
+}
+
+} // namespace miyabi::http

@@ -1,0 +1,62 @@
+// The HTTP front on Pistache: listens, guards the parser, matches routes,
+// answers what needs no actor (404, 405, CORS preflight, 413, 415, 503
+// while draining or overloaded), decodes bodies, and hands every other
+// request to the actors as an `api_call`.
+//
+// Threads: `start`, `begin_drain`, `wait_idle` and `stop` from the main
+// thread; the request handlers run on the Pistache reactor threads and
+// never block.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "actors/service.hpp"
+#include "actors/status.hpp"
+#include "config/settings.hpp"
+
+namespace miyabi::metrics {
+class service_metrics;
+} // namespace miyabi::metrics
+
+namespace miyabi::http {
+
+class server {
+public:
+  server(std::shared_ptr<const config::settings> cfg,
+         std::shared_ptr<metrics::service_metrics> metrics,
+         std::shared_ptr<actors::service_status> status,
+         actors::service& actors);
+
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  ~server();
+
+  /// Binds and starts the reactor threads. Throws std::runtime_error when
+  /// the address cannot be bound.
+  void start();
+
+  /// The bound port (useful with PORT=0).
+  uint16_t port() const;
+
+  /// From now on new requests get 503 with `Connection: close`.
+  void begin_drain();
+
+  /// Waits until no request is in flight or `deadline` passes; true when
+  /// idle.
+  bool wait_idle(std::chrono::steady_clock::time_point deadline);
+
+  /// Stops the reactors and closes every connection.
+  void stop();
+
+  /// The metrics labels of the routes (for the metrics registry).
+  static std::vector<std::string> route_labels();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace miyabi::http

@@ -1,0 +1,114 @@
+// miyabi-api: wiring only. Settings -> metrics -> actors -> HTTP front ->
+// wait for SIGTERM/SIGINT -> drain -> stop in reverse order.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+#include <thread>
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include "actors/service.hpp"
+#include "actors/status.hpp"
+#include "actors/supervision.hpp"
+#include "config/errors.hpp"
+#include "config/log.hpp"
+#include "config/settings.hpp"
+#include "http/server.hpp"
+#include "metrics/metrics.hpp"
+
+namespace {
+
+using namespace miyabi;
+
+constexpr int exit_bad_usage = 2;
+constexpr int exit_escalated = 70;
+
+sigset_t termination_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+/// Ends the process if an orderly shutdown hangs past the grace period.
+void start_watchdog(std::chrono::milliseconds grace) {
+  std::thread{[grace] {
+    std::this_thread::sleep_for(grace + std::chrono::seconds{1});
+    log::error("shutdown exceeded the grace period; forced exit");
+    _exit(1);
+  }}.detach();
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN); // libpq and libcurl write to sockets too
+  // Block termination signals in every thread; main waits for them.
+  auto signals = termination_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg{argv[i]};
+    if (arg == "--version") {
+      std::printf("miyabi-api %s\n", MIYABI_VERSION);
+      return 0;
+    }
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(config::help_text(argv[0], MIYABI_VERSION).c_str(), stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "unknown argument: %s (try --help)\n", argv[i]);
+    return exit_bad_usage;
+  }
+  std::vector<std::string> warnings;
+  auto loaded = config::load(config::process_environment(), warnings);
+  if (!loaded) {
+    log::error(describe(loaded.error()).message);
+    return exit_bad_usage;
+  }
+  auto cfg = std::make_shared<const config::settings>(std::move(*loaded));
+  log::set_min_level(cfg->log_level);
+  log::set_trace_project(cfg->google_cloud_project);
+  for (auto& secret : config::secrets_of(*cfg))
+    log::add_secret(secret);
+  for (const auto& warning : warnings)
+    log::warning(warning);
+
+  auto metrics = std::make_shared<metrics::service_metrics>(
+    http::server::route_labels(), MIYABI_VERSION);
+  auto status = std::make_shared<actors::service_status>(
+    cfg->database_enabled());
+  actors::service actors{cfg, metrics, status};
+  http::server front{cfg, metrics, status, actors};
+  try {
+    front.start();
+  } catch (const std::exception& e) {
+    log::error("cannot listen", {{"address", cfg->bind_host},
+                                 {"port", static_cast<int>(cfg->port)},
+                                 {"error", e.what()}});
+    actors.stop();
+    return 1;
+  }
+  log::info("listening", {{"address", cfg->bind_host},
+                          {"port", static_cast<int>(front.port())},
+                          {"version", MIYABI_VERSION},
+                          {"mode", cfg->database_enabled() ? "full"
+                                                           : "telegram-only"}});
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  log::info("shutdown started", {{"signal", strsignal(signal_number)}});
+  start_watchdog(cfg->shutdown_grace);
+  front.begin_drain();
+  auto deadline = std::chrono::steady_clock::now() + cfg->shutdown_grace;
+  if (!front.wait_idle(deadline))
+    log::warning("grace period over with requests still in flight");
+  front.stop();
+  actors.stop();
+  log::info("shutdown complete");
+  return actors::escalated() ? exit_escalated : 0;
+}

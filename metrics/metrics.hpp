@@ -1,0 +1,144 @@
+// The service's Prometheus metrics: one registry, every family created at
+// start (adding families while scraping is not safe in prometheus-cpp), and
+// cached series references so no request pays for `Family::Add`.
+//
+// Thread-safety: every member may be used from any thread. Series are
+// prometheus-cpp atomics; lazily added label sets are created once under a
+// mutex (or a lock-free slot for the HTTP hot path) and then reused.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace miyabi::metrics {
+
+/// A family whose series are looked up by one label value and cached.
+template <class Metric>
+class labelled {
+public:
+  labelled(prometheus::Family<Metric>& family, std::string label,
+           prometheus::Histogram::BucketBoundaries buckets = {})
+    : family_(family), label_(std::move(label)), buckets_(std::move(buckets)) {
+  }
+
+  /// The series for `value`, created on first use.
+  Metric& operator[](std::string_view value);
+
+private:
+  prometheus::Family<Metric>& family_;
+  std::string label_;
+  prometheus::Histogram::BucketBoundaries buckets_;
+  std::mutex mtx_;
+  std::map<std::string, Metric*, std::less<>> series_;
+};
+
+/// HTTP request metrics with lock-free cached series per route, method and
+/// status code.
+class http_metrics {
+public:
+  /// HTTP methods in label order; `method_index` maps a name to its slot.
+  static constexpr std::array<std::string_view, 9> methods
+    = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
+       "CONNECT"};
+
+  http_metrics(prometheus::Registry& reg, std::vector<std::string> routes);
+
+  /// Records one finished request. `route` indexes the route labels given
+  /// at construction; `method` indexes `methods`.
+  void observe(size_t route, size_t method, int status, double seconds);
+
+  prometheus::Gauge& in_flight() { return *in_flight_; }
+
+  size_t route_count() const { return routes_.size(); }
+
+private:
+  /// Status codes the service emits get their own slot; others share the
+  /// last one and take the slow path.
+  static size_t status_slot(int status);
+  static constexpr size_t status_slots = 26;
+
+  prometheus::Counter& counter(size_t route, size_t method, int status);
+  prometheus::Histogram& histogram(size_t route, size_t method);
+
+  std::vector<std::string> routes_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& durations_;
+  prometheus::Gauge* in_flight_;
+  std::unique_ptr<std::atomic<prometheus::Counter*>[]> counters_;
+  std::unique_ptr<std::atomic<prometheus::Histogram*>[]> histograms_;
+};
+
+/// Every metric family of the service.
+class service_metrics {
+public:
+  /// `routes` are the route templates used as the `route` label; the version
+  /// goes into `miyabi_build_info`.
+  service_metrics(std::vector<std::string> routes, std::string_view version);
+
+  service_metrics(const service_metrics&) = delete;
+  service_metrics& operator=(const service_metrics&) = delete;
+
+  /// Refreshes the process gauges from /proc and renders the Prometheus text
+  /// exposition format (0.0.4).
+  std::string render();
+
+  prometheus::Registry& registry() { return *registry_; }
+
+private:
+  std::shared_ptr<prometheus::Registry> registry_;
+
+public:
+  http_metrics http;
+
+  // -- actors -------------------------------------------------------------------
+  labelled<prometheus::Counter> actor_restarts;
+
+  // -- database -------------------------------------------------------------------
+  labelled<prometheus::Gauge> db_sessions;
+  prometheus::Gauge& db_queue_depth;
+  labelled<prometheus::Histogram> db_query_duration;
+  labelled<prometheus::Counter> db_errors;
+
+  // -- authentication -------------------------------------------------------------
+  prometheus::Counter& auth_tokens_issued;
+  labelled<prometheus::Counter> auth_failures;
+
+  // -- outbound HTTP ----------------------------------------------------------------
+  prometheus::Family<prometheus::Counter>& outbound_requests;
+  labelled<prometheus::Histogram> outbound_duration;
+
+  // -- Telegram ----------------------------------------------------------------------
+  labelled<prometheus::Counter> telegram_updates;
+  labelled<prometheus::Gauge> telegram_outbox;
+  labelled<prometheus::Counter> telegram_send;
+
+private:
+  // -- process ------------------------------------------------------------------------
+  prometheus::Gauge& resident_memory_;
+  prometheus::Gauge& virtual_memory_;
+  prometheus::Counter& cpu_seconds_;
+  prometheus::Gauge& open_fds_;
+  prometheus::Gauge& max_fds_;
+  prometheus::Gauge& start_time_;
+  prometheus::Gauge& threads_;
+  std::mutex render_mtx_;
+  double cpu_seen_ = 0;
+};
+
+/// Bucket boundaries of request latency histograms: 5 ms .. 10 s with a
+/// boundary at exactly 1 s (the p95 alert threshold).
+const prometheus::Histogram::BucketBoundaries& latency_buckets();
+
+} // namespace miyabi::metrics
