@@ -155,7 +155,7 @@ std::string server_address(settings& cfg, std::string_view text) {
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0)
     return "must be HOST:PORT, e.g. 0.0.0.0:8080";
-  auto err = in_range<uint16_t>(text.substr(colon + 1), 1, 65535, cfg.port);
+  auto err = in_range<uint16_t>(text.substr(colon + 1), 0, 65535, cfg.port);
   if (!err.empty())
     return "port " + err;
   cfg.bind_host.assign(text.substr(0, colon));
@@ -174,9 +174,9 @@ const std::vector<setting_spec>& specs() {
   static const std::vector<setting_spec> table = {
     {{"SERVER_ADDRESS", "0.0.0.0:8080", "Address to listen on (HOST:PORT)"},
      server_address},
-    {{"PORT", "8080", "Port to listen on; wins over SERVER_ADDRESS's port"},
+    {{"PORT", "8080", "Port to listen on (0: any free port); wins over SERVER_ADDRESS's port"},
      [](settings& c, std::string_view v) {
-       return in_range<uint16_t>(v, 1, 65535, c.port);
+       return in_range<uint16_t>(v, 0, 65535, c.port);
      }},
     {{"ENVIRONMENT", "development",
       "development or production (production: HSTS, strict secrets, "
