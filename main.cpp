@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <pthread.h>
+#include <curl/curl.h>
 #include <unistd.h>
 
 #include "actors/service.hpp"
@@ -19,6 +20,8 @@
 #include "config/settings.hpp"
 #include "http/server.hpp"
 #include "metrics/metrics.hpp"
+#include "storage/migrations.hpp"
+#include "storage/session.hpp"
 
 namespace {
 
@@ -48,6 +51,7 @@ void start_watchdog(std::chrono::milliseconds grace) {
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN); // libpq and libcurl write to sockets too
+  curl_global_init(CURL_GLOBAL_DEFAULT); // once, before any thread starts
   // Block termination signals in every thread; main waits for them.
   auto signals = termination_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
@@ -77,6 +81,26 @@ int main(int argc, char** argv) {
     log::add_secret(secret);
   for (const auto& warning : warnings)
     log::warning(warning);
+
+  if (cfg->database_enabled()) {
+    // Migrate before serving when the database is there; a changed
+    // migration stops the start. Unreachable: start degraded, the database
+    // monitor migrates once it can connect.
+    storage::session_config db_cfg;
+    db_cfg.url = cfg->database_url;
+    db_cfg.connect_timeout = cfg->db_connect_timeout;
+    auto report = storage::migrate(db_cfg);
+    if (report) {
+      for (const auto& name : report->applied)
+        log::info("migration applied", {{"migration", name}});
+    } else if (is(report.error(), errc::connection_lost)) {
+      log::warning("database unreachable at start; serving degraded until it "
+                   "answers");
+    } else {
+      log::error(describe(report.error()).message);
+      return 1;
+    }
+  }
 
   auto metrics = std::make_shared<metrics::service_metrics>(
     http::server::route_labels(), MIYABI_VERSION);

@@ -7,6 +7,7 @@
 #include "actors/crypto.hpp"
 #include "actors/messages.hpp"
 #include "actors/names.hpp"
+#include "actors/resources.hpp"
 #include "actors/supervision.hpp"
 #include "config/errors.hpp"
 #include "metrics/metrics.hpp"
@@ -47,6 +48,63 @@ void scrape(caf::event_based_actor* self, const front_deps& deps,
     [out](caf::error& err) { out->fail(err); }, render_atom::value);
 }
 
+/// Hands a call to the auth actor and relays its answer.
+void forward_to_auth(caf::event_based_actor* self, api_call& call) {
+  auto out = call.out;
+  auto meta = call.request.meta;
+  ask(
+    self, lookup(self, names::auth), meta,
+    [out](api_reply& reply) { out->reply(std::move(reply)); },
+    [out](caf::error& err) { out->fail(err); }, std::move(call));
+}
+
+/// Operations that act for a user and need a valid access token.
+bool needs_user(operation op) {
+  return is_resource_operation(op) || op == operation::auth_logout
+         || op == operation::auth_me || op == operation::telegram_link_create
+         || op == operation::telegram_link_delete;
+}
+
+void dispatch_authenticated(caf::event_based_actor* self, api_call& call) {
+  switch (call.request.op) {
+    case operation::auth_logout:
+    case operation::auth_me:
+      forward_to_auth(self, call);
+      break;
+    default:
+      if (is_resource_operation(call.request.op))
+        handle_resource(self, call);
+      else
+        call.out->fail(make_error(errc::not_found, "no such route"));
+  }
+}
+
+/// Verifies the Bearer token with the auth actor, then dispatches.
+void authenticate(caf::event_based_actor* self, api_call& call) {
+  if (call.request.credentials == credential_kind::none) {
+    call.out->fail(make_error(errc::authentication_error,
+                              "missing Authorization header",
+                              "expected: Authorization: Bearer <token>"));
+    return;
+  }
+  if (call.request.credentials == credential_kind::malformed) {
+    call.out->fail(make_error(errc::authentication_error,
+                              "malformed Authorization header",
+                              "expected: Authorization: Bearer <token>"));
+    return;
+  }
+  auto token = std::move(call.request.token);
+  auto meta = call.request.meta;
+  ask(
+    self, lookup(self, names::auth), meta,
+    [self, call](principal& who) mutable {
+      call.request.user = std::move(who);
+      dispatch_authenticated(self, call);
+    },
+    [out = call.out](caf::error& err) { out->fail(err); }, verify_atom::value,
+    std::move(token));
+}
+
 caf::behavior front(caf::event_based_actor* self, front_deps deps) {
   log_exceptions(self, "front");
   return {
@@ -61,8 +119,20 @@ caf::behavior front(caf::event_based_actor* self, front_deps deps) {
         case operation::metrics:
           scrape(self, deps, call);
           break;
+        case operation::list_agents:
+          call.out->reply({200, agent_list{}, {}});
+          break;
+        case operation::auth_mock:
+        case operation::auth_refresh:
+        case operation::auth_github_start:
+        case operation::auth_github_callback:
+          forward_to_auth(self, call);
+          break;
         default:
-          call.out->fail(make_error(errc::not_found, "no such route"));
+          if (needs_user(call.request.op))
+            authenticate(self, call);
+          else
+            call.out->fail(make_error(errc::not_found, "no such route"));
       }
     },
   };

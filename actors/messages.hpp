@@ -81,6 +81,14 @@ struct request_meta {
   clock::duration remaining() const { return deadline - clock::now(); }
 };
 
+/// The user a valid access token names (set by the front actor).
+struct principal {
+  std::string user_id;
+  int64_t github_id = 0;
+  std::string jti;
+  int64_t expires_at = 0; ///< the token's exp
+};
+
 /// A decoded, validated request.
 struct api_request {
   operation op = operation::health;
@@ -89,6 +97,7 @@ struct api_request {
   std::string token;   ///< the Bearer token when `credentials == bearer`
   std::string path_id; ///< the `{id}` path segment, already validated
   request_input input; ///< the decoded body or query, per operation
+  std::optional<principal> user; ///< set once the token was verified
 };
 
 /// A successful answer: status code, body and extra headers.
@@ -125,8 +134,11 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
+using verify_atom = caf::atom_constant<caf::atom("verify")>;
 
 } // namespace miyabi::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::api_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::api_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::principal)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::storage::execution_change)

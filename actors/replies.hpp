@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "actors/status.hpp"
+#include "storage/model.hpp"
 
 namespace miyabi::actors {
 
@@ -32,7 +34,25 @@ struct json_text {
   std::string json;
 };
 
+/// TokenResponse of api.md.
+struct token_response {
+  std::string access_token;
+  std::string refresh_token;
+  int64_t expires_in = 0;
+  storage::user user;
+};
+
+/// GET /api/v1/agents: the static catalogue.
+struct agent_list {};
+
 using reply_body
-  = std::variant<std::monostate, liveness, health_report, text_body, json_text>;
+  = std::variant<std::monostate, liveness, health_report, text_body, json_text,
+                 token_response, storage::user, agent_list,
+                 storage::repository, std::vector<storage::repository>,
+                 storage::agent_execution, storage::execution_page,
+                 storage::execution_log, std::vector<storage::execution_log>,
+                 storage::workflow, std::vector<storage::workflow>,
+                 storage::dashboard_summary,
+                 std::vector<storage::recent_execution>, storage::link_code>;
 
 } // namespace miyabi::actors

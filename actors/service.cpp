@@ -11,6 +11,9 @@
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
+#include "actors/auth.hpp"
+#include "actors/db.hpp"
+#include "actors/outbound.hpp"
 #include "actors/front.hpp"
 #include "actors/names.hpp"
 #include "actors/supervision.hpp"
@@ -72,6 +75,20 @@ service::service(std::shared_ptr<const config::settings> cfg,
   st.supervise(names::metrics, "metrics",
                [m = st.metrics](caf::local_actor* parent) {
                  return spawn_metrics_actor(parent, m);
+               });
+  if (st.cfg->database_enabled())
+    st.supervise(names::db, "db",
+                 [cfg = st.cfg, m = st.metrics,
+                  status = st.status](caf::local_actor* parent) {
+                   return spawn_db_pool(parent, cfg, m, status);
+                 });
+  st.supervise(names::outbound, "outbound",
+               [cfg = st.cfg, m = st.metrics](caf::local_actor* parent) {
+                 return spawn_outbound(parent, cfg, m);
+               });
+  st.supervise(names::auth, "auth",
+               [cfg = st.cfg, m = st.metrics](caf::local_actor* parent) {
+                 return spawn_auth(parent, cfg, m);
                });
   front_deps deps{st.cfg, st.status, st.metrics};
   // One front actor per scheduler thread keeps the dispatch step from

@@ -38,6 +38,9 @@ enum class errc : uint8_t {
   length_required,
   header_too_large,
   uri_too_long,
+  // Internal refinements that answer like one of the codes above:
+  connection_lost, ///< the database connection broke (503); retry if idempotent
+  unknown_outcome, ///< a commit may or may not have happened (500)
 };
 
 /// The CAF error category of `errc` values.

@@ -1,10 +1,22 @@
 #include "http/decode.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "actors/crypto.hpp"
+#include "actors/rules.hpp"
 #include "config/errors.hpp"
+#include "http/cursor.hpp"
 
 namespace miyabi::http {
 
 namespace {
+
+using actors::operation;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9')
@@ -14,6 +26,352 @@ int hex_value(char c) {
   if (c >= 'A' && c <= 'F')
     return c - 'A' + 10;
   return -1;
+}
+
+caf::error bad_field(std::string field, std::string problem) {
+  return make_error(errc::unprocessable_entity, "invalid request body",
+                    field + ": " + problem);
+}
+
+caf::error bad_value(std::string field, std::string problem) {
+  return make_error(errc::validation_error, "invalid request",
+                    field + ": " + problem);
+}
+
+std::string compact(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  v.Accept(w);
+  return {buf.GetString(), buf.GetSize()};
+}
+
+/// Reads the members of a JSON object body, turning every problem into the
+/// first error found (422 naming the field, per api.md).
+class fields {
+public:
+  explicit fields(const rapidjson::Value* body) : body_(body) {
+    if (body_ == nullptr || !body_->IsObject())
+      err_ = bad_field("body", "must be a JSON object");
+  }
+
+  /// The member when present and not null.
+  const rapidjson::Value* get(const char* key) {
+    if (err_ || !body_->HasMember(key) || (*body_)[key].IsNull())
+      return nullptr;
+    return &(*body_)[key];
+  }
+
+  std::optional<std::string> text(const char* key, bool required,
+                                  size_t max_length, size_t min_length = 0) {
+    auto* v = get(key);
+    if (v == nullptr) {
+      if (required && !err_)
+        err_ = bad_field(key, "is required");
+      return std::nullopt;
+    }
+    if (!v->IsString()) {
+      err_ = bad_field(key, "must be a string");
+      return std::nullopt;
+    }
+    std::string value{v->GetString(), v->GetStringLength()};
+    if (value.size() < min_length || value.size() > max_length) {
+      err_ = bad_field(key, "must be " + std::to_string(min_length) + " to "
+                              + std::to_string(max_length) + " bytes long");
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<int64_t> integer(const char* key, bool required, int64_t min,
+                                 int64_t max) {
+    auto* v = get(key);
+    if (v == nullptr) {
+      if (required && !err_)
+        err_ = bad_field(key, "is required");
+      return std::nullopt;
+    }
+    if (!v->IsInt64()) {
+      err_ = bad_field(key, "must be an integer");
+      return std::nullopt;
+    }
+    auto value = v->GetInt64();
+    if (value < min || value > max) {
+      err_ = bad_field(key, "must be between " + std::to_string(min) + " and "
+                              + std::to_string(max));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<bool> boolean(const char* key) {
+    auto* v = get(key);
+    if (v == nullptr)
+      return std::nullopt;
+    if (!v->IsBool()) {
+      err_ = bad_field(key, "must be true or false");
+      return std::nullopt;
+    }
+    return v->GetBool();
+  }
+
+  /// A JSON object member, as compact JSON text.
+  std::optional<std::string> object(const char* key) {
+    auto* v = get(key);
+    if (v == nullptr)
+      return std::nullopt;
+    if (!v->IsObject()) {
+      err_ = bad_field(key, "must be a JSON object");
+      return std::nullopt;
+    }
+    return compact(*v);
+  }
+
+  /// A string member that must be one of a set (`known` decides).
+  template <class Known>
+  std::optional<std::string> choice(const char* key, bool required,
+                                    Known known, const char* expected) {
+    auto value = text(key, required, 64);
+    if (value && !known(*value)) {
+      err_ = bad_field(key, "must be one of " + std::string{expected});
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  /// A UUID string member (a malformed one is a bad value: 400).
+  std::optional<std::string> uuid(const char* key, bool required) {
+    auto value = text(key, required, 64);
+    if (value && !actors::valid_uuid(*value)) {
+      err_ = bad_value(key, "must be a UUID");
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  void fail(caf::error err) {
+    if (!err_)
+      err_ = std::move(err);
+  }
+
+  caf::error& error() { return err_; }
+
+private:
+  const rapidjson::Value* body_;
+  caf::error err_;
+};
+
+constexpr const char* agent_types
+  = "coordinator, codegen, review, pr, deployment, issue";
+constexpr const char* statuses
+  = "pending, running, completed, failed, cancelled";
+constexpr int64_t max_int32 = std::numeric_limits<int32_t>::max();
+
+bool valid_branch(const std::string& name) {
+  // git check-ref-format, simplified: printable, no spaces, no "..".
+  if (name.empty() || name.size() > 255 || name.find("..") != std::string::npos
+      || name.front() == '/' || name.back() == '/' || name.back() == '.')
+    return false;
+  for (unsigned char c : name)
+    if (c <= 0x20 || c == 0x7f || c == '~' || c == '^' || c == ':' || c == '?'
+        || c == '*' || c == '[' || c == '\\')
+      return false;
+  return true;
+}
+
+bool valid_redirect(std::string_view path) {
+  // A relative path of this site only: "/x", never "//host" or "/\host".
+  if (path.empty() || path.size() > 2048 || path.front() != '/')
+    return false;
+  if (path.size() > 1 && (path[1] == '/' || path[1] == '\\'))
+    return false;
+  for (unsigned char c : path)
+    if (c < 0x20 || c == 0x7f || c == '\\' || c == '#')
+      return false;
+  return true;
+}
+
+const std::string* query_value(const query_map& query, const char* key) {
+  auto i = query.find(key);
+  return i == query.end() ? nullptr : &i->second;
+}
+
+template <class T>
+using decoded = caf::expected<actors::request_input>;
+
+decoded<void> mock_login(const rapidjson::Value* body) {
+  fields f{body};
+  actors::mock_login_input in;
+  auto id = f.integer("github_id", true, 1,
+                      std::numeric_limits<int64_t>::max());
+  auto email = f.text("email", true, 254, 3);
+  in.profile.name = f.text("name", false, 255);
+  auto login = f.text("login", false, 39, 1);
+  if (email && email->find('@') == std::string::npos)
+    f.fail(bad_value("email", "must be an email address"));
+  if (f.error())
+    return std::move(f.error());
+  in.profile.github_id = *id;
+  in.profile.email = email;
+  in.profile.login = login ? *login : "user" + std::to_string(*id);
+  return in;
+}
+
+decoded<void> execute(const rapidjson::Value* body,
+                      const request_headers& headers) {
+  fields f{body};
+  storage::new_execution in;
+  auto repo = f.uuid("repository_id", true);
+  auto issue = f.integer("issue_number", true, 1, max_int32);
+  auto type = f.choice("agent_type", true, actors::known_agent_type,
+                       agent_types);
+  auto options = f.object("options");
+  if (f.error())
+    return std::move(f.error());
+  const auto& key = headers.idempotency_key;
+  if (!key.empty()) {
+    bool printable = key.size() <= 255
+                     && std::all_of(key.begin(), key.end(), [](char c) {
+                          return c > 0x20 && c < 0x7f;
+                        });
+    if (!printable)
+      return bad_value("Idempotency-Key",
+                       "must be 1 to 255 printable ASCII characters");
+  }
+  in.repository_id = *repo;
+  in.issue_number = *issue;
+  in.agent_type = *type;
+  in.options = options;
+  in.idempotency_key = key;
+  // The same body means the same decoded request, whatever its spacing.
+  in.request_hash = actors::sha256_hex(in.repository_id + "\n"
+                                       + std::to_string(in.issue_number) + "\n"
+                                       + in.agent_type + "\n"
+                                       + options.value_or("null"));
+  return in;
+}
+
+decoded<void> list_executions(const query_map& query) {
+  storage::execution_filter filter;
+  if (auto* status = query_value(query, "status")) {
+    if (!actors::known_status(*status))
+      return bad_value("status", std::string{"must be one of "} + statuses);
+    filter.status = *status;
+  }
+  if (auto* repo = query_value(query, "repository_id")) {
+    if (!actors::valid_uuid(*repo))
+      return bad_value("repository_id", "must be a UUID");
+    filter.repository_id = *repo;
+  }
+  if (auto* limit = query_value(query, "limit")) {
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(limit->data(),
+                                     limit->data() + limit->size(), n);
+    if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1
+        || n > 100)
+      return bad_value("limit", "must be an integer from 1 to 100");
+    filter.limit = n;
+  }
+  if (auto* cursor = query_value(query, "cursor")) {
+    auto decoded_cursor = decode_cursor(*cursor);
+    if (!decoded_cursor)
+      return bad_value("cursor", "is not a cursor this service returned");
+    filter.after = std::move(decoded_cursor);
+  }
+  return filter;
+}
+
+decoded<void> claim(const rapidjson::Value* body) {
+  actors::claim_input in;
+  if (body == nullptr)
+    return in;
+  fields f{body};
+  if (auto* types = f.get("agent_types")) {
+    if (!types->IsArray()) {
+      f.fail(bad_field("agent_types", "must be an array of agent types"));
+    } else {
+      for (const auto& t : types->GetArray()) {
+        std::string value = t.IsString() ? t.GetString() : "";
+        if (!actors::known_agent_type(value)) {
+          f.fail(bad_field("agent_types",
+                           std::string{"each must be one of "} + agent_types));
+          break;
+        }
+        in.agent_types.push_back(value);
+      }
+    }
+  }
+  if (f.error())
+    return std::move(f.error());
+  return in;
+}
+
+decoded<void> update_execution(const rapidjson::Value* body) {
+  fields f{body};
+  storage::execution_update in;
+  auto status = f.choice("status", true, actors::known_status, statuses);
+  in.result_summary = f.object("result_summary");
+  in.quality_score = f.integer("quality_score", false, 0, 100);
+  in.pr_number = f.integer("pr_number", false, 1, max_int32);
+  in.error_message = f.text("error_message", false, 10000);
+  if (f.error())
+    return std::move(f.error());
+  in.status = *status;
+  return in;
+}
+
+decoded<void> append_log(const rapidjson::Value* body) {
+  fields f{body};
+  storage::new_log in;
+  auto level = f.choice("level", true, actors::known_log_level,
+                        "DEBUG, INFO, WARN, ERROR");
+  auto message = f.text("message", true, 65536, 1);
+  if (auto* metadata = f.get("metadata"))
+    in.metadata = compact(*metadata);
+  if (f.error())
+    return std::move(f.error());
+  in.level = *level;
+  in.message = *message;
+  return in;
+}
+
+decoded<void> list_logs(const query_map& query) {
+  storage::log_filter filter;
+  if (auto* after = query_value(query, "after")) {
+    if (!actors::valid_rfc3339(*after))
+      return bad_value("after", "must be an RFC 3339 timestamp");
+    filter.after = *after;
+  }
+  if (auto* limit = query_value(query, "limit")) {
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(limit->data(),
+                                     limit->data() + limit->size(), n);
+    if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1
+        || n > 1000)
+      return bad_value("limit", "must be an integer from 1 to 1000");
+    filter.limit = n;
+  }
+  return filter;
+}
+
+decoded<void> workflow(const rapidjson::Value* body) {
+  fields f{body};
+  storage::workflow_input in;
+  auto repo = f.uuid("repository_id", true);
+  auto name = f.text("name", true, actors::max_workflow_name_length, 1);
+  in.description = f.text("description", false,
+                          actors::max_workflow_description_length);
+  in.is_active = f.boolean("is_active");
+  auto* dag = f.get("dag_definition");
+  if (dag == nullptr && !f.error())
+    f.fail(bad_field("dag_definition", "is required"));
+  if (f.error())
+    return std::move(f.error());
+  if (auto err = actors::validate_dag(*dag))
+    return err;
+  in.repository_id = *repo;
+  in.name = *name;
+  in.dag_definition = compact(*dag);
+  return in;
 }
 
 } // namespace
@@ -41,10 +399,117 @@ std::optional<std::string> percent_decode(std::string_view text) {
   return out;
 }
 
+std::string cookie_value(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    auto semi = header.find(';');
+    auto pair = header.substr(0, semi);
+    header = semi == std::string_view::npos ? std::string_view{}
+                                            : header.substr(semi + 1);
+    while (!pair.empty() && pair.front() == ' ')
+      pair.remove_prefix(1);
+    auto eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name)
+      return std::string{pair.substr(eq + 1)};
+  }
+  return {};
+}
+
 caf::expected<actors::request_input>
-decode_input(actors::operation, const rapidjson::Value*, const query_map&,
-             std::string_view) {
-  return actors::request_input{};
+decode_input(operation op, const rapidjson::Value* body,
+             const query_map& query, const request_headers& headers) {
+  switch (op) {
+    case operation::auth_mock:
+      return mock_login(body);
+    case operation::auth_refresh: {
+      fields f{body};
+      auto token = f.text("refresh_token", true, 512, 1);
+      if (f.error())
+        return std::move(f.error());
+      return actors::refresh_input{*token};
+    }
+    case operation::auth_logout: {
+      actors::logout_input in;
+      if (body == nullptr)
+        return in;
+      fields f{body};
+      in.refresh_token = f.text("refresh_token", false, 512, 1);
+      if (f.error())
+        return std::move(f.error());
+      return in;
+    }
+    case operation::auth_github_start: {
+      actors::github_start_input in;
+      if (auto* redirect = query_value(query, "redirect")) {
+        if (!valid_redirect(*redirect))
+          return bad_value("redirect",
+                           "must be a relative path starting with one /");
+        in.redirect = *redirect;
+      }
+      return in;
+    }
+    case operation::auth_github_callback: {
+      actors::github_callback_input in;
+      if (auto* error = query_value(query, "error")) {
+        in.error = error->substr(0, 100);
+        return in;
+      }
+      auto* code = query_value(query, "code");
+      auto* state = query_value(query, "state");
+      if (code == nullptr || code->empty() || code->size() > 512)
+        return bad_value("code", "is required");
+      if (state == nullptr || state->empty() || state->size() > 512)
+        return bad_value("state", "is required");
+      in.code = *code;
+      in.state = *state;
+      in.binding = headers.login_cookie;
+      return in;
+    }
+    case operation::create_repository: {
+      fields f{body};
+      storage::new_repository in;
+      auto full_name = f.text("full_name", true, 200);
+      in.github_repo_id = f.integer("github_repo_id", false, 1,
+                                    std::numeric_limits<int64_t>::max());
+      in.default_branch = f.text("default_branch", false, 255, 1);
+      if (f.error())
+        return std::move(f.error());
+      auto parts = actors::parse_full_name(*full_name);
+      if (!parts)
+        return bad_value("full_name",
+                         "must be owner/name with GitHub's allowed characters");
+      if (in.default_branch && !valid_branch(*in.default_branch))
+        return bad_value("default_branch", "is not a valid branch name");
+      in.owner = std::move(parts->first);
+      in.name = std::move(parts->second);
+      return in;
+    }
+    case operation::execute_agent:
+      return execute(body, headers);
+    case operation::list_executions:
+      return list_executions(query);
+    case operation::claim_execution:
+      return claim(body);
+    case operation::update_execution:
+      return update_execution(body);
+    case operation::append_log:
+      return append_log(body);
+    case operation::list_logs:
+      return list_logs(query);
+    case operation::list_workflows: {
+      actors::list_workflows_input in;
+      if (auto* repo = query_value(query, "repository_id")) {
+        if (!actors::valid_uuid(*repo))
+          return bad_value("repository_id", "must be a UUID");
+        in.repository_id = *repo;
+      }
+      return in;
+    }
+    case operation::create_workflow:
+    case operation::update_workflow:
+      return workflow(body);
+    default:
+      return actors::request_input{};
+  }
 }
 
 } // namespace miyabi::http

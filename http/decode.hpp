@@ -22,9 +22,18 @@ using query_map = std::map<std::string, std::string, std::less<>>;
 /// Decodes `%XX` escapes and `+` (as a space). Nothing on a bad escape.
 std::optional<std::string> percent_decode(std::string_view text);
 
+/// Request headers some inputs need.
+struct request_headers {
+  std::string idempotency_key;
+  std::string login_cookie; ///< value of the GitHub login cookie
+};
+
+/// The value of cookie `name` in a Cookie header, or empty.
+std::string cookie_value(std::string_view header, std::string_view name);
+
 /// The typed input of `op`. `body` is null when the request had none.
 caf::expected<actors::request_input>
 decode_input(actors::operation op, const rapidjson::Value* body,
-             const query_map& query, std::string_view idempotency_key);
+             const query_map& query, const request_headers& headers);
 
 } // namespace miyabi::http

@@ -58,6 +58,12 @@ code_info info(errc code) {
               "the request headers are too large"};
     case errc::uri_too_long:
       return {414, "uri_too_long", "the request line is too long"};
+    case errc::connection_lost:
+      return {503, "service_unavailable", "the database is unavailable"};
+    case errc::unknown_outcome:
+      return {500, "database_error",
+              "the database connection failed while committing; the change "
+              "may or may not have been saved"};
   }
   return {500, "internal_error", "internal error"};
 }

@@ -4,6 +4,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "actors/rules.hpp"
+#include "http/cursor.hpp"
+
 namespace miyabi::http {
 
 namespace {
@@ -22,8 +25,151 @@ void put(writer& w, std::string_view key, int64_t value) {
   w.Int64(value);
 }
 
+void put(writer& w, std::string_view key, bool value) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  w.Bool(value);
+}
+
+void put(writer& w, std::string_view key, const char* value) {
+  put(w, key, std::string_view{value});
+}
+
+void put(writer& w, std::string_view key, const std::string& value) {
+  put(w, key, std::string_view{value});
+}
+
+void put(writer& w, std::string_view key,
+         const std::optional<std::string>& value) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  if (value)
+    w.String(value->data(), static_cast<rapidjson::SizeType>(value->size()));
+  else
+    w.Null();
+}
+
+void put(writer& w, std::string_view key, const std::optional<int64_t>& value) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  if (value)
+    w.Int64(*value);
+  else
+    w.Null();
+}
+
+/// A member whose value is JSON text from PostgreSQL (or null).
+void put_json(writer& w, std::string_view key,
+              const std::optional<std::string>& json) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  if (json)
+    w.RawValue(json->data(), json->size(), rapidjson::kObjectType);
+  else
+    w.Null();
+}
+
 std::string take(rapidjson::StringBuffer& buf) {
   return {buf.GetString(), buf.GetSize()};
+}
+
+void write(writer& w, const storage::user& u) {
+  w.StartObject();
+  put(w, "id", u.id);
+  put(w, "github_id", u.github_id);
+  put(w, "login", u.login);
+  put(w, "email", u.email);
+  put(w, "name", u.name);
+  put(w, "avatar_url", u.avatar_url);
+  put(w, "created_at", u.created_at);
+  put(w, "updated_at", u.updated_at);
+  w.EndObject();
+}
+
+void write(writer& w, const storage::repository& r) {
+  w.StartObject();
+  put(w, "id", r.id);
+  put(w, "owner", r.owner);
+  put(w, "name", r.name);
+  put(w, "full_name", r.owner + "/" + r.name);
+  put(w, "github_repo_id", r.github_repo_id);
+  put(w, "default_branch", r.default_branch);
+  put(w, "is_active", r.is_active);
+  put(w, "created_at", r.created_at);
+  put(w, "updated_at", r.updated_at);
+  w.EndObject();
+}
+
+void write_execution_members(writer& w, const storage::agent_execution& e) {
+  put(w, "id", e.id);
+  put(w, "repository_id", e.repository_id);
+  put(w, "agent_type", e.agent_type);
+  put(w, "issue_number", e.issue_number);
+  put(w, "status", e.status);
+  put_json(w, "options", e.options);
+  put_json(w, "result_summary", e.result_summary);
+  put(w, "quality_score", e.quality_score);
+  put(w, "pr_number", e.pr_number);
+  put(w, "error_message", e.error_message);
+  put(w, "started_at", e.started_at);
+  put(w, "completed_at", e.completed_at);
+  put(w, "created_at", e.created_at);
+  put(w, "updated_at", e.updated_at);
+}
+
+void write(writer& w, const storage::agent_execution& e) {
+  w.StartObject();
+  write_execution_members(w, e);
+  w.EndObject();
+}
+
+void write(writer& w, const storage::recent_execution& r) {
+  w.StartObject();
+  write_execution_members(w, r.execution);
+  put(w, "repository_owner", r.repository_owner);
+  put(w, "repository_name", r.repository_name);
+  w.EndObject();
+}
+
+void write(writer& w, const storage::execution_log& l) {
+  w.StartObject();
+  put(w, "id", l.id);
+  put(w, "execution_id", l.execution_id);
+  put(w, "level", l.level);
+  put(w, "message", l.message);
+  w.Key("metadata");
+  if (l.metadata)
+    w.RawValue(l.metadata->data(), l.metadata->size(), rapidjson::kObjectType);
+  else
+    w.Null();
+  put(w, "timestamp", l.timestamp);
+  w.EndObject();
+}
+
+void write(writer& w, const storage::workflow& f) {
+  w.StartObject();
+  put(w, "id", f.id);
+  put(w, "repository_id", f.repository_id);
+  put(w, "name", f.name);
+  put(w, "description", f.description);
+  put_json(w, "dag_definition", f.dag_definition);
+  put(w, "is_active", f.is_active);
+  put(w, "created_at", f.created_at);
+  put(w, "updated_at", f.updated_at);
+  w.EndObject();
+}
+
+template <class T>
+void write(writer& w, const std::vector<T>& items) {
+  w.StartArray();
+  for (const auto& item : items)
+    write(w, item);
+  w.EndArray();
+}
+
+/// Encodes one value with the `write` overload of its type.
+template <class T>
+encoded_body json_of(const T& value) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  write(w, value);
+  return {"application/json", take(buf)};
 }
 
 struct body_encoder {
@@ -53,6 +199,87 @@ struct body_encoder {
 
   encoded_body operator()(const actors::json_text& body) const {
     return {json_type, body.json};
+  }
+
+  encoded_body operator()(const actors::token_response& t) const {
+    rapidjson::StringBuffer buf;
+    writer w{buf};
+    w.StartObject();
+    put(w, "access_token", t.access_token);
+    put(w, "refresh_token", t.refresh_token);
+    put(w, "token_type", "Bearer");
+    put(w, "expires_in", t.expires_in);
+    w.Key("user");
+    write(w, t.user);
+    w.EndObject();
+    return {json_type, take(buf)};
+  }
+
+  encoded_body operator()(const actors::agent_list&) const {
+    rapidjson::StringBuffer buf;
+    writer w{buf};
+    w.StartObject();
+    w.Key("agents");
+    w.StartArray();
+    for (const auto& a : actors::agent_catalogue()) {
+      w.StartObject();
+      put(w, "type", a.type);
+      put(w, "name", a.name);
+      put(w, "description", a.description);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return {json_type, take(buf)};
+  }
+
+  encoded_body operator()(const storage::execution_page& page) const {
+    rapidjson::StringBuffer buf;
+    writer w{buf};
+    w.StartObject();
+    w.Key("items");
+    write(w, page.items);
+    w.Key("next_cursor");
+    if (page.next) {
+      auto cursor = encode_cursor(*page.next);
+      w.String(cursor.data(), static_cast<rapidjson::SizeType>(cursor.size()));
+    } else {
+      w.Null();
+    }
+    w.EndObject();
+    return {json_type, take(buf)};
+  }
+
+  encoded_body operator()(const storage::dashboard_summary& s) const {
+    rapidjson::StringBuffer buf;
+    writer w{buf};
+    w.StartObject();
+    put(w, "total_executions", s.total_executions);
+    put(w, "pending_executions", s.pending_executions);
+    put(w, "running_executions", s.running_executions);
+    put(w, "completed_executions", s.completed_executions);
+    put(w, "failed_executions", s.failed_executions);
+    put(w, "cancelled_executions", s.cancelled_executions);
+    put(w, "total_repositories", s.total_repositories);
+    put(w, "total_prs_created", s.total_prs_created);
+    w.EndObject();
+    return {json_type, take(buf)};
+  }
+
+  encoded_body operator()(const storage::link_code& c) const {
+    rapidjson::StringBuffer buf;
+    writer w{buf};
+    w.StartObject();
+    put(w, "code", c.code);
+    put(w, "expires_at", c.expires_at);
+    w.EndObject();
+    return {json_type, take(buf)};
+  }
+
+  // Rows and lists of rows.
+  template <class T>
+  encoded_body operator()(const T& value) const {
+    return json_of(value);
   }
 };
 

@@ -8,7 +8,9 @@
 #include <pistache/http.h>
 #include <pistache/peer.h>
 
+#include "actors/auth.hpp"
 #include "actors/crypto.hpp"
+#include "actors/rules.hpp"
 #include "config/errors.hpp"
 #include "config/log.hpp"
 #include "http/decode.hpp"
@@ -237,6 +239,11 @@ void api_handler::handle(const Http::Request& req,
   request.meta.trace = f.trace;
   request.meta.received = f.received;
   request.meta.deadline = f.received + cfg.request_timeout;
+  if (!match.id.empty() && !actors::valid_uuid(match.id)) {
+    ex->fail(make_error(errc::validation_error, "malformed id",
+                        "the {id} path segment must be a UUID"));
+    return;
+  }
   request.path_id.assign(match.id);
   request.credentials = parse_credentials(header(req, "Authorization"),
                                           request.token);
@@ -266,8 +273,12 @@ void api_handler::handle(const Http::Request& req,
     }
     body = &doc;
   }
-  auto input = decode_input(request.op, body, query,
-                            header(req, "Idempotency-Key"));
+  request_headers extra;
+  extra.idempotency_key = header(req, "Idempotency-Key");
+  if (request.op == operation::auth_github_callback)
+    extra.login_cookie = cookie_value(header(req, "Cookie"),
+                                      actors::login_cookie);
+  auto input = decode_input(request.op, body, query, extra);
   if (!input) {
     ex->fail(input.error());
     return;

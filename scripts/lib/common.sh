@@ -57,7 +57,8 @@ as_pg() {
 # user can reach. When the checkout lies below a directory postgres cannot
 # traverse (e.g. /root), the data lives in /tmp behind a symlink.
 pg_dir_for() {
-  local name=$1 dir="$ROOT/.local/$name"
+  local name=$1
+  local dir="$ROOT/.local/$name"
   mkdir -p "$ROOT/.local"
   if [ -L "$dir" ] && [ ! -d "$dir" ]; then rm -f "$dir"; fi
   if [ ! -e "$dir" ]; then

@@ -1,0 +1,555 @@
+#include "actors/auth.hpp"
+
+#include <unordered_map>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/local_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <rapidjson/document.h>
+
+#include "actors/crypto.hpp"
+#include "actors/db.hpp"
+#include "actors/jwt.hpp"
+#include "actors/outbound.hpp"
+#include "actors/supervision.hpp"
+#include "config/errors.hpp"
+#include "config/log.hpp"
+#include "metrics/metrics.hpp"
+#include "storage/users.hpp"
+
+namespace miyabi::actors {
+
+namespace {
+
+using std::chrono::seconds;
+
+constexpr auto revocation_refresh = std::chrono::seconds{1};
+// Re-read revocations this far behind the newest one seen, so a revocation
+// whose transaction committed late is not missed.
+constexpr double revocation_overlap = 5.0;
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+struct auth_state {
+  static inline const char* name = "auth";
+  std::shared_ptr<const config::settings> cfg;
+  std::shared_ptr<metrics::service_metrics> metrics;
+  std::unique_ptr<jwt_codec> jwt;
+  std::unordered_map<std::string, int64_t> revoked; ///< jti -> exp
+  double watermark = 0;
+  bool refreshing = false;
+};
+
+using auth_actor = caf::stateful_actor<auth_state>*;
+
+caf::error jwt_failed(auth_actor self, jwt_failure why) {
+  self->state.metrics->auth_failures[to_string(why)].Increment();
+  return make_error(errc::jwt_error, "the access token is not valid",
+                    to_string(why));
+}
+
+caf::error login_failed(auth_actor self, const char* reason, errc code,
+                        std::string message) {
+  self->state.metrics->auth_failures[reason].Increment();
+  return make_error(code, std::move(message), reason);
+}
+
+/// Signs an access token for `u` and completes the token response.
+token_response tokens_for(auth_actor self, storage::user u,
+                          std::string refresh_token) {
+  auto& st = self->state;
+  auto now = unix_now();
+  access_claims claims;
+  claims.sub = u.id;
+  claims.github_id = u.github_id;
+  claims.jti = random_uuid();
+  claims.iat = now;
+  claims.nbf = now;
+  claims.exp = now + st.cfg->jwt_expiration.count();
+  token_response out;
+  out.access_token = st.jwt->sign(claims);
+  out.refresh_token = std::move(refresh_token);
+  out.expires_in = st.cfg->jwt_expiration.count();
+  out.user = std::move(u);
+  st.metrics->auth_tokens_issued.Increment();
+  return out;
+}
+
+/// Upserts the user and stores a new refresh token family in one
+/// transaction, then answers with a token response (or a redirect built
+/// from it by `finish`).
+template <class Finish>
+void login(auth_actor self, const request_meta& meta,
+           storage::user_profile profile, caf::response_promise rp,
+           Finish finish) {
+  auto refresh = random_token(32);
+  storage::refresh_grant grant;
+  grant.token_hash = sha256_hex(refresh);
+  grant.ttl_seconds = self->state.cfg->refresh_token_ttl.count();
+  query<storage::user>(
+    self, meta, "login", false,
+    [profile = std::move(profile), grant](
+      pqxx::transaction_base& tx) -> caf::expected<storage::user> {
+      auto u = storage::upsert_user(tx, profile);
+      if (!u)
+        return u;
+      auto mine = grant;
+      mine.user_id = u->id;
+      if (auto family = storage::store_refresh_token(tx, mine); !family)
+        return std::move(family.error());
+      return u;
+    },
+    [self, rp, refresh, finish](storage::user& u) mutable {
+      rp.deliver(finish(tokens_for(self, std::move(u), refresh)));
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+api_reply token_reply(token_response tokens) {
+  return {200, std::move(tokens), {}};
+}
+
+// -- refresh, logout, me -------------------------------------------------------------
+
+struct refresh_result {
+  storage::refresh_outcome outcome = storage::refresh_outcome::unknown;
+  std::optional<storage::user> user;
+};
+
+void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
+  const auto& in = std::get<refresh_input>(call.request.input);
+  auto next = random_token(32);
+  auto ttl = self->state.cfg->refresh_token_ttl.count();
+  query<refresh_result>(
+    self, call.request.meta, "refresh", false,
+    [hash = sha256_hex(in.refresh_token), next_hash = sha256_hex(next),
+     ttl](pqxx::transaction_base& tx) -> caf::expected<refresh_result> {
+      refresh_result result;
+      auto check = storage::present_refresh_token(tx, hash);
+      if (!check)
+        return std::move(check.error());
+      result.outcome = check->outcome;
+      if (check->outcome != storage::refresh_outcome::rotated)
+        return result; // committed: a reuse revoked its family
+      auto u = storage::find_user(tx, check->user_id);
+      if (!u)
+        return std::move(u.error());
+      if (auto stored = storage::store_refresh_token(
+            tx, {check->user_id, next_hash, check->family_id, ttl});
+          !stored)
+        return std::move(stored.error());
+      result.user = std::move(*u);
+      return result;
+    },
+    [self, rp, next](refresh_result& r) mutable {
+      if (r.outcome == storage::refresh_outcome::reused) {
+        log::warning("refresh token reused; its token family is revoked");
+        rp.deliver(login_failed(self, "refresh_reused", errc::jwt_error,
+                                "the refresh token was already used"));
+      } else if (r.outcome != storage::refresh_outcome::rotated || !r.user) {
+        rp.deliver(login_failed(self, "refresh_unknown", errc::jwt_error,
+                                "the refresh token is not valid"));
+      } else {
+        rp.deliver(token_reply(tokens_for(self, std::move(*r.user), next)));
+      }
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+void logout(auth_actor self, api_call& call, caf::response_promise rp) {
+  const auto& who = *call.request.user;
+  std::optional<std::string> refresh_hash;
+  if (const auto* in = std::get_if<logout_input>(&call.request.input);
+      in != nullptr && in->refresh_token)
+    refresh_hash = sha256_hex(*in->refresh_token);
+  query<bool>(
+    self, call.request.meta, "logout", true,
+    [who, refresh_hash](pqxx::transaction_base& tx) -> caf::expected<bool> {
+      if (auto r = storage::revoke_access_token(tx, who.jti, who.expires_at);
+          !r)
+        return r;
+      if (refresh_hash)
+        return storage::revoke_refresh_family(tx, who.user_id, *refresh_hash);
+      return true;
+    },
+    [self, rp, who](bool) mutable {
+      self->state.revoked[who.jti] = who.expires_at;
+      rp.deliver(api_reply{204, {}, {}});
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+void me(auth_actor self, api_call& call, caf::response_promise rp) {
+  auto user_id = call.request.user->user_id;
+  query<std::optional<storage::user>>(
+    self, call.request.meta, "find_user", true,
+    [user_id](pqxx::transaction_base& tx) {
+      return storage::find_user(tx, user_id);
+    },
+    [self, rp](std::optional<storage::user>& u) mutable {
+      if (!u) {
+        rp.deliver(jwt_failed(self, jwt_failure::missing_claim));
+        return;
+      }
+      rp.deliver(api_reply{200, std::move(*u), {}});
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+void mock(auth_actor self, api_call& call, caf::response_promise rp) {
+  if (self->state.cfg->production()) {
+    rp.deliver(make_error(errc::not_found, "no such route"));
+    return;
+  }
+  auto profile = std::get<mock_login_input>(call.request.input).profile;
+  login(self, call.request.meta, std::move(profile), rp, token_reply);
+}
+
+// -- GitHub login --------------------------------------------------------------------
+
+std::string cookie_header(const config::settings& cfg, const std::string& value,
+                          int max_age) {
+  std::string cookie = std::string{login_cookie} + "=" + value
+                       + "; Path=/api/v1/auth/github; Max-Age="
+                       + std::to_string(max_age) + "; HttpOnly; SameSite=Lax";
+  if (cfg.production())
+    cookie += "; Secure";
+  return cookie;
+}
+
+void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
+  const auto& cfg = *self->state.cfg;
+  if (cfg.github_client_id.empty() || cfg.github_client_secret.empty()) {
+    rp.deliver(make_error(errc::service_unavailable,
+                          "GitHub login is not configured"));
+    return;
+  }
+  auto state = random_token(32);
+  auto binding = random_token(32);
+  auto verifier = random_token(32);
+  storage::oauth_state row;
+  row.state_hash = sha256_hex(state);
+  row.binding_hash = sha256_hex(binding);
+  row.code_verifier = verifier;
+  row.redirect_path = std::get<github_start_input>(call.request.input).redirect;
+  auto location = cfg.github_oauth_url + "/login/oauth/authorize?client_id="
+                  + url_encode(cfg.github_client_id) + "&redirect_uri="
+                  + url_encode(cfg.github_callback_url)
+                  + "&scope=read%3Auser%20user%3Aemail&state=" + state
+                  + "&code_challenge=" + base64url_encode(sha256(verifier))
+                  + "&code_challenge_method=S256";
+  query<bool>(
+    self, call.request.meta, "store_oauth_state", false,
+    [row](pqxx::transaction_base& tx) {
+      return storage::store_oauth_state(tx, row);
+    },
+    [rp, location, cookie = cookie_header(cfg, binding, 600)](bool) mutable {
+      rp.deliver(api_reply{302,
+                           {},
+                           {{"Location", location}, {"Set-Cookie", cookie}}});
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+http_call github_call(const config::settings& cfg, const request_meta& meta,
+                      std::string method, std::string url, std::string target) {
+  http_call call;
+  call.service = "github";
+  call.method = std::move(method);
+  call.url = std::move(url);
+  call.log_target = std::move(target);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    meta.remaining() - std::chrono::milliseconds{200});
+  call.timeout = std::max(std::chrono::milliseconds{100},
+                          std::min(cfg.outbound_timeout, left));
+  return call;
+}
+
+std::optional<std::string> string_member(const rapidjson::Value& v,
+                                         const char* key) {
+  if (v.IsObject() && v.HasMember(key) && v[key].IsString())
+    return std::string{v[key].GetString(), v[key].GetStringLength()};
+  return std::nullopt;
+}
+
+/// The primary verified address of /user/emails, else the first verified.
+std::optional<std::string> pick_email(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (doc.HasParseError() || !doc.IsArray())
+    return std::nullopt;
+  std::optional<std::string> first_verified;
+  for (const auto& e : doc.GetArray()) {
+    auto address = string_member(e, "email");
+    bool verified = e.IsObject() && e.HasMember("verified")
+                    && e["verified"].IsBool() && e["verified"].GetBool();
+    bool primary = e.IsObject() && e.HasMember("primary")
+                   && e["primary"].IsBool() && e["primary"].GetBool();
+    if (!address || !verified)
+      continue;
+    if (primary)
+      return address;
+    if (!first_verified)
+      first_verified = address;
+  }
+  return first_verified;
+}
+
+/// Redirect to the frontend with the tokens in the fragment (never the
+/// query: fragments are not sent to servers or logged by proxies).
+std::function<api_reply(token_response)>
+redirect_to_frontend(const config::settings& cfg, std::string path) {
+  return [&cfg, path = std::move(path)](token_response t) {
+    auto location = cfg.frontend_url + path + "#access_token=" + t.access_token
+                    + "&refresh_token=" + t.refresh_token
+                    + "&token_type=Bearer&expires_in="
+                    + std::to_string(t.expires_in);
+    return api_reply{302,
+                     {},
+                     {{"Location", location},
+                      {"Set-Cookie", cookie_header(cfg, "", 0)}}};
+  };
+}
+
+void github_profile(auth_actor self, request_meta meta, std::string token,
+                    std::string redirect, caf::response_promise rp) {
+  const auto& cfg = *self->state.cfg;
+  auto call = github_call(cfg, meta, "GET", cfg.github_api_url + "/user",
+                          "GET /user");
+  call.headers = {{"Accept", "application/vnd.github+json"},
+                  {"Authorization", "Bearer " + token},
+                  {"X-GitHub-Api-Version", "2022-11-28"}};
+  auto on_error = [self, rp](caf::error&) mutable {
+    rp.deliver(login_failed(self, "github_unavailable",
+                            errc::external_api_error,
+                            "GitHub did not answer"));
+  };
+  ask(
+    self, lookup(self, names::outbound), meta,
+    [self, meta, token, redirect, rp, on_error](http_outcome& out) mutable {
+      rapidjson::Document doc;
+      doc.Parse(out.body.c_str(), out.body.size());
+      if (out.status != 200 || doc.HasParseError() || !doc.IsObject()
+          || !doc.HasMember("id") || !doc["id"].IsInt64()
+          || !string_member(doc, "login")) {
+        rp.deliver(login_failed(self, "github_profile",
+                                errc::external_api_error,
+                                "GitHub answered the profile request with "
+                                  + std::to_string(out.status)));
+        return;
+      }
+      storage::user_profile profile;
+      profile.github_id = doc["id"].GetInt64();
+      profile.login = *string_member(doc, "login");
+      profile.email = string_member(doc, "email");
+      profile.name = string_member(doc, "name");
+      profile.avatar_url = string_member(doc, "avatar_url");
+      auto finish = redirect_to_frontend(*self->state.cfg, redirect);
+      if (profile.email) {
+        login(self, meta, std::move(profile), rp, finish);
+        return;
+      }
+      // No public email: ask /user/emails (user:email scope); a failure
+      // there still logs the user in, without an address.
+      const auto& c = *self->state.cfg;
+      auto emails = github_call(c, meta, "GET", c.github_api_url
+                                                  + "/user/emails",
+                                "GET /user/emails");
+      emails.headers = {{"Accept", "application/vnd.github+json"},
+                        {"Authorization", "Bearer " + token},
+                        {"X-GitHub-Api-Version", "2022-11-28"}};
+      ask(
+        self, lookup(self, names::outbound), meta,
+        [self, meta, profile, rp, finish](http_outcome& res) mutable {
+          if (res.status == 200)
+            profile.email = pick_email(res.body);
+          login(self, meta, std::move(profile), rp, finish);
+        },
+        [self, meta, profile, rp, finish](caf::error&) mutable {
+          login(self, meta, std::move(profile), rp, finish);
+        },
+        std::move(emails));
+    },
+    on_error, std::move(call));
+}
+
+void github_exchange(auth_actor self, request_meta meta, std::string code,
+                     storage::oauth_state state, caf::response_promise rp) {
+  const auto& cfg = *self->state.cfg;
+  auto call = github_call(cfg, meta, "POST",
+                          cfg.github_oauth_url + "/login/oauth/access_token",
+                          "POST /login/oauth/access_token");
+  call.headers = {{"Accept", "application/json"},
+                  {"Content-Type", "application/x-www-form-urlencoded"}};
+  call.body = "client_id=" + url_encode(cfg.github_client_id)
+              + "&client_secret=" + url_encode(cfg.github_client_secret)
+              + "&code=" + url_encode(code) + "&redirect_uri="
+              + url_encode(cfg.github_callback_url)
+              + "&code_verifier=" + url_encode(state.code_verifier);
+  ask(
+    self, lookup(self, names::outbound), meta,
+    [self, meta, rp, redirect = state.redirect_path](http_outcome& out) mutable {
+      // GitHub answers exchange errors with 200 and an `error` member, so
+      // the body decides, not the status.
+      rapidjson::Document doc;
+      doc.Parse(out.body.c_str(), out.body.size());
+      if (out.status >= 500 || doc.HasParseError() || !doc.IsObject()) {
+        rp.deliver(login_failed(self, "github_unavailable",
+                                errc::external_api_error,
+                                "GitHub's token exchange failed"));
+        return;
+      }
+      if (auto error = string_member(doc, "error")) {
+        rp.deliver(login_failed(self, "github_exchange",
+                                errc::validation_error,
+                                "GitHub refused the authorization code: "
+                                  + *error));
+        return;
+      }
+      auto token = string_member(doc, "access_token");
+      if (!token || token->empty()) {
+        rp.deliver(login_failed(self, "github_exchange",
+                                errc::external_api_error,
+                                "GitHub's token exchange returned no token"));
+        return;
+      }
+      github_profile(self, meta, *token, redirect, rp);
+    },
+    [self, rp](caf::error&) mutable {
+      rp.deliver(login_failed(self, "github_unavailable",
+                              errc::external_api_error,
+                              "GitHub did not answer"));
+    },
+    std::move(call));
+}
+
+void github_callback(auth_actor self, api_call& call,
+                     caf::response_promise rp) {
+  const auto& cfg = *self->state.cfg;
+  if (cfg.github_client_id.empty() || cfg.github_client_secret.empty()) {
+    rp.deliver(make_error(errc::service_unavailable,
+                          "GitHub login is not configured"));
+    return;
+  }
+  auto in = std::get<github_callback_input>(call.request.input);
+  if (!in.error.empty()) {
+    rp.deliver(login_failed(self, "github_denied", errc::validation_error,
+                            "GitHub login was not completed: " + in.error));
+    return;
+  }
+  if (in.binding.empty()) {
+    rp.deliver(login_failed(self, "state", errc::validation_error,
+                            "the login cookie is missing; start the login "
+                            "again"));
+    return;
+  }
+  auto meta = call.request.meta;
+  query<std::optional<storage::taken_state>>(
+    self, meta, "take_oauth_state", false,
+    [hash = sha256_hex(in.state)](pqxx::transaction_base& tx) {
+      return storage::take_oauth_state(tx, hash);
+    },
+    [self, meta, in, rp](std::optional<storage::taken_state>& taken) mutable {
+      if (!taken || taken->expired
+          || !constant_time_equal(taken->state.binding_hash,
+                                  sha256_hex(in.binding))) {
+        rp.deliver(login_failed(self, "state", errc::validation_error,
+                                "the login state is unknown, expired, used "
+                                "or belongs to another browser"));
+        return;
+      }
+      github_exchange(self, meta, in.code, std::move(taken->state), rp);
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+// -- the revocation cache ------------------------------------------------------------
+
+void refresh_revocations(auth_actor self) {
+  auto& st = self->state;
+  if (st.refreshing)
+    return;
+  st.refreshing = true;
+  request_meta meta;
+  meta.request_id = "revocations";
+  meta.deadline = clock::now() + std::chrono::seconds{2};
+  auto since = st.watermark > 0 ? st.watermark - revocation_overlap : 0.0;
+  query<std::vector<storage::revocation>>(
+    self, meta, "revocations_since", true,
+    [since](pqxx::transaction_base& tx) {
+      return storage::revocations_since(tx, since);
+    },
+    [self](std::vector<storage::revocation>& list) {
+      auto& s = self->state;
+      s.refreshing = false;
+      for (auto& r : list) {
+        s.revoked[r.jti] = r.expires_at;
+        s.watermark = std::max(s.watermark, r.revoked_at);
+      }
+      auto now = unix_now();
+      for (auto i = s.revoked.begin(); i != s.revoked.end();)
+        i = i->second + 60 < now ? s.revoked.erase(i) : std::next(i);
+    },
+    [self](caf::error&) { self->state.refreshing = false; });
+}
+
+caf::behavior auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
+                   std::shared_ptr<metrics::service_metrics> metrics) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.metrics = std::move(metrics);
+  st.jwt = std::make_unique<jwt_codec>(st.cfg->jwt_secret, st.cfg->jwt_issuer,
+                                       st.cfg->jwt_audience);
+  log_exceptions(self, "auth");
+  if (st.cfg->database_enabled())
+    self->send(self, tick_atom::value);
+  return {
+    [self](verify_atom, const std::string& token) -> caf::result<principal> {
+      auto verified = self->state.jwt->verify(token, unix_now());
+      if (auto* why = std::get_if<jwt_failure>(&verified))
+        return jwt_failed(self, *why);
+      auto& claims = std::get<access_claims>(verified);
+      if (self->state.revoked.count(claims.jti) > 0)
+        return jwt_failed(self, jwt_failure::revoked);
+      return principal{claims.sub, claims.github_id, claims.jti, claims.exp};
+    },
+    [self](api_call& call) {
+      auto rp = self->make_response_promise();
+      switch (call.request.op) {
+        case operation::auth_mock: mock(self, call, rp); break;
+        case operation::auth_refresh: refresh(self, call, rp); break;
+        case operation::auth_logout: logout(self, call, rp); break;
+        case operation::auth_me: me(self, call, rp); break;
+        case operation::auth_github_start: github_start(self, call, rp); break;
+        case operation::auth_github_callback:
+          github_callback(self, call, rp);
+          break;
+        default:
+          rp.deliver(make_error(errc::not_found, "no such route"));
+      }
+      return rp;
+    },
+    [self](tick_atom) {
+      refresh_revocations(self);
+      self->delayed_send(self, revocation_refresh, tick_atom::value);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_auth(caf::local_actor* parent,
+                      std::shared_ptr<const config::settings> cfg,
+                      std::shared_ptr<metrics::service_metrics> metrics) {
+  return parent->spawn(auth, std::move(cfg), std::move(metrics));
+}
+
+} // namespace miyabi::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::refresh_result)

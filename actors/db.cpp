@@ -1,0 +1,406 @@
+#include "actors/db.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/local_actor.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/supervision.hpp"
+#include "config/errors.hpp"
+#include "config/log.hpp"
+#include "metrics/metrics.hpp"
+#include "storage/maintenance.hpp"
+#include "storage/migrations.hpp"
+
+namespace miyabi::actors {
+
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+constexpr auto purge_period = std::chrono::minutes{5};
+
+std::string error_kind(const caf::error& err) {
+  auto info = describe(err);
+  if (!info.ours)
+    return "actor";
+  switch (info.code) {
+    case errc::connection_lost: return "connection_lost";
+    case errc::unknown_outcome: return "unknown_outcome";
+    case errc::timeout: return "timeout";
+    case errc::conflict: return "conflict";
+    case errc::database_error: return "sql";
+    case errc::internal_error: return "internal";
+    default: return {}; // a business answer (not found, ...), not a failure
+  }
+}
+
+storage::session_config session_config_of(const config::settings& cfg) {
+  storage::session_config result;
+  result.url = cfg.database_url;
+  result.connect_timeout = cfg.db_connect_timeout;
+  // Below the HTTP deadline, so a slow statement ends before the request.
+  result.statement_timeout = std::max(milliseconds{100},
+                                      cfg.request_timeout - milliseconds{500});
+  return result;
+}
+
+// -- session ------------------------------------------------------------------------
+
+struct session_state {
+  static inline const char* name = "db_session";
+  std::unique_ptr<storage::session> db;
+};
+
+caf::behavior db_session(caf::stateful_actor<session_state>* self,
+                         storage::session_config cfg, caf::actor pool,
+                         std::shared_ptr<metrics::service_metrics> metrics) {
+  self->state.db = std::make_unique<storage::session>(std::move(cfg));
+  log_exceptions(self, "db_session");
+  // Connect right away so the pool knows which sessions work; a failure
+  // leaves the session unconnected until its next job.
+  self->send(self, probe_atom::value);
+  return {
+    [=](probe_atom) {
+      self->state.db->connect();
+      self->send(pool, probe_atom::value, self->state.db->connected());
+    },
+    [=](db_job& job) -> caf::result<db_result> {
+      auto rp = self->make_response_promise<db_result>();
+      if (job.deadline <= clock::now()) {
+        rp.deliver(make_error(errc::timeout, "request deadline passed"));
+        self->send(pool, idle_atom::value, true);
+        return rp;
+      }
+      auto& db = *self->state.db;
+      bool had_connection = db.connected();
+      auto started = clock::now();
+      auto result = db.run(job.work);
+      metrics->db_query_duration[job.label].Observe(
+        std::chrono::duration<double>(clock::now() - started).count());
+      if (result) {
+        rp.deliver(db_result{std::move(*result)});
+        self->send(pool, idle_atom::value, true);
+        return rp;
+      }
+      auto err = std::move(result.error());
+      if (auto kind = error_kind(err); !kind.empty())
+        metrics->db_errors[kind].Increment();
+      rp.deliver(err);
+      if (had_connection && is(err, errc::connection_lost)) {
+        // This session's connection is gone: end it so the pool starts a
+        // fresh one (and the restart shows in the metrics).
+        self->quit(make_error(errc::connection_lost, "connection lost"));
+        return rp;
+      }
+      self->send(pool, idle_atom::value, db.connected());
+      return rp;
+    },
+  };
+}
+
+// -- monitor: migrations, health probe, purge ---------------------------------------
+
+struct monitor_state {
+  static inline const char* name = "db_monitor";
+  std::unique_ptr<storage::session> db;
+  bool migrated = false;
+  clock::time_point next_purge;
+};
+
+caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
+                         storage::session_config cfg,
+                         std::shared_ptr<service_status> status,
+                         std::shared_ptr<metrics::service_metrics> metrics,
+                         milliseconds interval) {
+  cfg.application_name = "miyabi-api-monitor";
+  cfg.statement_timeout = std::max(interval, milliseconds{1000});
+  self->state.db = std::make_unique<storage::session>(std::move(cfg));
+  self->state.next_purge = clock::now() + std::chrono::seconds{30};
+  log_exceptions(self, "db_monitor");
+  self->send(self, tick_atom::value);
+  return {
+    [=](tick_atom) {
+      auto& st = self->state;
+      auto err = st.db->ping();
+      if (!err && !st.migrated) {
+        auto report = storage::migrate(st.db->connection());
+        if (report) {
+          st.migrated = true;
+          for (const auto& name : report->applied)
+            log::info("migration applied", {{"migration", name}});
+        } else if (is(report.error(), errc::connection_lost)) {
+          err = report.error();
+          st.db->disconnect();
+        } else {
+          log::error(describe(report.error()).message);
+          escalate("db_monitor");
+          return;
+        }
+      }
+      auto now_state = !err && st.migrated ? db_state::connected
+                                           : db_state::disconnected;
+      auto before = status->database.exchange(now_state);
+      if (before != now_state) {
+        if (now_state == db_state::connected)
+          log::info("database connected");
+        else
+          log::error("database unreachable; database routes answer 503");
+      }
+      if (now_state == db_state::connected && clock::now() >= st.next_purge) {
+        st.next_purge = clock::now() + purge_period;
+        auto purged = st.db->run([](pqxx::transaction_base& tx)
+                                   -> caf::expected<std::any> {
+          auto r = storage::purge_expired(tx);
+          if (!r)
+            return std::move(r.error());
+          return std::any{r->rows};
+        });
+        if (purged)
+          log::debug("expired rows purged",
+                     {{"rows", std::any_cast<int64_t>(*purged)}});
+      }
+      (void) metrics;
+      self->delayed_send(self, interval, tick_atom::value);
+    },
+  };
+}
+
+// -- pool ----------------------------------------------------------------------------
+
+struct pending_job {
+  db_job job;
+  caf::response_promise rp;
+};
+
+struct slot {
+  caf::actor session;
+  bool idle = false;
+  bool connected = false;
+  restart_policy policy;
+};
+
+struct pool_state {
+  static inline const char* name = "db_pool";
+  std::shared_ptr<const config::settings> cfg;
+  std::shared_ptr<metrics::service_metrics> metrics;
+  std::shared_ptr<service_status> status;
+  storage::session_config session_cfg;
+  std::vector<slot> slots;
+  std::deque<size_t> idle;
+  std::deque<pending_job> queue;
+  caf::actor monitor;
+  bool stopping = false;
+};
+
+using pool_actor = caf::stateful_actor<pool_state>*;
+
+void update_gauges(pool_actor self) {
+  auto& st = self->state;
+  size_t idle = 0;
+  size_t busy = 0;
+  size_t broken = 0;
+  for (const auto& s : st.slots) {
+    if (!s.session || (!s.connected && s.idle))
+      ++broken;
+    else if (s.idle)
+      ++idle;
+    else
+      ++busy;
+  }
+  st.metrics->db_sessions["idle"].Set(static_cast<double>(idle));
+  st.metrics->db_sessions["busy"].Set(static_cast<double>(busy));
+  st.metrics->db_sessions["broken"].Set(static_cast<double>(broken));
+  st.metrics->db_queue_depth.Set(static_cast<double>(st.queue.size()));
+}
+
+void spawn_session(pool_actor self, size_t index) {
+  auto& st = self->state;
+  auto session = self->spawn<caf::detached + caf::linked>(
+    db_session, st.session_cfg, caf::actor{self}, st.metrics);
+  self->monitor(session);
+  st.slots[index].session = session;
+  st.slots[index].idle = true;
+  st.slots[index].connected = false;
+  st.idle.push_back(index);
+}
+
+void submit(pool_actor self, pending_job p);
+
+void start(pool_actor self, size_t index, pending_job p) {
+  auto& st = self->state;
+  auto& s = st.slots[index];
+  s.idle = false;
+  auto left = p.job.deadline - clock::now();
+  if (left <= clock::duration::zero()) {
+    p.rp.deliver(make_error(errc::timeout, "request deadline passed"));
+    s.idle = true;
+    st.idle.push_front(index);
+    return;
+  }
+  auto job = p.job;
+  self->request(s.session, left, std::move(job))
+    .then([rp = p.rp](db_result& r) mutable { rp.deliver(std::move(r)); },
+          [self, p](caf::error& err) mutable {
+            if (is(err, errc::connection_lost) && p.job.idempotent
+                && !p.job.retried) {
+              p.job.retried = true;
+              submit(self, std::move(p));
+              return;
+            }
+            p.rp.deliver(err);
+          });
+}
+
+void drain_queue(pool_actor self) {
+  auto& st = self->state;
+  while (!st.idle.empty() && !st.queue.empty()) {
+    auto index = st.idle.front();
+    st.idle.pop_front();
+    auto p = std::move(st.queue.front());
+    st.queue.pop_front();
+    start(self, index, std::move(p));
+  }
+  update_gauges(self);
+}
+
+void submit(pool_actor self, pending_job p) {
+  auto& st = self->state;
+  if (st.status->database.load() == db_state::disconnected) {
+    p.rp.deliver(make_error(errc::service_unavailable,
+                            "the database is unavailable"));
+    return;
+  }
+  if (!st.idle.empty()) {
+    auto index = st.idle.front();
+    st.idle.pop_front();
+    start(self, index, std::move(p));
+  } else if (st.queue.size() < st.cfg->db_queue_limit) {
+    st.queue.push_back(std::move(p));
+  } else {
+    p.rp.deliver(make_error(errc::service_unavailable,
+                            "the database is busy; retry shortly"));
+  }
+  update_gauges(self);
+}
+
+std::optional<size_t> slot_of(pool_actor self, const caf::actor_addr& addr) {
+  auto& slots = self->state.slots;
+  for (size_t i = 0; i < slots.size(); ++i)
+    if (slots[i].session && slots[i].session.address() == addr)
+      return i;
+  return std::nullopt;
+}
+
+caf::behavior db_pool(pool_actor self,
+                      std::shared_ptr<const config::settings> cfg,
+                      std::shared_ptr<metrics::service_metrics> metrics,
+                      std::shared_ptr<service_status> status) {
+  auto& init = self->state;
+  init.cfg = std::move(cfg);
+  init.metrics = std::move(metrics);
+  init.status = std::move(status);
+  init.session_cfg = session_config_of(*init.cfg);
+  init.slots.resize(init.cfg->db_pool_size);
+  log_exceptions(self, "db_pool");
+  for (size_t i = 0; i < init.slots.size(); ++i)
+    spawn_session(self, i);
+  init.monitor = self->spawn<caf::detached + caf::linked>(
+    db_monitor, init.session_cfg, init.status, init.metrics,
+    init.cfg->db_health_interval);
+  update_gauges(self);
+  // Sessions are linked so they end with the pool; their own exits are
+  // handled by the down handler, not as a reason for the pool to end.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (slot_of(self, msg.source) || msg.source == self->state.monitor.address())
+      return;
+    self->state.stopping = true;
+    for (auto& p : self->state.queue)
+      p.rp.deliver(make_error(errc::service_unavailable, "shutting down"));
+    self->state.queue.clear();
+    self->quit(msg.reason);
+  });
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    auto index = slot_of(self, msg.source);
+    if (!index || st.stopping)
+      return;
+    auto& s = st.slots[*index];
+    s.session = nullptr;
+    s.idle = false;
+    st.idle.erase(std::remove(st.idle.begin(), st.idle.end(), *index),
+                  st.idle.end());
+    auto now = clock::now();
+    std::optional<clock::duration> delay;
+    if (is(msg.reason, errc::connection_lost))
+      delay = s.policy.on_failure(now); // the database's fault, not a bug
+    else
+      delay = s.policy.on_crash(now);
+    st.metrics->actor_restarts["db_session"].Increment();
+    update_gauges(self);
+    if (!delay) {
+      escalate("db_session");
+      return;
+    }
+    log::warning("database session ended; starting a new one",
+                 {{"reason", self->system().render(msg.reason)},
+                  {"delay_ms",
+                   static_cast<int64_t>(
+                     duration_cast<milliseconds>(*delay).count())}});
+    self->delayed_send(self, *delay, respawn_atom::value, *index);
+  });
+  return {
+    [self](db_job& job) -> caf::result<db_result> {
+      auto rp = self->make_response_promise<db_result>();
+      submit(self, pending_job{std::move(job), rp});
+      return rp;
+    },
+    [self](idle_atom, bool connected) {
+      auto index = slot_of(self, caf::actor_cast<caf::actor_addr>(
+                                   self->current_sender()));
+      if (!index)
+        return;
+      auto& s = self->state.slots[*index];
+      s.connected = connected;
+      if (connected)
+        s.policy.on_success();
+      if (!s.idle) {
+        s.idle = true;
+        self->state.idle.push_back(*index);
+      }
+      drain_queue(self);
+    },
+    [self](probe_atom, bool connected) {
+      auto index = slot_of(self, caf::actor_cast<caf::actor_addr>(
+                                   self->current_sender()));
+      if (index)
+        self->state.slots[*index].connected = connected;
+      update_gauges(self);
+    },
+    [self](respawn_atom, size_t index) {
+      if (self->state.stopping || self->state.slots[index].session)
+        return;
+      spawn_session(self, index);
+      drain_queue(self);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_db_pool(caf::local_actor* parent,
+                         std::shared_ptr<const config::settings> cfg,
+                         std::shared_ptr<metrics::service_metrics> metrics,
+                         std::shared_ptr<service_status> status) {
+  return parent->spawn(db_pool, std::move(cfg), std::move(metrics),
+                       std::move(status));
+}
+
+} // namespace miyabi::actors

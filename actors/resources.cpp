@@ -1,0 +1,292 @@
+#include "actors/resources.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/db.hpp"
+#include "actors/rules.hpp"
+#include "config/errors.hpp"
+#include "storage/dashboard.hpp"
+#include "storage/executions.hpp"
+#include "storage/repositories.hpp"
+#include "storage/workflows.hpp"
+
+namespace miyabi::actors {
+
+namespace {
+
+using pqxx::transaction_base;
+
+/// Runs `work` for the call's user and answers `status` with its value.
+template <class T, class Work>
+void answer(caf::event_based_actor* self, api_call& call, const char* label,
+            bool idempotent, uint16_t status, Work work) {
+  auto out = call.out;
+  query<T>(
+    self, call.request.meta, label, idempotent, std::move(work),
+    [out, status](T& value) { out->reply({status, std::move(value), {}}); },
+    [out](caf::error& err) { out->fail(err); });
+}
+
+/// Like `answer` for lookups: nothing found is 404 `what not found`.
+template <class T, class Work>
+void answer_found(caf::event_based_actor* self, api_call& call,
+                  const char* label, const char* what, Work work) {
+  auto out = call.out;
+  query<std::optional<T>>(
+    self, call.request.meta, label, true, std::move(work),
+    [out, what](std::optional<T>& value) {
+      if (!value) {
+        out->fail(make_error(errc::not_found, std::string{what} + " not found"));
+        return;
+      }
+      out->reply({200, std::move(*value), {}});
+    },
+    [out](caf::error& err) { out->fail(err); });
+}
+
+/// Answers 204 when `work` found something to delete, 404 otherwise.
+template <class Work>
+void answer_deleted(caf::event_based_actor* self, api_call& call,
+                    const char* label, const char* what, Work work) {
+  auto out = call.out;
+  query<bool>(
+    self, call.request.meta, label, true, std::move(work),
+    [out, what](bool found) {
+      if (!found) {
+        out->fail(make_error(errc::not_found, std::string{what} + " not found"));
+        return;
+      }
+      out->reply({204, {}, {}});
+    },
+    [out](caf::error& err) { out->fail(err); });
+}
+
+/// Announces a status change inside the process; the Telegram actor turns
+/// it into notifications for linked chats.
+void publish(caf::event_based_actor* self, const storage::execution_change& c) {
+  if (auto telegram = lookup(self, names::telegram))
+    self->send(telegram, c);
+}
+
+void claim(caf::event_based_actor* self, api_call& call,
+           const std::string& user) {
+  auto types = std::get<claim_input>(call.request.input).agent_types;
+  auto out = call.out;
+  query<std::optional<storage::execution_change>>(
+    self, call.request.meta, "claim_execution", true,
+    [user, types](transaction_base& tx) {
+      return storage::claim_execution(tx, user, types);
+    },
+    [self, out](std::optional<storage::execution_change>& change) {
+      if (!change) {
+        out->reply({204, {}, {}});
+        return;
+      }
+      publish(self, *change);
+      out->reply({200, change->execution, {}});
+    },
+    [out](caf::error& err) { out->fail(err); });
+}
+
+void update(caf::event_based_actor* self, api_call& call,
+            const std::string& user) {
+  auto input = std::get<storage::execution_update>(call.request.input);
+  input.finishes = finishing_status(input.status);
+  auto id = call.request.path_id;
+  auto out = call.out;
+  query<storage::execution_change>(
+    self, call.request.meta, "update_execution", false,
+    [user, id, input](transaction_base& tx) {
+      return storage::update_execution(tx, user, id, input,
+                                       transition_allowed);
+    },
+    [self, out](storage::execution_change& change) {
+      publish(self, change);
+      out->reply({200, change.execution, {}});
+    },
+    [out](caf::error& err) { out->fail(err); });
+}
+
+void create_repository(caf::event_based_actor* self, api_call& call,
+                       const std::string& user) {
+  auto input = std::get<storage::new_repository>(call.request.input);
+  auto out = call.out;
+  query<storage::repository_upsert>(
+    self, call.request.meta, "upsert_repository", true,
+    [user, input](transaction_base& tx) {
+      return storage::upsert_repository(tx, user, input);
+    },
+    [out](storage::repository_upsert& r) {
+      out->reply({static_cast<uint16_t>(r.created ? 201 : 200),
+                  std::move(r.repo),
+                  {}});
+    },
+    [out](caf::error& err) { out->fail(err); });
+}
+
+} // namespace
+
+bool is_resource_operation(operation op) {
+  switch (op) {
+    case operation::list_repositories:
+    case operation::create_repository:
+    case operation::get_repository:
+    case operation::delete_repository:
+    case operation::execute_agent:
+    case operation::list_executions:
+    case operation::get_execution:
+    case operation::claim_execution:
+    case operation::update_execution:
+    case operation::append_log:
+    case operation::list_logs:
+    case operation::list_workflows:
+    case operation::create_workflow:
+    case operation::get_workflow:
+    case operation::update_workflow:
+    case operation::delete_workflow:
+    case operation::dashboard_summary:
+    case operation::dashboard_recent:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void handle_resource(caf::event_based_actor* self, api_call& call) {
+  const auto user = call.request.user->user_id;
+  const auto id = call.request.path_id;
+  const auto& input = call.request.input;
+  switch (call.request.op) {
+    case operation::list_repositories:
+      answer<std::vector<storage::repository>>(
+        self, call, "list_repositories", true, 200,
+        [user](transaction_base& tx) {
+          return storage::list_repositories(tx, user);
+        });
+      break;
+    case operation::create_repository:
+      create_repository(self, call, user);
+      break;
+    case operation::get_repository:
+      answer_found<storage::repository>(
+        self, call, "find_repository", "repository",
+        [user, id](transaction_base& tx) {
+          return storage::find_repository(tx, user, id);
+        });
+      break;
+    case operation::delete_repository:
+      answer_deleted(self, call, "deactivate_repository", "repository",
+                     [user, id](transaction_base& tx) {
+                       return storage::deactivate_repository(tx, user, id);
+                     });
+      break;
+    case operation::execute_agent: {
+      auto in = std::get<storage::new_execution>(input);
+      // With a key a retry cannot create twice; without one it might.
+      bool idempotent = !in.idempotency_key.empty();
+      answer<storage::agent_execution>(
+        self, call, "create_execution", idempotent, 202,
+        [user, in](transaction_base& tx) {
+          return storage::create_execution(tx, user, in);
+        });
+      break;
+    }
+    case operation::list_executions: {
+      auto filter = std::get<storage::execution_filter>(input);
+      answer<storage::execution_page>(
+        self, call, "list_executions", true, 200,
+        [user, filter](transaction_base& tx) {
+          return storage::list_executions(tx, user, filter);
+        });
+      break;
+    }
+    case operation::get_execution:
+      answer_found<storage::agent_execution>(
+        self, call, "find_execution", "execution",
+        [user, id](transaction_base& tx) {
+          return storage::find_execution(tx, user, id);
+        });
+      break;
+    case operation::claim_execution:
+      claim(self, call, user);
+      break;
+    case operation::update_execution:
+      update(self, call, user);
+      break;
+    case operation::append_log: {
+      auto log = std::get<storage::new_log>(input);
+      answer<storage::execution_log>(
+        self, call, "append_log", false, 201,
+        [user, id, log](transaction_base& tx) {
+          return storage::append_log(tx, user, id, log);
+        });
+      break;
+    }
+    case operation::list_logs: {
+      auto filter = std::get<storage::log_filter>(input);
+      answer<std::vector<storage::execution_log>>(
+        self, call, "list_logs", true, 200,
+        [user, id, filter](transaction_base& tx) {
+          return storage::list_logs(tx, user, id, filter);
+        });
+      break;
+    }
+    case operation::list_workflows: {
+      auto repo = std::get<list_workflows_input>(input).repository_id;
+      answer<std::vector<storage::workflow>>(
+        self, call, "list_workflows", true, 200,
+        [user, repo](transaction_base& tx) {
+          return storage::list_workflows(tx, user, repo);
+        });
+      break;
+    }
+    case operation::create_workflow: {
+      auto in = std::get<storage::workflow_input>(input);
+      answer<storage::workflow>(self, call, "create_workflow", false, 201,
+                                [user, in](transaction_base& tx) {
+                                  return storage::create_workflow(tx, user,
+                                                                  in);
+                                });
+      break;
+    }
+    case operation::get_workflow:
+      answer_found<storage::workflow>(
+        self, call, "find_workflow", "workflow",
+        [user, id](transaction_base& tx) {
+          return storage::find_workflow(tx, user, id);
+        });
+      break;
+    case operation::update_workflow: {
+      auto in = std::get<storage::workflow_input>(input);
+      answer<storage::workflow>(self, call, "replace_workflow", true, 200,
+                                [user, id, in](transaction_base& tx) {
+                                  return storage::replace_workflow(tx, user,
+                                                                   id, in);
+                                });
+      break;
+    }
+    case operation::delete_workflow:
+      answer_deleted(self, call, "delete_workflow", "workflow",
+                     [user, id](transaction_base& tx) {
+                       return storage::delete_workflow(tx, user, id);
+                     });
+      break;
+    case operation::dashboard_summary:
+      answer<storage::dashboard_summary>(self, call, "dashboard_summary", true,
+                                         200, [user](transaction_base& tx) {
+                                           return storage::summarize(tx, user);
+                                         });
+      break;
+    case operation::dashboard_recent:
+      answer<std::vector<storage::recent_execution>>(
+        self, call, "dashboard_recent", true, 200,
+        [user](transaction_base& tx) {
+          return storage::recent_executions(tx, user);
+        });
+      break;
+    default:
+      call.out->fail(make_error(errc::not_found, "no such route"));
+  }
+}
+
+} // namespace miyabi::actors

@@ -1,0 +1,137 @@
+#include "storage/session.hpp"
+
+#include <pqxx/pqxx>
+
+#include "config/errors.hpp"
+#include "config/log.hpp"
+#include "storage/statements.hpp"
+
+namespace miyabi::storage {
+
+session::session(session_config cfg) : cfg_(std::move(cfg)) {
+}
+
+session::~session() = default;
+
+std::string session::effective_url(const session_config& cfg) {
+  // libpq has no per-query client timeout; keepalives and tcp_user_timeout
+  // detect a silent (blackholed) server, statement_timeout a slow query.
+  auto seconds = std::max<long>(1, static_cast<long>(
+                                     cfg.connect_timeout.count() / 1000));
+  std::string params[][2] = {
+    {"connect_timeout", std::to_string(seconds)},
+    {"application_name", cfg.application_name},
+    {"keepalives", "1"},
+    {"keepalives_idle", "5"},
+    {"keepalives_interval", "2"},
+    {"keepalives_count", "2"},
+    {"tcp_user_timeout", "5000"},
+  };
+  std::string url = cfg.url;
+  bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  for (auto& [key, value] : params) {
+    if (url.find(key + "=") != std::string::npos)
+      continue; // the operator's own setting wins
+    if (uri)
+      url += (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+    else
+      url += " " + key + "=" + value;
+  }
+  return url;
+}
+
+caf::error session::connect() {
+  if (conn_)
+    return {};
+  try {
+    auto conn = std::make_unique<pqxx::connection>(effective_url(cfg_));
+    pqxx::nontransaction tx{*conn};
+    tx.exec("SET statement_timeout = "
+            + std::to_string(cfg_.statement_timeout.count())
+            + "; SET idle_in_transaction_session_timeout = "
+            + std::to_string(cfg_.statement_timeout.count() * 2)
+            + "; SET TIME ZONE 'UTC'");
+    tx.commit();
+    prepare_all(*conn);
+    conn_ = std::move(conn);
+    return {};
+  } catch (const std::exception& e) {
+    log::warning("database connection failed", {{"error", e.what()}});
+    return make_error(errc::connection_lost, "the database is unavailable");
+  }
+}
+
+void session::disconnect() {
+  conn_.reset();
+}
+
+caf::error session::translate_current_exception(bool committing) {
+  try {
+    throw;
+  } catch (const pqxx::in_doubt_error& e) {
+    disconnect();
+    log::error("database connection lost during commit; outcome unknown",
+               {{"error", e.what()}});
+    return make_error(errc::unknown_outcome);
+  } catch (const pqxx::broken_connection& e) {
+    disconnect();
+    log::warning("database connection lost", {{"error", e.what()}});
+    if (committing)
+      return make_error(errc::unknown_outcome);
+    return make_error(errc::connection_lost, "the database is unavailable");
+  } catch (const pqxx::sql_error& e) {
+    const auto& state = e.sqlstate();
+    if (state == "57014")
+      return make_error(errc::timeout, "the database query took too long");
+    if (state == "23505")
+      return make_error(errc::conflict, "a conflicting record exists");
+    if (state == "55P03")
+      return make_error(errc::conflict,
+                        "the same request is still being processed");
+    if (state == "40001" || state == "40P01")
+      return make_error(errc::conflict,
+                        "a concurrent change got in the way; retry");
+    if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0) {
+      disconnect();
+      return make_error(errc::connection_lost, "the database is unavailable");
+    }
+    log::error("database error", {{"sqlstate", state}, {"error", e.what()}});
+    return make_error(errc::database_error);
+  } catch (const std::exception& e) {
+    log::error("database layer failure", {{"error", e.what()}});
+    return make_error(errc::internal_error);
+  }
+}
+
+caf::expected<std::any> session::run(const unit_of_work& work) {
+  if (auto err = connect())
+    return err;
+  bool committing = false;
+  try {
+    pqxx::work tx{*conn_};
+    auto result = work(tx);
+    if (!result)
+      return result; // leaving the scope rolls the transaction back
+    committing = true;
+    tx.commit();
+    return result;
+  } catch (...) {
+    return translate_current_exception(committing);
+  }
+}
+
+caf::error session::ping() {
+  if (auto err = connect())
+    return err;
+  try {
+    pqxx::nontransaction tx{*conn_};
+    tx.exec("SELECT 1");
+    return {};
+  } catch (...) {
+    auto err = translate_current_exception(false);
+    disconnect(); // a failed probe never trusts its connection again
+    return err;
+  }
+}
+
+} // namespace miyabi::storage

@@ -1,0 +1,81 @@
+// One database session: a libpqxx connection owned by exactly one thread
+// (the detached actor that runs it), and the one place where libpqxx's
+// exceptions become error values.
+//
+// libpqxx 6.4's implicit reactivation is not relied upon: a broken
+// connection is dropped and the next `connect()` builds a new one (which
+// re-prepares every statement lazily on first use). `statement_timeout` is
+// set per session below the HTTP deadline.
+//
+// Errors of `run` (caf::error, category miyabi):
+//   connection_lost  the connection broke before the outcome was decided;
+//                    idempotent work may be retried on a new connection
+//   unknown_outcome  the connection broke during COMMIT (never retry blindly)
+//   timeout          statement_timeout cancelled the statement
+//   conflict         unique violation or lock not available (in flight)
+//   database_error   any other SQL error (logged with its SQLSTATE; clients
+//                    never see the text)
+//   internal_error   a bug: unexpected rows, usage errors
+//   ...or the error the work itself returned (the transaction rolls back).
+#pragma once
+
+#include <any>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include <pqxx/types.hxx>
+
+namespace miyabi::storage {
+
+struct session_config {
+  std::string url;
+  std::string application_name = "miyabi-api";
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds statement_timeout{14000};
+};
+
+/// Work done inside one transaction; its value travels back type-erased.
+using unit_of_work
+  = std::function<caf::expected<std::any>(pqxx::transaction_base&)>;
+
+class session {
+public:
+  explicit session(session_config cfg);
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+  ~session();
+
+  /// Connects (blocking, bounded by the connect timeout) and applies the
+  /// session settings. Errors: connection_lost.
+  caf::error connect();
+
+  bool connected() const { return conn_ != nullptr; }
+
+  void disconnect();
+
+  /// Runs `work` in a read-committed transaction and commits when it
+  /// returns a value. Connects first when needed.
+  caf::expected<std::any> run(const unit_of_work& work);
+
+  /// Runs one statement outside a transaction (health probes).
+  caf::error ping();
+
+  /// The live connection (for migrations); connect() first.
+  pqxx::connection_base& connection() { return *conn_; }
+
+  /// The connection URL with keepalive and timeout parameters added.
+  static std::string effective_url(const session_config& cfg);
+
+private:
+  caf::error translate_current_exception(bool committing);
+
+  session_config cfg_;
+  std::unique_ptr<pqxx::connection_base> conn_;
+};
+
+} // namespace miyabi::storage
