@@ -82,6 +82,8 @@ int main(int argc, char** argv) {
   for (const auto& warning : warnings)
     log::warning(warning);
 
+  auto status = std::make_shared<actors::service_status>(
+    cfg->database_enabled());
   if (cfg->database_enabled()) {
     // Migrate before serving when the database is there; a changed
     // migration stops the start. Unreachable: start degraded, the database
@@ -93,6 +95,7 @@ int main(int argc, char** argv) {
     if (report) {
       for (const auto& name : report->applied)
         log::info("migration applied", {{"migration", name}});
+      status->database = actors::db_state::connected;
     } else if (is(report.error(), errc::connection_lost)) {
       log::warning("database unreachable at start; serving degraded until it "
                    "answers");
@@ -104,8 +107,6 @@ int main(int argc, char** argv) {
 
   auto metrics = std::make_shared<metrics::service_metrics>(
     http::server::route_labels(), MIYABI_VERSION);
-  auto status = std::make_shared<actors::service_status>(
-    cfg->database_enabled());
   actors::service actors{cfg, metrics, status};
   http::server front{cfg, metrics, status, actors};
   try {
@@ -125,9 +126,9 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
+  front.begin_drain();
   log::info("shutdown started", {{"signal", strsignal(signal_number)}});
   start_watchdog(cfg->shutdown_grace);
-  front.begin_drain();
   auto deadline = std::chrono::steady_clock::now() + cfg->shutdown_grace;
   if (!front.wait_idle(deadline))
     log::warning("grace period over with requests still in flight");

@@ -82,7 +82,15 @@ caf::behavior db_session(caf::stateful_actor<session_state>* self,
       auto& db = *self->state.db;
       bool had_connection = db.connected();
       auto started = clock::now();
-      auto result = db.run(job.work);
+      auto result = db.run(job.work, job.idempotent);
+      if (!result && had_connection && is(result.error(), errc::connection_lost)) {
+        // The server dropped this connection (restart, pg_terminate_backend,
+        // idle kill). Replace it at once; nothing was committed, so
+        // idempotent work runs again on the new connection.
+        metrics->db_errors["connection_lost"].Increment();
+        if (!db.connect() && job.idempotent)
+          result = db.run(job.work, job.idempotent);
+      }
       metrics->db_query_duration[job.label].Observe(
         std::chrono::duration<double>(clock::now() - started).count());
       if (result) {
@@ -91,12 +99,12 @@ caf::behavior db_session(caf::stateful_actor<session_state>* self,
         return rp;
       }
       auto err = std::move(result.error());
-      if (auto kind = error_kind(err); !kind.empty())
+      if (auto kind = error_kind(err); !kind.empty() && kind != "connection_lost")
         metrics->db_errors[kind].Increment();
       rp.deliver(err);
-      if (had_connection && is(err, errc::connection_lost)) {
-        // This session's connection is gone: end it so the pool starts a
-        // fresh one (and the restart shows in the metrics).
+      if (!db.connected() && had_connection) {
+        // The database is unreachable: end this session so the pool starts
+        // a fresh one after a backoff (shown in miyabi_actor_restarts_total).
         self->quit(make_error(errc::connection_lost, "connection lost"));
         return rp;
       }
@@ -156,13 +164,14 @@ caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
       }
       if (now_state == db_state::connected && clock::now() >= st.next_purge) {
         st.next_purge = clock::now() + purge_period;
-        auto purged = st.db->run([](pqxx::transaction_base& tx)
-                                   -> caf::expected<std::any> {
-          auto r = storage::purge_expired(tx);
-          if (!r)
-            return std::move(r.error());
-          return std::any{r->rows};
-        });
+        auto purged = st.db->run(
+          [](pqxx::transaction_base& tx) -> caf::expected<std::any> {
+            auto r = storage::purge_expired(tx);
+            if (!r)
+              return std::move(r.error());
+            return std::any{r->rows};
+          },
+          true);
         if (purged)
           log::debug("expired rows purged",
                      {{"rows", std::any_cast<int64_t>(*purged)}});
@@ -316,10 +325,11 @@ caf::behavior db_pool(pool_actor self,
     db_monitor, init.session_cfg, init.status, init.metrics,
     init.cfg->db_health_interval);
   update_gauges(self);
-  // Sessions are linked so they end with the pool; their own exits are
-  // handled by the down handler, not as a reason for the pool to end.
+  // Sessions are linked so they end with the pool. Their own exits (a lost
+  // connection, a crash) are the down handler's business; only a shutdown
+  // from the supervisor ends the pool.
   self->set_exit_handler([self](caf::exit_msg& msg) {
-    if (slot_of(self, msg.source) || msg.source == self->state.monitor.address())
+    if (msg.reason != caf::exit_reason::user_shutdown)
       return;
     self->state.stopping = true;
     for (auto& p : self->state.queue)

@@ -1,6 +1,8 @@
 #include "actors/service.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -54,6 +56,22 @@ struct service::impl {
                  child_factory factory) {
     supervisors.push_back(spawn_supervisor(
       sys, child_spec{name, std::move(label), std::move(factory)}, metrics));
+    names.push_back(name);
+  }
+
+  /// Supervisors publish their children once they run; the HTTP front must
+  /// not take requests before every name resolves.
+  void await_children() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    for (auto name : names)
+      while (!sys.registry().get<caf::actor>(name)) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          log::error("an actor did not start in time",
+                     {{"actor", caf::to_string(name)}});
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds{1});
+      }
   }
 
   std::shared_ptr<const config::settings> cfg;
@@ -62,6 +80,7 @@ struct service::impl {
   caf::actor_system_config sys_cfg;
   caf::actor_system sys;
   std::vector<caf::actor> supervisors; ///< in start order
+  std::vector<caf::atom_value> names; ///< every supervised registry name
   std::vector<caf::atom_value> fronts;
   std::atomic<size_t> next_front{0};
 };
@@ -100,6 +119,7 @@ service::service(std::shared_ptr<const config::settings> cfg,
       return spawn_front(parent, deps);
     });
   }
+  st.await_children();
 }
 
 service::~service() {

@@ -263,7 +263,7 @@ const std::vector<setting_spec>& specs() {
      [](settings& c, std::string_view v) {
        return in_range<size_t>(v, 0, 100000, c.db_queue_limit);
      }},
-    {{"DB_HEALTH_INTERVAL_MS", "1000", "Period of the database health check"},
+    {{"DB_HEALTH_INTERVAL_MS", "500", "Period of the database health check"},
      [](settings& c, std::string_view v) {
        return millis(v, 100, 60000, c.db_health_interval);
      }},

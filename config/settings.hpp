@@ -47,7 +47,7 @@ struct settings {
   std::string database_url;
   size_t db_pool_size = 8;
   size_t db_queue_limit = 256;
-  milliseconds db_health_interval{1000};
+  milliseconds db_health_interval{500};
   milliseconds db_connect_timeout{2000};
 
   // -- authentication -------------------------------------------------------------

@@ -70,6 +70,8 @@ caf::error session::translate_current_exception(bool committing) {
     throw;
   } catch (const pqxx::in_doubt_error& e) {
     disconnect();
+    if (!committing)
+      return make_error(errc::connection_lost, "the database is unavailable");
     log::error("database connection lost during commit; outcome unknown",
                {{"error", e.what()}});
     return make_error(errc::unknown_outcome);
@@ -103,7 +105,8 @@ caf::error session::translate_current_exception(bool committing) {
   }
 }
 
-caf::expected<std::any> session::run(const unit_of_work& work) {
+caf::expected<std::any> session::run(const unit_of_work& work,
+                                     bool idempotent) {
   if (auto err = connect())
     return err;
   bool committing = false;
@@ -116,7 +119,7 @@ caf::expected<std::any> session::run(const unit_of_work& work) {
     tx.commit();
     return result;
   } catch (...) {
-    return translate_current_exception(committing);
+    return translate_current_exception(committing && !idempotent);
   }
 }
 

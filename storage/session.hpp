@@ -59,8 +59,10 @@ public:
   void disconnect();
 
   /// Runs `work` in a read-committed transaction and commits when it
-  /// returns a value. Connects first when needed.
-  caf::expected<std::any> run(const unit_of_work& work);
+  /// returns a value. Connects first when needed. For `idempotent` work a
+  /// connection lost during COMMIT is connection_lost (safe to run again),
+  /// otherwise unknown_outcome.
+  caf::expected<std::any> run(const unit_of_work& work, bool idempotent);
 
   /// Runs one statement outside a transaction (health probes).
   caf::error ping();
