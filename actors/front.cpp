@@ -48,12 +48,13 @@ void scrape(caf::event_based_actor* self, const front_deps& deps,
     [out](caf::error& err) { out->fail(err); }, render_atom::value);
 }
 
-/// Hands a call to the auth actor and relays its answer.
-void forward_to_auth(caf::event_based_actor* self, api_call& call) {
+/// Hands a call to the actor that owns it and relays its answer.
+void forward(caf::event_based_actor* self, caf::atom_value owner,
+             api_call& call) {
   auto out = call.out;
   auto meta = call.request.meta;
   ask(
-    self, lookup(self, names::auth), meta,
+    self, lookup(self, owner), meta,
     [out](api_reply& reply) { out->reply(std::move(reply)); },
     [out](caf::error& err) { out->fail(err); }, std::move(call));
 }
@@ -69,7 +70,11 @@ void dispatch_authenticated(caf::event_based_actor* self, api_call& call) {
   switch (call.request.op) {
     case operation::auth_logout:
     case operation::auth_me:
-      forward_to_auth(self, call);
+      forward(self, names::auth, call);
+      break;
+    case operation::telegram_link_create:
+    case operation::telegram_link_delete:
+      forward(self, names::telegram, call);
       break;
     default:
       if (is_resource_operation(call.request.op))
@@ -126,7 +131,10 @@ caf::behavior front(caf::event_based_actor* self, front_deps deps) {
         case operation::auth_refresh:
         case operation::auth_github_start:
         case operation::auth_github_callback:
-          forward_to_auth(self, call);
+          forward(self, names::auth, call);
+          break;
+        case operation::telegram_webhook:
+          forward(self, names::telegram, call);
           break;
         default:
           if (needs_user(call.request.op))

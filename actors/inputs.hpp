@@ -50,6 +50,36 @@ struct list_workflows_input {
   std::optional<std::string> repository_id;
 };
 
+/// A Telegram message, reduced to what the bot uses.
+struct telegram_message {
+  int64_t message_id = 0;
+  int64_t date = 0;
+  int64_t chat_id = 0;
+  std::string text;          ///< empty for non-text messages
+  int64_t from_id = 0;
+  std::string first_name;
+  std::string last_name;
+  std::string username;
+  std::string language_code; ///< "ja" selects Japanese replies
+};
+
+/// A Telegram callback query (inline keyboard button press).
+struct telegram_callback {
+  std::string id;
+  int64_t from_id = 0;
+  std::optional<int64_t> chat_id;
+  std::string data;
+  std::string language_code;
+};
+
+/// POST /telegram/webhook: an Update with the parts the bot understands;
+/// other update kinds carry neither.
+struct telegram_update {
+  int64_t update_id = 0;
+  std::optional<telegram_message> message;
+  std::optional<telegram_callback> callback;
+};
+
 using request_input
   = std::variant<std::monostate, mock_login_input, refresh_input,
                  logout_input, github_start_input, github_callback_input,
@@ -57,6 +87,6 @@ using request_input
                  storage::execution_filter, claim_input,
                  storage::execution_update, storage::new_log,
                  storage::log_filter, list_workflows_input,
-                 storage::workflow_input>;
+                 storage::workflow_input, telegram_update>;
 
 } // namespace miyabi::actors

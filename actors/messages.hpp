@@ -135,6 +135,7 @@ using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
+using kick_atom = caf::atom_constant<caf::atom("kick")>;
 
 } // namespace miyabi::actors
 

@@ -45,6 +45,15 @@ struct token_response {
 /// GET /api/v1/agents: the static catalogue.
 struct agent_list {};
 
+/// The webhook's answer: a Bot API call Telegram performs for us
+/// (sendMessage or answerCallbackQuery), or `{"ok":true}` when empty.
+struct bot_reply {
+  std::string method; ///< empty: nothing to do
+  int64_t chat_id = 0;
+  std::string text;
+  std::string callback_query_id;
+};
+
 using reply_body
   = std::variant<std::monostate, liveness, health_report, text_body, json_text,
                  token_response, storage::user, agent_list,
@@ -53,6 +62,7 @@ using reply_body
                  storage::execution_log, std::vector<storage::execution_log>,
                  storage::workflow, std::vector<storage::workflow>,
                  storage::dashboard_summary,
-                 std::vector<storage::recent_execution>, storage::link_code>;
+                 std::vector<storage::recent_execution>, storage::link_code,
+                 bot_reply>;
 
 } // namespace miyabi::actors

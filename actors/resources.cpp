@@ -2,12 +2,14 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include "actors/bot.hpp"
 #include "actors/db.hpp"
 #include "actors/rules.hpp"
 #include "config/errors.hpp"
 #include "storage/dashboard.hpp"
 #include "storage/executions.hpp"
 #include "storage/repositories.hpp"
+#include "storage/telegram.hpp"
 #include "storage/workflows.hpp"
 
 namespace miyabi::actors {
@@ -61,11 +63,21 @@ void answer_deleted(caf::event_based_actor* self, api_call& call,
     [out](caf::error& err) { out->fail(err); });
 }
 
-/// Announces a status change inside the process; the Telegram actor turns
-/// it into notifications for linked chats.
+/// Queues the notification of a status change for the linked chats, in
+/// the transaction of the change itself, so it is never lost.
+caf::error notify(transaction_base& tx, const storage::execution_change& c) {
+  if (!notifies(c.execution.status) || c.previous_status == c.execution.status)
+    return {};
+  auto queued = storage::enqueue_for_user(tx, c.user_id,
+                                          execution_notice_text(c));
+  return queued ? caf::error{} : std::move(queued.error());
+}
+
+/// Announces a status change inside the process; the outbox sender wakes
+/// up to deliver the queued notifications.
 void publish(caf::event_based_actor* self, const storage::execution_change& c) {
-  if (auto telegram = lookup(self, names::telegram))
-    self->send(telegram, c);
+  if (auto outbox = lookup(self, names::outbox))
+    self->send(outbox, c);
 }
 
 void claim(caf::event_based_actor* self, api_call& call,
@@ -74,8 +86,13 @@ void claim(caf::event_based_actor* self, api_call& call,
   auto out = call.out;
   query<std::optional<storage::execution_change>>(
     self, call.request.meta, "claim_execution", true,
-    [user, types](transaction_base& tx) {
-      return storage::claim_execution(tx, user, types);
+    [user, types](transaction_base& tx)
+      -> caf::expected<std::optional<storage::execution_change>> {
+      auto change = storage::claim_execution(tx, user, types);
+      if (change && *change)
+        if (auto err = notify(tx, **change))
+          return err;
+      return change;
     },
     [self, out](std::optional<storage::execution_change>& change) {
       if (!change) {
@@ -96,9 +113,14 @@ void update(caf::event_based_actor* self, api_call& call,
   auto out = call.out;
   query<storage::execution_change>(
     self, call.request.meta, "update_execution", false,
-    [user, id, input](transaction_base& tx) {
-      return storage::update_execution(tx, user, id, input,
-                                       transition_allowed);
+    [user, id, input](transaction_base& tx)
+      -> caf::expected<storage::execution_change> {
+      auto change = storage::update_execution(tx, user, id, input,
+                                              transition_allowed);
+      if (change)
+        if (auto err = notify(tx, *change))
+          return err;
+      return change;
     },
     [self, out](storage::execution_change& change) {
       publish(self, change);

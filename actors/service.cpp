@@ -16,6 +16,8 @@
 #include "actors/auth.hpp"
 #include "actors/db.hpp"
 #include "actors/outbound.hpp"
+#include "actors/outbox.hpp"
+#include "actors/telegram.hpp"
 #include "actors/front.hpp"
 #include "actors/names.hpp"
 #include "actors/supervision.hpp"
@@ -109,6 +111,16 @@ service::service(std::shared_ptr<const config::settings> cfg,
                [cfg = st.cfg, m = st.metrics](caf::local_actor* parent) {
                  return spawn_auth(parent, cfg, m);
                });
+  st.supervise(names::telegram, "telegram",
+               [cfg = st.cfg, m = st.metrics,
+                status = st.status](caf::local_actor* parent) {
+                 return spawn_telegram(parent, cfg, m, status);
+               });
+  if (st.cfg->database_enabled())
+    st.supervise(names::outbox, "outbox",
+                 [cfg = st.cfg, m = st.metrics](caf::local_actor* parent) {
+                   return spawn_outbox(parent, cfg, m);
+                 });
   front_deps deps{st.cfg, st.status, st.metrics};
   // One front actor per scheduler thread keeps the dispatch step from
   // becoming a single mailbox every request has to pass.

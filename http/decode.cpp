@@ -374,6 +374,85 @@ decoded<void> workflow(const rapidjson::Value* body) {
   return in;
 }
 
+/// Integer member `key` of `obj` (422 naming `path` otherwise).
+std::optional<int64_t> required_int(const rapidjson::Value& obj,
+                                    const char* key, const std::string& path,
+                                    caf::error& err) {
+  if (!obj.HasMember(key) || !obj[key].IsInt64()) {
+    if (!err)
+      err = bad_field(path + key, "must be an integer");
+    return std::nullopt;
+  }
+  return obj[key].GetInt64();
+}
+
+std::string optional_string(const rapidjson::Value& obj, const char* key) {
+  if (obj.IsObject() && obj.HasMember(key) && obj[key].IsString())
+    return {obj[key].GetString(), obj[key].GetStringLength()};
+  return {};
+}
+
+decoded<void> telegram_update(const rapidjson::Value* body) {
+  if (body == nullptr || !body->IsObject())
+    return bad_field("body", "must be a JSON object (a Telegram Update)");
+  caf::error err;
+  actors::telegram_update update;
+  auto id = required_int(*body, "update_id", "", err);
+  if (err)
+    return err;
+  update.update_id = *id;
+  if (body->HasMember("message")) {
+    const auto& m = (*body)["message"];
+    if (!m.IsObject())
+      return bad_field("message", "must be an object");
+    actors::telegram_message msg;
+    auto message_id = required_int(m, "message_id", "message.", err);
+    auto date = required_int(m, "date", "message.", err);
+    if (!m.HasMember("chat") || !m["chat"].IsObject()) {
+      if (!err)
+        err = bad_field("message.chat", "must be an object");
+    } else if (auto chat = required_int(m["chat"], "id", "message.chat.", err)) {
+      msg.chat_id = *chat;
+    }
+    if (err)
+      return err;
+    msg.message_id = *message_id;
+    msg.date = *date;
+    msg.text = optional_string(m, "text");
+    if (m.HasMember("from") && m["from"].IsObject()) {
+      const auto& from = m["from"];
+      if (from.HasMember("id") && from["id"].IsInt64())
+        msg.from_id = from["id"].GetInt64();
+      msg.first_name = optional_string(from, "first_name");
+      msg.last_name = optional_string(from, "last_name");
+      msg.username = optional_string(from, "username");
+      msg.language_code = optional_string(from, "language_code");
+    }
+    update.message = std::move(msg);
+  }
+  if (body->HasMember("callback_query")) {
+    const auto& q = (*body)["callback_query"];
+    if (!q.IsObject() || !q.HasMember("id") || !q["id"].IsString())
+      return bad_field("callback_query.id", "must be a string");
+    actors::telegram_callback cb;
+    cb.id = optional_string(q, "id");
+    cb.data = optional_string(q, "data");
+    if (q.HasMember("from") && q["from"].IsObject()) {
+      const auto& from = q["from"];
+      if (from.HasMember("id") && from["id"].IsInt64())
+        cb.from_id = from["id"].GetInt64();
+      cb.language_code = optional_string(from, "language_code");
+    }
+    if (q.HasMember("message") && q["message"].IsObject()
+        && q["message"].HasMember("chat") && q["message"]["chat"].IsObject()
+        && q["message"]["chat"].HasMember("id")
+        && q["message"]["chat"]["id"].IsInt64())
+      cb.chat_id = q["message"]["chat"]["id"].GetInt64();
+    update.callback = std::move(cb);
+  }
+  return update;
+}
+
 } // namespace
 
 std::optional<std::string> percent_decode(std::string_view text) {
@@ -507,6 +586,8 @@ decode_input(operation op, const rapidjson::Value* body,
     case operation::create_workflow:
     case operation::update_workflow:
       return workflow(body);
+    case operation::telegram_webhook:
+      return telegram_update(body);
     default:
       return actors::request_input{};
   }

@@ -276,6 +276,25 @@ struct body_encoder {
     return {json_type, take(buf)};
   }
 
+  encoded_body operator()(const actors::bot_reply& r) const {
+    if (r.method.empty())
+      return {json_type, R"({"ok":true})"};
+    rapidjson::StringBuffer buf;
+    writer w{buf};
+    w.StartObject();
+    put(w, "method", r.method);
+    if (r.method == "answerCallbackQuery") {
+      put(w, "callback_query_id", r.callback_query_id);
+      if (!r.text.empty())
+        put(w, "text", r.text);
+    } else {
+      put(w, "chat_id", r.chat_id);
+      put(w, "text", r.text);
+    }
+    w.EndObject();
+    return {json_type, take(buf)};
+  }
+
   // Rows and lists of rows.
   template <class T>
   encoded_body operator()(const T& value) const {

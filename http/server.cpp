@@ -227,6 +227,17 @@ void api_handler::handle(const Http::Request& req,
              {{"Allow", route.allow}});
     return;
   }
+  if (traits->op == operation::telegram_webhook
+      && !cfg.telegram_webhook_secret.empty()
+      && !actors::constant_time_equal(
+        header(req, "X-Telegram-Bot-Api-Secret-Token"),
+        cfg.telegram_webhook_secret)) {
+    // Checked before the body is even looked at (api.md, Telegram bot).
+    ctx_->metrics->telegram_updates["rejected"].Increment();
+    ex->fail(make_error(errc::authentication_error,
+                        "missing or wrong X-Telegram-Bot-Api-Secret-Token"));
+    return;
+  }
   if (traits->database && ctx_->status->telegram_only()) {
     ex->fail(make_error(errc::service_unavailable,
                         "the database is not configured (telegram-only mode)"));
@@ -260,15 +271,20 @@ void api_handler::handle(const Http::Request& req,
     }
     query.emplace(std::move(*key), std::move(*value));
   }
+  auto refuse = [&](const caf::error& err) {
+    if (request.op == operation::telegram_webhook)
+      ctx_->metrics->telegram_updates["rejected"].Increment();
+    ex->fail(err);
+  };
   rapidjson::Document doc;
   const rapidjson::Value* body = nullptr;
   if (!req.body().empty() || traits->json_body) {
     if (!is_json_media_type(header(req, "Content-Type"))) {
-      ex->fail(make_error(errc::unsupported_media_type));
+      refuse(make_error(errc::unsupported_media_type));
       return;
     }
     if (auto err = parse_json(req.body(), doc)) {
-      ex->fail(err);
+      refuse(err);
       return;
     }
     body = &doc;
@@ -280,7 +296,7 @@ void api_handler::handle(const Http::Request& req,
                                       actors::login_cookie);
   auto input = decode_input(request.op, body, query, extra);
   if (!input) {
-    ex->fail(input.error());
+    refuse(input.error());
     return;
   }
   request.input = std::move(*input);

@@ -230,6 +230,8 @@ service_metrics::service_metrics(std::vector<std::string> routes,
     db_sessions[state].Set(0);
   for (auto state : {"pending", "sent", "failed"})
     telegram_outbox[state].Set(0);
+  for (auto result : {"processed", "duplicate", "rejected", "error"})
+    telegram_updates[result];
 }
 
 std::string service_metrics::render() {

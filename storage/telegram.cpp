@@ -1,12 +1,260 @@
+#include "storage/telegram.hpp"
+
+#include <algorithm>
+
 #include <pqxx/pqxx>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "storage/rows.hpp"
 #include "storage/statements.hpp"
 
 namespace miyabi::storage {
 
+namespace {
+
+constexpr const char* user_columns
+  = "u.id, u.github_id, u.login, u.email, u.name, u.avatar_url,"
+    " rfc3339(u.created_at), rfc3339(u.updated_at)";
+
+user user_of(const pqxx::row& r) {
+  user u;
+  u.id = r[0].as<std::string>();
+  u.github_id = r[1].as<int64_t>();
+  u.login = r[2].as<std::string>();
+  u.email = optional_text(r[3]);
+  u.name = optional_text(r[4]);
+  u.avatar_url = optional_text(r[5]);
+  u.created_at = r[6].as<std::string>();
+  u.updated_at = r[7].as<std::string>();
+  return u;
+}
+
+std::string text_payload(const std::string& text) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  w.Key("text");
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+bool continuation(unsigned char c) {
+  return (c & 0xC0) == 0x80;
+}
+
+} // namespace
+
 const std::vector<statement>& telegram_statements() {
-  static const std::vector<statement> list = {};
+  static const std::vector<statement> list = {
+    {"record_update",
+     "INSERT INTO telegram_updates (update_id) VALUES ($1)"
+     " ON CONFLICT (update_id) DO NOTHING"},
+    {"linked_user",
+     std::string{"SELECT "} + user_columns
+       + " FROM telegram_chats c JOIN users u ON u.id = c.user_id"
+         " WHERE c.chat_id = $1"},
+    {"create_link_code",
+     "INSERT INTO telegram_link_codes (code_hash, user_id, expires_at)"
+     " VALUES ($2, $1, now() + interval '10 minutes')"
+     " RETURNING rfc3339(expires_at)"},
+    {"consume_link_code",
+     "DELETE FROM telegram_link_codes WHERE code_hash = $1"
+     " AND expires_at > now() RETURNING user_id"},
+    {"link_chat",
+     "INSERT INTO telegram_chats (chat_id, user_id) VALUES ($1, $2)"
+     " ON CONFLICT (chat_id) DO UPDATE SET user_id = EXCLUDED.user_id,"
+     " linked_at = now()"},
+    {"find_user_for_link",
+     std::string{"SELECT "} + user_columns + " FROM users u WHERE u.id = $1"},
+    {"unlink_chats", "DELETE FROM telegram_chats WHERE user_id = $1"},
+    {"enqueue_outbox",
+     "INSERT INTO telegram_outbox (chat_id, kind, payload)"
+     " VALUES ($1, $2, $3::jsonb) RETURNING id"},
+    {"enqueue_for_user",
+     "INSERT INTO telegram_outbox (chat_id, kind, payload)"
+     " SELECT chat_id, 'message', $2::jsonb FROM telegram_chats"
+     " WHERE user_id = $1"},
+    {"lease_outbox",
+     "UPDATE telegram_outbox o SET attempts = o.attempts + 1,"
+     " next_attempt_at = now() + make_interval(secs => $2)"
+     " WHERE o.id IN (SELECT id FROM telegram_outbox"
+     " WHERE state = 'pending' AND next_attempt_at <= now()"
+     " ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $1)"
+     " RETURNING o.id, o.chat_id, o.kind, o.payload::text, o.attempts"},
+    {"outbox_sent",
+     "UPDATE telegram_outbox SET state = 'sent', sent_at = now()"
+     " WHERE id = $1"},
+    {"outbox_failed",
+     "UPDATE telegram_outbox SET state = 'failed', last_error = $2"
+     " WHERE id = $1"},
+    {"outbox_reschedule",
+     "UPDATE telegram_outbox SET next_attempt_at = now()"
+     " + make_interval(secs => $2::float8 / 1000), last_error = $3"
+     " WHERE id = $1"},
+    {"outbox_release",
+     "UPDATE telegram_outbox SET attempts = greatest(attempts - 1, 0),"
+     " next_attempt_at = now() + make_interval(secs => $2::float8 / 1000)"
+     " WHERE id = $1"},
+    {"count_outbox",
+     "SELECT count(*) FILTER (WHERE state = 'pending'),"
+     " count(*) FILTER (WHERE state = 'sent'),"
+     " count(*) FILTER (WHERE state = 'failed') FROM telegram_outbox"},
+    {"count_active_executions",
+     "SELECT count(*) FILTER (WHERE status = 'pending'),"
+     " count(*) FILTER (WHERE status = 'running') FROM agent_executions"
+     " WHERE status IN ('pending', 'running')"
+     " AND ($1::uuid IS NULL OR user_id = $1)"},
+  };
   return list;
+}
+
+std::vector<std::string> split_message(const std::string& text, size_t limit) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start < text.size()) {
+    // Walk `limit` characters (UTF-8 sequences) from `start`.
+    size_t end = start;
+    size_t chars = 0;
+    size_t last_newline = std::string::npos;
+    while (end < text.size() && chars < limit) {
+      if (text[end] == '\n')
+        last_newline = end;
+      ++end;
+      while (end < text.size()
+             && continuation(static_cast<unsigned char>(text[end])))
+        ++end;
+      ++chars;
+    }
+    if (end < text.size() && last_newline != std::string::npos
+        && last_newline > start)
+      end = last_newline + 1; // break after the last full line that fits
+    parts.push_back(text.substr(start, end - start));
+    start = end;
+  }
+  if (parts.empty())
+    parts.emplace_back();
+  return parts;
+}
+
+caf::expected<bool> record_update(pqxx::transaction_base& tx,
+                                  int64_t update_id) {
+  return tx.exec_prepared("record_update", update_id).affected_rows() == 1;
+}
+
+caf::expected<std::optional<user>> linked_user(pqxx::transaction_base& tx,
+                                               int64_t chat_id) {
+  auto rows = tx.exec_prepared("linked_user", chat_id);
+  if (rows.empty())
+    return std::optional<user>{};
+  return std::optional<user>{user_of(rows[0])};
+}
+
+caf::expected<std::string> create_link_code(pqxx::transaction_base& tx,
+                                            const std::string& user_id,
+                                            const std::string& code_hash) {
+  return tx.exec_prepared("create_link_code", user_id, code_hash)
+    .at(0)[0]
+    .as<std::string>();
+}
+
+caf::expected<std::optional<user>>
+consume_link_code(pqxx::transaction_base& tx, const std::string& code_hash,
+                  int64_t chat_id) {
+  auto rows = tx.exec_prepared("consume_link_code", code_hash);
+  if (rows.empty())
+    return std::optional<user>{};
+  auto user_id = rows[0][0].as<std::string>();
+  tx.exec_prepared("link_chat", chat_id, user_id);
+  auto found = tx.exec_prepared("find_user_for_link", user_id);
+  return std::optional<user>{user_of(found.at(0))};
+}
+
+caf::expected<int64_t> unlink_chats(pqxx::transaction_base& tx,
+                                    const std::string& user_id) {
+  return static_cast<int64_t>(
+    tx.exec_prepared("unlink_chats", user_id).affected_rows());
+}
+
+caf::expected<int64_t> enqueue_message(pqxx::transaction_base& tx,
+                                       int64_t chat_id,
+                                       const std::string& text) {
+  int64_t n = 0;
+  for (const auto& part : split_message(text)) {
+    tx.exec_prepared("enqueue_outbox", chat_id, "message", text_payload(part));
+    ++n;
+  }
+  return n;
+}
+
+caf::expected<int64_t> enqueue_task(pqxx::transaction_base& tx,
+                                    int64_t chat_id, const std::string& kind,
+                                    const std::string& payload_json) {
+  return tx.exec_prepared("enqueue_outbox", chat_id, kind, payload_json)
+    .at(0)[0]
+    .as<int64_t>();
+}
+
+caf::expected<int64_t> enqueue_for_user(pqxx::transaction_base& tx,
+                                        const std::string& user_id,
+                                        const std::string& text) {
+  int64_t n = 0;
+  for (const auto& part : split_message(text))
+    n += static_cast<int64_t>(
+      tx.exec_prepared("enqueue_for_user", user_id, text_payload(part))
+        .affected_rows());
+  return n;
+}
+
+caf::expected<std::vector<outbox_message>>
+lease_outbox(pqxx::transaction_base& tx, int64_t limit, int64_t lease_seconds) {
+  std::vector<outbox_message> result;
+  for (const auto& r : tx.exec_prepared("lease_outbox", limit, lease_seconds))
+    result.push_back({r[0].as<int64_t>(), r[1].as<int64_t>(),
+                      r[2].as<std::string>(), r[3].as<std::string>(),
+                      r[4].as<int64_t>()});
+  std::sort(result.begin(), result.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  return result;
+}
+
+caf::expected<bool> mark_sent(pqxx::transaction_base& tx, int64_t id) {
+  return tx.exec_prepared("outbox_sent", id).affected_rows() == 1;
+}
+
+caf::expected<bool> mark_failed(pqxx::transaction_base& tx, int64_t id,
+                                const std::string& error) {
+  return tx.exec_prepared("outbox_failed", id, error).affected_rows() == 1;
+}
+
+caf::expected<bool> reschedule(pqxx::transaction_base& tx, int64_t id,
+                               int64_t delay_ms, const std::string& error) {
+  return tx.exec_prepared("outbox_reschedule", id, delay_ms, error)
+           .affected_rows()
+         == 1;
+}
+
+caf::expected<bool> release(pqxx::transaction_base& tx, int64_t id,
+                            int64_t delay_ms) {
+  return tx.exec_prepared("outbox_release", id, delay_ms).affected_rows() == 1;
+}
+
+caf::expected<outbox_counts> count_outbox(pqxx::transaction_base& tx) {
+  auto r = tx.exec_prepared("count_outbox").at(0);
+  return outbox_counts{r[0].as<int64_t>(), r[1].as<int64_t>(),
+                       r[2].as<int64_t>()};
+}
+
+caf::expected<execution_counts>
+count_active_executions(pqxx::transaction_base& tx,
+                        const std::string& user_id) {
+  std::optional<std::string> who;
+  if (!user_id.empty())
+    who = user_id;
+  auto r = tx.exec_prepared("count_active_executions", who).at(0);
+  return execution_counts{r[0].as<int64_t>(), r[1].as<int64_t>()};
 }
 
 } // namespace miyabi::storage

@@ -1,0 +1,43 @@
+// Creating a GitHub issue from the chat: `/issue` text goes straight to
+// GitHub; plain text first goes to the OpenAI-compatible LLM, whose answer
+// must be a JSON object {title, body, labels, agent} that passes validation.
+// Each step is bounded by its own timeout and the overall deadline; every
+// failure becomes a polite text for the chat, never an error.
+//
+// Call from inside an event-based actor; `done` runs in that actor.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "actors/bot.hpp"
+#include "actors/messages.hpp"
+#include "config/settings.hpp"
+
+namespace miyabi::actors {
+
+/// The validated content of an LLM answer.
+struct drafted_issue {
+  std::string title;
+  std::string body;
+  std::vector<std::string> labels;
+  std::string agent;
+};
+
+/// Parses and validates the LLM's message content; nothing when it is not
+/// a JSON object of the expected shape.
+std::optional<drafted_issue> parse_draft(const std::string& content);
+
+/// The JSON payload of a queued `create_issue` outbox task, and back.
+std::string encode_task(const issue_request& req);
+std::optional<issue_request> decode_task(const std::string& payload,
+                                         int64_t chat_id);
+
+/// Runs the flow for `req` and calls `done` with the text for the chat.
+void create_issue(caf::event_based_actor* self, const config::settings& cfg,
+                  issue_request req, clock::time_point deadline,
+                  std::function<void(std::string)> done);
+
+} // namespace miyabi::actors

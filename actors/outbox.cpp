@@ -1,0 +1,337 @@
+#include "actors/outbox.hpp"
+
+#include <unordered_map>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/local_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "actors/db.hpp"
+#include "actors/issue_flow.hpp"
+#include "actors/outbound.hpp"
+#include "actors/supervision.hpp"
+#include "config/log.hpp"
+#include "metrics/metrics.hpp"
+#include "storage/telegram.hpp"
+
+namespace miyabi::actors {
+
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr auto tick_period = milliseconds{500};
+constexpr auto chat_spacing = milliseconds{1000};
+constexpr auto gauge_period = seconds{5};
+constexpr auto token_warning_period = seconds{60};
+constexpr int64_t lease_seconds = 60;
+constexpr int64_t batch = 20;
+constexpr int64_t max_attempts = 8;
+
+struct outbox_state {
+  static inline const char* name = "outbox";
+  std::shared_ptr<const config::settings> cfg;
+  std::shared_ptr<metrics::service_metrics> metrics;
+  std::unordered_map<int64_t, clock::time_point> next_allowed;
+  size_t in_flight = 0;
+  bool leasing = false;
+  clock::time_point next_gauges;
+  clock::time_point next_token_warning;
+};
+
+using outbox_actor = caf::stateful_actor<outbox_state>*;
+
+request_meta internal_meta(const char* what, milliseconds budget) {
+  request_meta meta;
+  meta.request_id = what;
+  meta.deadline = clock::now() + budget;
+  return meta;
+}
+
+void drain(outbox_actor self);
+
+/// Runs one bookkeeping statement for a row; failures leave the row leased
+/// (it comes back when the lease ends), which is logged.
+template <class Work>
+void update_row(outbox_actor self, const char* label, Work work) {
+  query<bool>(
+    self, internal_meta(label, seconds{5}), label, true, std::move(work),
+    [](bool) {},
+    [label](caf::error&) {
+      log::warning("outbox bookkeeping failed; the row retries after its "
+                   "lease",
+                   {{"step", label}});
+    });
+}
+
+void finished(outbox_actor self) {
+  if (--self->state.in_flight == 0)
+    self->send(self, kick_atom::value);
+}
+
+std::string message_json(int64_t chat_id, const std::string& payload) {
+  rapidjson::Document doc;
+  doc.Parse(payload.c_str(), payload.size());
+  std::string text = !doc.HasParseError() && doc.IsObject()
+                         && doc.HasMember("text") && doc["text"].IsString()
+                       ? doc["text"].GetString()
+                       : "";
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  w.Key("chat_id");
+  w.Int64(chat_id);
+  w.Key("text");
+  w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+/// Telegram's `parameters.retry_after` (seconds), else the header, else 5.
+int64_t retry_after(const http_outcome& out) {
+  rapidjson::Document doc;
+  doc.Parse(out.body.c_str(), out.body.size());
+  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("parameters")
+      && doc["parameters"].IsObject()
+      && doc["parameters"].HasMember("retry_after")
+      && doc["parameters"]["retry_after"].IsInt64())
+    return std::max<int64_t>(1, doc["parameters"]["retry_after"].GetInt64());
+  if (!out.retry_after.empty() && std::isdigit(static_cast<unsigned char>(
+                                    out.retry_after.front())))
+    return std::max<int64_t>(1, std::stoll(out.retry_after));
+  return 5;
+}
+
+std::string description(const http_outcome& out) {
+  rapidjson::Document doc;
+  doc.Parse(out.body.c_str(), out.body.size());
+  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("description")
+      && doc["description"].IsString())
+    return std::string{doc["description"].GetString()}.substr(0, 500);
+  return "HTTP " + std::to_string(out.status);
+}
+
+void send_message(outbox_actor self, storage::outbox_message row) {
+  auto& st = self->state;
+  const auto& cfg = *st.cfg;
+  http_call call;
+  call.service = "telegram";
+  call.method = "POST";
+  call.url = cfg.telegram_api_url + "/bot" + cfg.telegram_bot_token
+             + "/sendMessage";
+  call.log_target = "POST /bot<token>/sendMessage"; // the token stays out
+  call.headers = {{"Content-Type", "application/json"}};
+  call.body = message_json(row.chat_id, row.payload);
+  call.timeout = cfg.outbound_timeout;
+  ++st.in_flight;
+  auto id = row.id;
+  auto chat = row.chat_id;
+  auto attempts = row.attempts;
+  ask(
+    self, lookup(self, names::outbound),
+    internal_meta("telegram", cfg.outbound_timeout + seconds{1}),
+    [self, id, chat, attempts](http_outcome& out) {
+      auto& s = self->state;
+      s.metrics->telegram_send[std::to_string(out.status)].Increment();
+      if (out.status == 200) {
+        update_row(self, "outbox_sent", [id](pqxx::transaction_base& tx) {
+          return storage::mark_sent(tx, id);
+        });
+      } else if (out.status == 429) {
+        auto wait = retry_after(out);
+        s.next_allowed[chat] = clock::now() + seconds{wait};
+        update_row(self, "outbox_reschedule",
+                   [id, wait](pqxx::transaction_base& tx) {
+                     return storage::reschedule(tx, id, wait * 1000,
+                                                "429 Too Many Requests");
+                   });
+      } else if (out.status == 400 || out.status == 403) {
+        // The chat blocked the bot or the message is invalid: retrying
+        // cannot help.
+        auto why = description(out);
+        log::warning("Telegram refused a message", {{"status",
+                                                     static_cast<int64_t>(
+                                                       out.status)},
+                                                    {"reason", why}});
+        update_row(self, "outbox_failed",
+                   [id, why](pqxx::transaction_base& tx) {
+                     return storage::mark_failed(tx, id, why);
+                   });
+      } else {
+        auto why = description(out);
+        if (attempts >= max_attempts) {
+          update_row(self, "outbox_failed",
+                     [id, why](pqxx::transaction_base& tx) {
+                       return storage::mark_failed(tx, id, why);
+                     });
+        } else {
+          int64_t delay = std::min<int64_t>(1000LL << (attempts - 1), 300000);
+          update_row(self, "outbox_reschedule",
+                     [id, delay, why](pqxx::transaction_base& tx) {
+                       return storage::reschedule(tx, id, delay, why);
+                     });
+        }
+      }
+      finished(self);
+    },
+    [self, id, attempts](caf::error&) {
+      self->state.metrics->telegram_send["0"].Increment();
+      if (attempts >= max_attempts) {
+        update_row(self, "outbox_failed", [id](pqxx::transaction_base& tx) {
+          return storage::mark_failed(tx, id, "no answer from Telegram");
+        });
+      } else {
+        int64_t delay = std::min<int64_t>(1000LL << (attempts - 1), 300000);
+        update_row(self, "outbox_reschedule",
+                   [id, delay](pqxx::transaction_base& tx) {
+                     return storage::reschedule(tx, id, delay,
+                                                "no answer from Telegram");
+                   });
+      }
+      finished(self);
+    },
+    std::move(call));
+}
+
+void run_task(outbox_actor self, storage::outbox_message row) {
+  auto& st = self->state;
+  auto task = decode_task(row.payload, row.chat_id);
+  auto id = row.id;
+  if (!task) {
+    update_row(self, "outbox_failed", [id](pqxx::transaction_base& tx) {
+      return storage::mark_failed(tx, id, "malformed task");
+    });
+    return;
+  }
+  ++st.in_flight;
+  // Taken before it runs: an issue is created at most once, even if this
+  // instance dies half way.
+  update_row(self, "outbox_sent", [id](pqxx::transaction_base& tx) {
+    return storage::mark_sent(tx, id);
+  });
+  auto budget = st.cfg->llm_timeout + st.cfg->outbound_timeout + seconds{2};
+  auto chat = row.chat_id;
+  create_issue(self, *st.cfg, *task, clock::now() + budget,
+               [self, chat](std::string text) {
+                 query<int64_t>(
+                   self, internal_meta("issue_result", seconds{5}),
+                   "enqueue_message", false,
+                   [chat, text](pqxx::transaction_base& tx) {
+                     return storage::enqueue_message(tx, chat, text);
+                   },
+                   [](int64_t) {},
+                   [](caf::error&) {
+                     log::error("could not queue the result of an issue task");
+                   });
+                 finished(self);
+               });
+}
+
+void refresh_gauges(outbox_actor self) {
+  auto& st = self->state;
+  if (clock::now() < st.next_gauges)
+    return;
+  st.next_gauges = clock::now() + gauge_period;
+  query<storage::outbox_counts>(
+    self, internal_meta("outbox_gauges", seconds{2}), "count_outbox", true,
+    [](pqxx::transaction_base& tx) { return storage::count_outbox(tx); },
+    [self](storage::outbox_counts& n) {
+      auto& gauges = self->state.metrics->telegram_outbox;
+      gauges["pending"].Set(static_cast<double>(n.pending));
+      gauges["sent"].Set(static_cast<double>(n.sent));
+      gauges["failed"].Set(static_cast<double>(n.failed));
+      if (n.pending > 0 && self->state.cfg->telegram_bot_token.empty()
+          && clock::now() >= self->state.next_token_warning) {
+        self->state.next_token_warning = clock::now() + token_warning_period;
+        log::warning("TELEGRAM_BOT_TOKEN is not set: outbox messages stay "
+                     "pending until it is",
+                     {{"pending", n.pending}});
+      }
+    },
+    [](caf::error&) {});
+}
+
+void dispatch(outbox_actor self, std::vector<storage::outbox_message>& rows) {
+  auto& st = self->state;
+  auto now = clock::now();
+  bool have_token = !st.cfg->telegram_bot_token.empty();
+  std::unordered_map<int64_t, int64_t> waiting; // rows per chat held back
+  for (auto& row : rows) {
+    auto id = row.id;
+    if (row.kind == "create_issue") {
+      run_task(self, std::move(row));
+      continue;
+    }
+    if (!have_token) {
+      update_row(self, "outbox_release", [id](pqxx::transaction_base& tx) {
+        return storage::release(tx, id, 30000);
+      });
+      continue;
+    }
+    auto& allowed = st.next_allowed[row.chat_id];
+    if (now < allowed) {
+      // Keep about a second between messages to one chat; later rows of
+      // the chat wait their turn (ids keep their order).
+      auto k = waiting[row.chat_id]++;
+      auto wait = std::chrono::duration_cast<milliseconds>(allowed - now)
+                  + k * chat_spacing;
+      update_row(self, "outbox_release",
+                 [id, wait](pqxx::transaction_base& tx) {
+                   return storage::release(tx, id, wait.count());
+                 });
+      continue;
+    }
+    allowed = now + chat_spacing;
+    send_message(self, std::move(row));
+  }
+}
+
+void drain(outbox_actor self) {
+  auto& st = self->state;
+  refresh_gauges(self);
+  if (st.in_flight > 0 || st.leasing)
+    return;
+  st.leasing = true;
+  query<std::vector<storage::outbox_message>>(
+    self, internal_meta("outbox_lease", seconds{5}), "lease_outbox", false,
+    [](pqxx::transaction_base& tx) {
+      return storage::lease_outbox(tx, batch, lease_seconds);
+    },
+    [self](std::vector<storage::outbox_message>& rows) {
+      self->state.leasing = false;
+      dispatch(self, rows);
+    },
+    [self](caf::error&) { self->state.leasing = false; });
+}
+
+caf::behavior outbox(outbox_actor self,
+                     std::shared_ptr<const config::settings> cfg,
+                     std::shared_ptr<metrics::service_metrics> metrics) {
+  self->state.cfg = std::move(cfg);
+  self->state.metrics = std::move(metrics);
+  log_exceptions(self, "outbox");
+  self->send(self, tick_atom::value);
+  return {
+    [self](tick_atom) {
+      drain(self);
+      self->delayed_send(self, tick_period, tick_atom::value);
+    },
+    [self](kick_atom) { drain(self); },
+    [self](const storage::execution_change&) { drain(self); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_outbox(caf::local_actor* parent,
+                        std::shared_ptr<const config::settings> cfg,
+                        std::shared_ptr<metrics::service_metrics> metrics) {
+  return parent->spawn(outbox, std::move(cfg), std::move(metrics));
+}
+
+} // namespace miyabi::actors

@@ -1,0 +1,100 @@
+// Queries of the Telegram bot: processed update ids (exactly-once), chat
+// links and their codes, and the durable outbox of messages and issue tasks.
+// Blocking; run inside a transaction on a database session's thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include <pqxx/types.hxx>
+
+#include "storage/model.hpp"
+
+namespace miyabi::storage {
+
+/// Records an update id; false when it was recorded before (a repeat).
+caf::expected<bool> record_update(pqxx::transaction_base& tx,
+                                  int64_t update_id);
+
+/// The user a chat is linked to, if any.
+caf::expected<std::optional<user>> linked_user(pqxx::transaction_base& tx,
+                                               int64_t chat_id);
+
+/// Stores a new link code (hash) for the user, valid 10 minutes; returns
+/// its expiry (RFC 3339).
+caf::expected<std::string> create_link_code(pqxx::transaction_base& tx,
+                                            const std::string& user_id,
+                                            const std::string& code_hash);
+
+/// Consumes a link code and links the chat to its user; nothing when the
+/// code is unknown, used or expired.
+caf::expected<std::optional<user>> consume_link_code(pqxx::transaction_base& tx,
+                                                     const std::string& code_hash,
+                                                     int64_t chat_id);
+
+/// Unlinks every chat of the user; returns how many.
+caf::expected<int64_t> unlink_chats(pqxx::transaction_base& tx,
+                                    const std::string& user_id);
+
+/// Queues a text message (split into parts of at most 4096 characters).
+caf::expected<int64_t> enqueue_message(pqxx::transaction_base& tx,
+                                       int64_t chat_id,
+                                       const std::string& text);
+
+/// Queues a task of `kind` with a JSON payload.
+caf::expected<int64_t> enqueue_task(pqxx::transaction_base& tx,
+                                    int64_t chat_id, const std::string& kind,
+                                    const std::string& payload_json);
+
+/// Queues `text` for every chat linked to `user_id`; returns how many.
+caf::expected<int64_t> enqueue_for_user(pqxx::transaction_base& tx,
+                                        const std::string& user_id,
+                                        const std::string& text);
+
+/// Leases due outbox rows (oldest first) for `lease_seconds`, so no other
+/// instance takes them meanwhile; counts an attempt on each.
+caf::expected<std::vector<outbox_message>>
+lease_outbox(pqxx::transaction_base& tx, int64_t limit, int64_t lease_seconds);
+
+/// Marks a row sent (or, for tasks, taken: tasks run at most once).
+caf::expected<bool> mark_sent(pqxx::transaction_base& tx, int64_t id);
+
+/// Marks a row failed for good.
+caf::expected<bool> mark_failed(pqxx::transaction_base& tx, int64_t id,
+                                const std::string& error);
+
+/// Returns a row to the queue, due after `delay_ms`.
+caf::expected<bool> reschedule(pqxx::transaction_base& tx, int64_t id,
+                               int64_t delay_ms, const std::string& error);
+
+/// Returns a leased row untouched (not an attempt), due after `delay_ms`.
+caf::expected<bool> release(pqxx::transaction_base& tx, int64_t id,
+                            int64_t delay_ms);
+
+struct outbox_counts {
+  int64_t pending = 0;
+  int64_t sent = 0;
+  int64_t failed = 0;
+};
+
+caf::expected<outbox_counts> count_outbox(pqxx::transaction_base& tx);
+
+struct execution_counts {
+  int64_t pending = 0;
+  int64_t running = 0;
+};
+
+/// Pending and running executions (of one user, or of all when empty).
+caf::expected<execution_counts>
+count_active_executions(pqxx::transaction_base& tx, const std::string& user_id);
+
+/// Splits text into parts of at most `limit` Unicode characters, preferring
+/// line breaks, never splitting a UTF-8 sequence.
+std::vector<std::string> split_message(const std::string& text,
+                                       size_t limit = 4096);
+
+} // namespace miyabi::storage
