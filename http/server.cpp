@@ -18,6 +18,7 @@
 #include "http/exchange.hpp"
 #include "http/headers.hpp"
 #include "http/json_codec.hpp"
+#include "http/openapi.hpp"
 #include "http/request_guard.hpp"
 #include "http/routes.hpp"
 #include "metrics/metrics.hpp"
@@ -225,6 +226,11 @@ void api_handler::handle(const Http::Request& req,
                         "method not allowed on this path",
                         "allowed: " + route.allow),
              {{"Allow", route.allow}});
+    return;
+  }
+  if (traits->op == operation::openapi) {
+    // A static document: nothing for an actor to decide.
+    ex->reply({200, actors::json_text{std::string{openapi_document()}}, {}});
     return;
   }
   if (traits->op == operation::telegram_webhook
