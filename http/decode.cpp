@@ -38,6 +38,41 @@ caf::error bad_value(std::string field, std::string problem) {
                     field + ": " + problem);
 }
 
+/// Writes `v` with object members sorted by name, so two bodies that mean
+/// the same thing hash the same (JSON objects are unordered).
+void write_canonical(rapidjson::Writer<rapidjson::StringBuffer>& w,
+                     const rapidjson::Value& v) {
+  if (v.IsObject()) {
+    std::vector<const rapidjson::Value::Member*> members;
+    for (const auto& m : v.GetObject())
+      members.push_back(&m);
+    std::sort(members.begin(), members.end(), [](auto* a, auto* b) {
+      return std::string_view{a->name.GetString(), a->name.GetStringLength()}
+             < std::string_view{b->name.GetString(), b->name.GetStringLength()};
+    });
+    w.StartObject();
+    for (const auto* m : members) {
+      w.Key(m->name.GetString(), m->name.GetStringLength());
+      write_canonical(w, m->value);
+    }
+    w.EndObject();
+  } else if (v.IsArray()) {
+    w.StartArray();
+    for (const auto& item : v.GetArray())
+      write_canonical(w, item);
+    w.EndArray();
+  } else {
+    v.Accept(w);
+  }
+}
+
+std::string canonical(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  write_canonical(w, v);
+  return {buf.GetString(), buf.GetSize()};
+}
+
 std::string compact(const rapidjson::Value& v) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
@@ -225,6 +260,9 @@ decoded<void> execute(const rapidjson::Value* body,
   auto type = f.choice("agent_type", true, actors::known_agent_type,
                        agent_types);
   auto options = f.object("options");
+  std::string options_key = "null";
+  if (auto* raw = f.get("options"))
+    options_key = canonical(*raw);
   if (f.error())
     return std::move(f.error());
   const auto& key = headers.idempotency_key;
@@ -242,11 +280,11 @@ decoded<void> execute(const rapidjson::Value* body,
   in.agent_type = *type;
   in.options = options;
   in.idempotency_key = key;
-  // The same body means the same decoded request, whatever its spacing.
+  // The same body means the same decoded request, whatever its spacing
+  // or member order.
   in.request_hash = actors::sha256_hex(in.repository_id + "\n"
                                        + std::to_string(in.issue_number) + "\n"
-                                       + in.agent_type + "\n"
-                                       + options.value_or("null"));
+                                       + in.agent_type + "\n" + options_key);
   return in;
 }
 
