@@ -44,6 +44,10 @@ struct auth_state {
   std::unordered_map<std::string, int64_t> revoked; ///< jti -> exp
   double watermark = 0;
   bool refreshing = false;
+  /// False until the revocation list was read once: a token must not pass
+  /// before we know whether it was revoked (after a start or a restart).
+  bool revocations_loaded = false;
+  std::vector<std::pair<std::string, caf::response_promise>> waiting;
 };
 
 using auth_actor = caf::stateful_actor<auth_state>*;
@@ -471,6 +475,16 @@ void github_callback(auth_actor self, api_call& call,
 
 // -- the revocation cache ------------------------------------------------------------
 
+caf::expected<principal> verify(auth_actor self, const std::string& token) {
+  auto verified = self->state.jwt->verify(token, unix_now());
+  if (auto* why = std::get_if<jwt_failure>(&verified))
+    return jwt_failed(self, *why);
+  auto& claims = std::get<access_claims>(verified);
+  if (self->state.revoked.count(claims.jti) > 0)
+    return jwt_failed(self, jwt_failure::revoked);
+  return principal{claims.sub, claims.github_id, claims.jti, claims.exp};
+}
+
 void refresh_revocations(auth_actor self) {
   auto& st = self->state;
   if (st.refreshing)
@@ -495,8 +509,22 @@ void refresh_revocations(auth_actor self) {
       auto now = unix_now();
       for (auto i = s.revoked.begin(); i != s.revoked.end();)
         i = i->second + 60 < now ? s.revoked.erase(i) : std::next(i);
+      if (!s.revocations_loaded) {
+        s.revocations_loaded = true;
+        auto waiting = std::move(s.waiting);
+        for (auto& [token, rp] : waiting)
+          rp.deliver(verify(self, token));
+      }
     },
-    [self](caf::error&) { self->state.refreshing = false; });
+    [self](caf::error&) {
+      auto& s = self->state;
+      s.refreshing = false;
+      // Still unknown: refuse rather than let a revoked token through.
+      auto waiting = std::move(s.waiting);
+      for (auto& entry : waiting)
+        entry.second.deliver(make_error(errc::service_unavailable,
+                                        "token checks are not ready yet"));
+    });
 }
 
 caf::behavior auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
@@ -509,15 +537,21 @@ caf::behavior auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
   log_exceptions(self, "auth");
   if (st.cfg->database_enabled())
     self->send(self, tick_atom::value);
+  else
+    st.revocations_loaded = true; // nothing can be revoked without a database
   return {
-    [self](verify_atom, const std::string& token) -> caf::result<principal> {
-      auto verified = self->state.jwt->verify(token, unix_now());
-      if (auto* why = std::get_if<jwt_failure>(&verified))
-        return jwt_failed(self, *why);
-      auto& claims = std::get<access_claims>(verified);
-      if (self->state.revoked.count(claims.jti) > 0)
-        return jwt_failed(self, jwt_failure::revoked);
-      return principal{claims.sub, claims.github_id, claims.jti, claims.exp};
+    [self](verify_atom, std::string& token) -> caf::result<principal> {
+      auto& s = self->state;
+      if (!s.revocations_loaded) {
+        auto rp = self->make_response_promise<principal>();
+        s.waiting.emplace_back(std::move(token), rp);
+        refresh_revocations(self);
+        return rp;
+      }
+      auto result = verify(self, token);
+      if (!result)
+        return std::move(result.error());
+      return std::move(*result);
     },
     [self](api_call& call) {
       auto rp = self->make_response_promise();
