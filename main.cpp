@@ -5,12 +5,12 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <pthread.h>
 #include <string_view>
 #include <thread>
-
-#include <pthread.h>
-#include <curl/curl.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "actors/service.hpp"
 #include "actors/status.hpp"
@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
   for (const auto& warning : warnings)
     log::warning(warning);
 
-  auto status = std::make_shared<actors::service_status>(
-    cfg->database_enabled());
+  auto status =
+    std::make_shared<actors::service_status>(cfg->database_enabled());
   if (cfg->database_enabled()) {
     // Migrate before serving when the database is there; a changed
     // migration stops the start. Unreachable: start degraded, the database
@@ -118,11 +118,11 @@ int main(int argc, char** argv) {
     actors.stop();
     return 1;
   }
-  log::info("listening", {{"address", cfg->bind_host},
-                          {"port", static_cast<int>(front.port())},
-                          {"version", MIYABI_VERSION},
-                          {"mode", cfg->database_enabled() ? "full"
-                                                           : "telegram-only"}});
+  log::info("listening",
+            {{"address", cfg->bind_host},
+             {"port", static_cast<int>(front.port())},
+             {"version", MIYABI_VERSION},
+             {"mode", cfg->database_enabled() ? "full" : "telegram-only"}});
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -6,7 +6,6 @@
 #include <caf/local_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
-
 #include <rapidjson/document.h>
 
 #include "actors/crypto.hpp"
@@ -98,8 +97,8 @@ void login(auth_actor self, const request_meta& meta,
   grant.ttl_seconds = self->state.cfg->refresh_token_ttl.count();
   query<storage::user>(
     self, meta, "login", false,
-    [profile = std::move(profile), grant](
-      pqxx::transaction_base& tx) -> caf::expected<storage::user> {
+    [profile = std::move(profile),
+     grant](pqxx::transaction_base& tx) -> caf::expected<storage::user> {
       auto u = storage::upsert_user(tx, profile);
       if (!u)
         return u;
@@ -119,7 +118,7 @@ api_reply token_reply(token_response tokens) {
   return {200, std::move(tokens), {}};
 }
 
-// -- refresh, logout, me -------------------------------------------------------------
+// -- refresh, logout, me ------------------------------------------------------
 
 struct refresh_result {
   storage::refresh_outcome outcome = storage::refresh_outcome::unknown;
@@ -215,13 +214,14 @@ void mock(auth_actor self, api_call& call, caf::response_promise rp) {
   login(self, call.request.meta, std::move(profile), rp, token_reply);
 }
 
-// -- GitHub login --------------------------------------------------------------------
+// -- GitHub login -------------------------------------------------------------
 
 std::string cookie_header(const config::settings& cfg, const std::string& value,
                           int max_age) {
-  std::string cookie = std::string{login_cookie} + "=" + value
-                       + "; Path=/api/v1/auth/github; Max-Age="
-                       + std::to_string(max_age) + "; HttpOnly; SameSite=Lax";
+  std::string cookie =
+    std::string{login_cookie} + "=" + value +
+    "; Path=/api/v1/auth/github; Max-Age=" + std::to_string(max_age) +
+    "; HttpOnly; SameSite=Lax";
   if (cfg.production())
     cookie += "; Secure";
   return cookie;
@@ -230,8 +230,8 @@ std::string cookie_header(const config::settings& cfg, const std::string& value,
 void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
   const auto& cfg = *self->state.cfg;
   if (cfg.github_client_id.empty() || cfg.github_client_secret.empty()) {
-    rp.deliver(make_error(errc::service_unavailable,
-                          "GitHub login is not configured"));
+    rp.deliver(
+      make_error(errc::service_unavailable, "GitHub login is not configured"));
     return;
   }
   auto state = random_token(32);
@@ -242,21 +242,20 @@ void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
   row.binding_hash = sha256_hex(binding);
   row.code_verifier = verifier;
   row.redirect_path = std::get<github_start_input>(call.request.input).redirect;
-  auto location = cfg.github_oauth_url + "/login/oauth/authorize?client_id="
-                  + url_encode(cfg.github_client_id) + "&redirect_uri="
-                  + url_encode(cfg.github_callback_url)
-                  + "&scope=read%3Auser%20user%3Aemail&state=" + state
-                  + "&code_challenge=" + base64url_encode(sha256(verifier))
-                  + "&code_challenge_method=S256";
+  auto location = cfg.github_oauth_url + "/login/oauth/authorize?client_id=" +
+                  url_encode(cfg.github_client_id) +
+                  "&redirect_uri=" + url_encode(cfg.github_callback_url) +
+                  "&scope=read%3Auser%20user%3Aemail&state=" + state +
+                  "&code_challenge=" + base64url_encode(sha256(verifier)) +
+                  "&code_challenge_method=S256";
   query<bool>(
     self, call.request.meta, "store_oauth_state", false,
     [row](pqxx::transaction_base& tx) {
       return storage::store_oauth_state(tx, row);
     },
     [rp, location, cookie = cookie_header(cfg, binding, 600)](bool) mutable {
-      rp.deliver(api_reply{302,
-                           {},
-                           {{"Location", location}, {"Set-Cookie", cookie}}});
+      rp.deliver(
+        api_reply{302, {}, {{"Location", location}, {"Set-Cookie", cookie}}});
     },
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
@@ -291,10 +290,10 @@ std::optional<std::string> pick_email(const std::string& body) {
   std::optional<std::string> first_verified;
   for (const auto& e : doc.GetArray()) {
     auto address = string_member(e, "email");
-    bool verified = e.IsObject() && e.HasMember("verified")
-                    && e["verified"].IsBool() && e["verified"].GetBool();
-    bool primary = e.IsObject() && e.HasMember("primary")
-                   && e["primary"].IsBool() && e["primary"].GetBool();
+    bool verified = e.IsObject() && e.HasMember("verified") &&
+                    e["verified"].IsBool() && e["verified"].GetBool();
+    bool primary = e.IsObject() && e.HasMember("primary") &&
+                   e["primary"].IsBool() && e["primary"].GetBool();
     if (!address || !verified)
       continue;
     if (primary)
@@ -310,42 +309,41 @@ std::optional<std::string> pick_email(const std::string& body) {
 std::function<api_reply(token_response)>
 redirect_to_frontend(const config::settings& cfg, std::string path) {
   return [&cfg, path = std::move(path)](token_response t) {
-    auto location = cfg.frontend_url + path + "#access_token=" + t.access_token
-                    + "&refresh_token=" + t.refresh_token
-                    + "&token_type=Bearer&expires_in="
-                    + std::to_string(t.expires_in);
-    return api_reply{302,
-                     {},
-                     {{"Location", location},
-                      {"Set-Cookie", cookie_header(cfg, "", 0)}}};
+    auto location =
+      cfg.frontend_url + path + "#access_token=" + t.access_token +
+      "&refresh_token=" + t.refresh_token +
+      "&token_type=Bearer&expires_in=" + std::to_string(t.expires_in);
+    return api_reply{
+      302,
+      {},
+      {{"Location", location}, {"Set-Cookie", cookie_header(cfg, "", 0)}}};
   };
 }
 
 void github_profile(auth_actor self, request_meta meta, std::string token,
                     std::string redirect, caf::response_promise rp) {
   const auto& cfg = *self->state.cfg;
-  auto call = github_call(cfg, meta, "GET", cfg.github_api_url + "/user",
-                          "GET /user");
+  auto call =
+    github_call(cfg, meta, "GET", cfg.github_api_url + "/user", "GET /user");
   call.headers = {{"Accept", "application/vnd.github+json"},
                   {"Authorization", "Bearer " + token},
                   {"X-GitHub-Api-Version", "2022-11-28"}};
   auto on_error = [self, rp](caf::error&) mutable {
     rp.deliver(login_failed(self, "github_unavailable",
-                            errc::external_api_error,
-                            "GitHub did not answer"));
+                            errc::external_api_error, "GitHub did not answer"));
   };
   ask(
     self, lookup(self, names::outbound), meta,
     [self, meta, token, redirect, rp, on_error](http_outcome& out) mutable {
       rapidjson::Document doc;
       doc.Parse(out.body.c_str(), out.body.size());
-      if (out.status != 200 || doc.HasParseError() || !doc.IsObject()
-          || !doc.HasMember("id") || !doc["id"].IsInt64()
-          || !string_member(doc, "login")) {
+      if (out.status != 200 || doc.HasParseError() || !doc.IsObject() ||
+          !doc.HasMember("id") || !doc["id"].IsInt64() ||
+          !string_member(doc, "login")) {
         rp.deliver(login_failed(self, "github_profile",
                                 errc::external_api_error,
-                                "GitHub answered the profile request with "
-                                  + std::to_string(out.status)));
+                                "GitHub answered the profile request with " +
+                                  std::to_string(out.status)));
         return;
       }
       storage::user_profile profile;
@@ -362,9 +360,8 @@ void github_profile(auth_actor self, request_meta meta, std::string token,
       // No public email: ask /user/emails (user:email scope); a failure
       // there still logs the user in, without an address.
       const auto& c = *self->state.cfg;
-      auto emails = github_call(c, meta, "GET", c.github_api_url
-                                                  + "/user/emails",
-                                "GET /user/emails");
+      auto emails = github_call(
+        c, meta, "GET", c.github_api_url + "/user/emails", "GET /user/emails");
       emails.headers = {{"Accept", "application/vnd.github+json"},
                         {"Authorization", "Bearer " + token},
                         {"X-GitHub-Api-Version", "2022-11-28"}};
@@ -391,14 +388,15 @@ void github_exchange(auth_actor self, request_meta meta, std::string code,
                           "POST /login/oauth/access_token");
   call.headers = {{"Accept", "application/json"},
                   {"Content-Type", "application/x-www-form-urlencoded"}};
-  call.body = "client_id=" + url_encode(cfg.github_client_id)
-              + "&client_secret=" + url_encode(cfg.github_client_secret)
-              + "&code=" + url_encode(code) + "&redirect_uri="
-              + url_encode(cfg.github_callback_url)
-              + "&code_verifier=" + url_encode(state.code_verifier);
+  call.body = "client_id=" + url_encode(cfg.github_client_id) +
+              "&client_secret=" + url_encode(cfg.github_client_secret) +
+              "&code=" + url_encode(code) +
+              "&redirect_uri=" + url_encode(cfg.github_callback_url) +
+              "&code_verifier=" + url_encode(state.code_verifier);
   ask(
     self, lookup(self, names::outbound), meta,
-    [self, meta, rp, redirect = state.redirect_path](http_outcome& out) mutable {
+    [self, meta, rp,
+     redirect = state.redirect_path](http_outcome& out) mutable {
       // GitHub answers exchange errors with 200 and an `error` member, so
       // the body decides, not the status.
       rapidjson::Document doc;
@@ -410,10 +408,9 @@ void github_exchange(auth_actor self, request_meta meta, std::string code,
         return;
       }
       if (auto error = string_member(doc, "error")) {
-        rp.deliver(login_failed(self, "github_exchange",
-                                errc::validation_error,
-                                "GitHub refused the authorization code: "
-                                  + *error));
+        rp.deliver(
+          login_failed(self, "github_exchange", errc::validation_error,
+                       "GitHub refused the authorization code: " + *error));
         return;
       }
       auto token = string_member(doc, "access_token");
@@ -437,8 +434,8 @@ void github_callback(auth_actor self, api_call& call,
                      caf::response_promise rp) {
   const auto& cfg = *self->state.cfg;
   if (cfg.github_client_id.empty() || cfg.github_client_secret.empty()) {
-    rp.deliver(make_error(errc::service_unavailable,
-                          "GitHub login is not configured"));
+    rp.deliver(
+      make_error(errc::service_unavailable, "GitHub login is not configured"));
     return;
   }
   auto in = std::get<github_callback_input>(call.request.input);
@@ -460,9 +457,9 @@ void github_callback(auth_actor self, api_call& call,
       return storage::take_oauth_state(tx, hash);
     },
     [self, meta, in, rp](std::optional<storage::taken_state>& taken) mutable {
-      if (!taken || taken->expired
-          || !constant_time_equal(taken->state.binding_hash,
-                                  sha256_hex(in.binding))) {
+      if (!taken || taken->expired ||
+          !constant_time_equal(taken->state.binding_hash,
+                               sha256_hex(in.binding))) {
         rp.deliver(login_failed(self, "state", errc::validation_error,
                                 "the login state is unknown, expired, used "
                                 "or belongs to another browser"));
@@ -473,7 +470,7 @@ void github_callback(auth_actor self, api_call& call,
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
-// -- the revocation cache ------------------------------------------------------------
+// -- the revocation cache -----------------------------------------------------
 
 caf::expected<principal> verify(auth_actor self, const std::string& token) {
   auto verified = self->state.jwt->verify(token, unix_now());
@@ -564,8 +561,7 @@ caf::behavior auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
         case operation::auth_github_callback:
           github_callback(self, call, rp);
           break;
-        default:
-          rp.deliver(make_error(errc::not_found, "no such route"));
+        default: rp.deliver(make_error(errc::not_found, "no such route"));
       }
       return rp;
     },

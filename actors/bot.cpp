@@ -30,23 +30,24 @@ std::string display_name(const telegram_message& m) {
 }
 
 std::string help_text(bool ja) {
-  return tr(ja,
-            "Commands:\n"
-            "/getid - show this chat's id\n"
-            "/status - service status and active executions\n"
-            "/issue TITLE - create a GitHub issue (more lines become the "
-            "body)\n"
-            "/link CODE - link this chat to your Miyabi account\n"
-            "/help - this help\n"
-            "Plain text becomes an issue written by the assistant, when one "
-            "is configured.",
-            "コマンド:\n"
-            "/getid - このチャットのIDを表示\n"
-            "/status - サービスの状態と実行中のエージェント\n"
-            "/issue タイトル - GitHub Issue を作成(2行目以降は本文)\n"
-            "/link コード - このチャットを Miyabi アカウントに連携\n"
-            "/help - このヘルプ\n"
-            "アシスタントが設定されていれば、普通の文章から Issue を作成します。");
+  return tr(
+    ja,
+    "Commands:\n"
+    "/getid - show this chat's id\n"
+    "/status - service status and active executions\n"
+    "/issue TITLE - create a GitHub issue (more lines become the "
+    "body)\n"
+    "/link CODE - link this chat to your Miyabi account\n"
+    "/help - this help\n"
+    "Plain text becomes an issue written by the assistant, when one "
+    "is configured.",
+    "コマンド:\n"
+    "/getid - このチャットのIDを表示\n"
+    "/status - サービスの状態と実行中のエージェント\n"
+    "/issue タイトル - GitHub Issue を作成(2行目以降は本文)\n"
+    "/link コード - このチャットを Miyabi アカウントに連携\n"
+    "/help - このヘルプ\n"
+    "アシスタントが設定されていれば、普通の文章から Issue を作成します。");
 }
 
 bot_action message(int64_t chat, std::string text) {
@@ -64,10 +65,10 @@ std::string status_text(bool ja, const bot_settings& s,
   text += tr(ja, "Mode: ", "モード: ") + s.mode + "\n";
   text += tr(ja, "Database: ", "データベース: ") + s.database + "\n";
   if (n) {
-    text += tr(ja, "Pending executions: ", "待機中の実行: ")
-            + std::to_string(n->first) + "\n";
-    text += tr(ja, "Running executions: ", "実行中: ")
-            + std::to_string(n->second);
+    text += tr(ja, "Pending executions: ", "待機中の実行: ") +
+            std::to_string(n->first) + "\n";
+    text +=
+      tr(ja, "Running executions: ", "実行中: ") + std::to_string(n->second);
   } else {
     text += tr(ja, "Executions: unavailable without a database",
                "実行状況: データベースがないため取得できません");
@@ -91,8 +92,8 @@ bot_command parse_command(const std::string& raw) {
   std::transform(word.begin(), word.end(), word.begin(),
                  [](unsigned char c) { return std::tolower(c); });
   cmd.name = word;
-  cmd.argument = end == std::string::npos ? std::string{}
-                                          : trim(text.substr(end));
+  cmd.argument =
+    end == std::string::npos ? std::string{} : trim(text.substr(end));
   return cmd;
 }
 
@@ -114,19 +115,21 @@ bot_action decide(const telegram_update& update, bot_backend& backend,
   if (m.text.empty())
     return {}; // stickers, photos, joins: nothing to say
   if (cmd.name == "/getid") {
-    std::string text = tr(ja, "Chat ID: ", "チャットID: ") + std::to_string(chat);
+    std::string text =
+      tr(ja, "Chat ID: ", "チャットID: ") + std::to_string(chat);
     text += tr(ja, "\nName: ", "\n名前: ") + display_name(m);
-    text += tr(ja, "\nUsername: ", "\nユーザー名: ")
-            + (m.username.empty() ? std::string{"-"} : "@" + m.username);
+    text += tr(ja, "\nUsername: ", "\nユーザー名: ") +
+            (m.username.empty() ? std::string{"-"} : "@" + m.username);
     return message(chat, text);
   }
   if (cmd.name == "/link") {
     if (!backend.has_database())
-      return message(chat, tr(ja,
-                              "Linking needs the database, which this "
-                              "instance does not have.",
-                              "連携にはデータベースが必要ですが、このインスタンス"
-                              "にはありません。"));
+      return message(chat,
+                     tr(ja,
+                        "Linking needs the database, which this "
+                        "instance does not have.",
+                        "連携にはデータベースが必要ですが、このインスタンス"
+                        "にはありません。"));
     auto code = cmd.argument;
     code.erase(std::remove_if(code.begin(), code.end(),
                               [](unsigned char c) { return std::isspace(c); }),
@@ -134,38 +137,41 @@ bot_action decide(const telegram_update& update, bot_backend& backend,
     std::transform(code.begin(), code.end(), code.begin(),
                    [](unsigned char c) { return std::toupper(c); });
     if (code.empty())
-      return message(chat, tr(ja,
-                              "Usage: /link CODE (get a code in the Miyabi "
-                              "dashboard)",
-                              "使い方: /link コード (コードはダッシュボードで取得)"));
+      return message(chat,
+                     tr(ja,
+                        "Usage: /link CODE (get a code in the Miyabi "
+                        "dashboard)",
+                        "使い方: /link コード (コードはダッシュボードで取得)"));
     if (auto u = backend.consume_link(code, chat))
-      return message(chat, tr(ja, "Linked this chat to ",
-                              "このチャットを連携しました: ")
-                             + u->login);
+      return message(
+        chat, tr(ja, "Linked this chat to ", "このチャットを連携しました: ") +
+                u->login);
     return message(chat, tr(ja, "That code is unknown, used or expired.",
                             "そのコードは無効か、使用済みか、期限切れです。"));
   }
-  auto linked = backend.has_database() ? backend.linked_user(chat)
-                                       : std::nullopt;
-  bool authorized = linked.has_value()
-                    || std::find(s.authorized_chat_ids.begin(),
-                                 s.authorized_chat_ids.end(), chat)
-                         != s.authorized_chat_ids.end();
+  auto linked =
+    backend.has_database() ? backend.linked_user(chat) : std::nullopt;
+  bool authorized =
+    linked.has_value() ||
+    std::find(s.authorized_chat_ids.begin(), s.authorized_chat_ids.end(),
+              chat) != s.authorized_chat_ids.end();
   if (!authorized)
-    return message(chat, tr(ja,
-                            "This chat may not use the bot. Send /getid and "
-                            "give the id to an administrator, or link your "
-                            "account with /link CODE.",
-                            "このチャットではボットを使えません。/getid で表示され"
-                            "るIDを管理者に伝えるか、/link コード でアカウントを"
-                            "連携してください。"));
+    return message(chat,
+                   tr(ja,
+                      "This chat may not use the bot. Send /getid and "
+                      "give the id to an administrator, or link your "
+                      "account with /link CODE.",
+                      "このチャットではボットを使えません。/getid で表示され"
+                      "るIDを管理者に伝えるか、/link コード でアカウントを"
+                      "連携してください。"));
   if (cmd.name == "/start")
-    return message(chat, std::string{tr(ja,
-                                        "Welcome to Miyabi! I turn messages "
-                                        "into GitHub issues for the agents.\n\n",
-                                        "Miyabi へようこそ！メッセージを GitHub "
-                                        "Issue にしてエージェントに渡します。\n\n")}
-                           + help_text(ja));
+    return message(chat,
+                   std::string{tr(ja,
+                                  "Welcome to Miyabi! I turn messages "
+                                  "into GitHub issues for the agents.\n\n",
+                                  "Miyabi へようこそ！メッセージを GitHub "
+                                  "Issue にしてエージェントに渡します。\n\n")} +
+                     help_text(ja));
   if (cmd.name == "/help")
     return message(chat, help_text(ja));
   if (cmd.name == "/status")
@@ -185,19 +191,19 @@ bot_action decide(const telegram_update& update, bot_backend& backend,
                   ? std::string{}
                   : trim(cmd.argument.substr(newline + 1));
     if (title.empty())
-      return message(chat, tr(ja, "Usage: /issue TITLE (body on the next lines)",
-                              "使い方: /issue タイトル (本文は次の行から)"));
-    auto action = message(chat, tr(ja, "Creating the issue in ",
-                                   "Issue を作成しています: ")
-                                  + s.repository + " ...");
+      return message(chat,
+                     tr(ja, "Usage: /issue TITLE (body on the next lines)",
+                        "使い方: /issue タイトル (本文は次の行から)"));
+    auto action = message(
+      chat, tr(ja, "Creating the issue in ", "Issue を作成しています: ") +
+              s.repository + " ...");
     action.issue = issue_request{chat, ja, title.substr(0, 256), body, {}};
     return action;
   }
   if (!cmd.name.empty())
-    return message(chat, std::string{tr(ja, "Unknown command ",
-                                        "不明なコマンドです: ")}
-                           + cmd.name
-                           + tr(ja, ". See /help.", "。/help を見てください。"));
+    return message(
+      chat, std::string{tr(ja, "Unknown command ", "不明なコマンドです: ")} +
+              cmd.name + tr(ja, ". See /help.", "。/help を見てください。"));
   // Plain text.
   if (!s.llm_enabled || !s.issues_enabled)
     return message(chat, tr(ja,
@@ -205,8 +211,7 @@ bot_action decide(const telegram_update& update, bot_backend& backend,
                             "the next lines).",
                             "Issue を作るには /issue タイトル を送ってください"
                             "(本文は次の行から)。"));
-  auto action = message(chat, tr(ja,
-                                 "Writing an issue from your message ...",
+  auto action = message(chat, tr(ja, "Writing an issue from your message ...",
                                  "メッセージから Issue を作成しています ..."));
   action.issue = issue_request{chat, ja, {}, {}, cmd.argument};
   return action;
@@ -214,26 +219,26 @@ bot_action decide(const telegram_update& update, bot_backend& backend,
 
 std::string issue_created_text(bool ja, int64_t number,
                                const std::string& url) {
-  return std::string{tr(ja, "Created issue #", "Issue を作成しました #")}
-         + std::to_string(number) + ": " + url;
+  return std::string{tr(ja, "Created issue #", "Issue を作成しました #")} +
+         std::to_string(number) + ": " + url;
 }
 
 std::string issue_failed_text(bool ja, const std::string& why) {
   return std::string{tr(ja, "Sorry, the issue could not be created: ",
-                        "申し訳ありません。Issue を作成できませんでした: ")}
-         + why;
+                        "申し訳ありません。Issue を作成できませんでした: ")} +
+         why;
 }
 
 bool notifies(const std::string& status) {
-  return status == "running" || status == "completed" || status == "failed"
-         || status == "cancelled";
+  return status == "running" || status == "completed" || status == "failed" ||
+         status == "cancelled";
 }
 
 std::string execution_notice_text(const storage::execution_change& c) {
   const auto& e = c.execution;
-  std::string text = "Miyabi: " + e.agent_type + " agent on "
-                     + c.repository_owner + "/" + c.repository_name + " #"
-                     + std::to_string(e.issue_number) + " is now " + e.status;
+  std::string text = "Miyabi: " + e.agent_type + " agent on " +
+                     c.repository_owner + "/" + c.repository_name + " #" +
+                     std::to_string(e.issue_number) + " is now " + e.status;
   if (e.pr_number)
     text += "\nPull request: #" + std::to_string(*e.pr_number);
   if (e.error_message && !e.error_message->empty())

@@ -16,7 +16,7 @@ namespace miyabi::actors {
 
 /// Facts the decisions may need from storage.
 class bot_backend {
-public:
+ public:
   virtual ~bot_backend();
 
   /// The web user the chat is linked to.
@@ -40,8 +40,8 @@ public:
 struct bot_settings {
   std::vector<int64_t> authorized_chat_ids;
   std::string version;
-  std::string mode;     ///< "full" or "telegram-only"
-  std::string database; ///< "connected", "disconnected", "disabled"
+  std::string mode;            ///< "full" or "telegram-only"
+  std::string database;        ///< "connected", "disconnected", "disabled"
   bool issues_enabled = false; ///< GITHUB_TOKEN, GITHUB_OWNER, GITHUB_REPO set
   bool llm_enabled = false;    ///< OPENAI_API_KEY set
   std::string repository;      ///< "owner/repo" issues go to
@@ -78,7 +78,7 @@ bot_command parse_command(const std::string& text);
 bot_action decide(const telegram_update& update, bot_backend& backend,
                   const bot_settings& settings);
 
-// -- texts shared with the issue flow and notifications ---------------------------
+// -- texts shared with the issue flow and notifications -----------------------
 
 std::string issue_created_text(bool japanese, int64_t number,
                                const std::string& url);

@@ -13,8 +13,8 @@ namespace miyabi::actors {
 
 namespace {
 
-constexpr char alphabet[]
-  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char alphabet[] =
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 int8_t decode_char(unsigned char c) {
   if (c >= 'A' && c <= 'Z')
@@ -78,7 +78,9 @@ std::string base64url_encode(std::string_view data) {
   std::string out;
   out.reserve((data.size() * 4 + 2) / 3);
   size_t i = 0;
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(data[k]); };
+  auto byte = [&](size_t k) {
+    return static_cast<unsigned char>(data[k]);
+  };
   for (; i + 2 < data.size(); i += 3) {
     uint32_t n = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
     out += alphabet[(n >> 18) & 63];

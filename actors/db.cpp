@@ -47,12 +47,12 @@ storage::session_config session_config_of(const config::settings& cfg) {
   result.url = cfg.database_url;
   result.connect_timeout = cfg.db_connect_timeout;
   // Below the HTTP deadline, so a slow statement ends before the request.
-  result.statement_timeout = std::max(milliseconds{100},
-                                      cfg.request_timeout - milliseconds{500});
+  result.statement_timeout =
+    std::max(milliseconds{100}, cfg.request_timeout - milliseconds{500});
   return result;
 }
 
-// -- session ------------------------------------------------------------------------
+// -- session ------------------------------------------------------------------
 
 struct session_state {
   static inline const char* name = "db_session";
@@ -83,7 +83,8 @@ caf::behavior db_session(caf::stateful_actor<session_state>* self,
       bool had_connection = db.connected();
       auto started = clock::now();
       auto result = db.run(job.work, job.idempotent);
-      if (!result && had_connection && is(result.error(), errc::connection_lost)) {
+      if (!result && had_connection &&
+          is(result.error(), errc::connection_lost)) {
         // The server dropped this connection (restart, pg_terminate_backend,
         // idle kill). Replace it at once; nothing was committed, so
         // idempotent work runs again on the new connection.
@@ -99,7 +100,8 @@ caf::behavior db_session(caf::stateful_actor<session_state>* self,
         return rp;
       }
       auto err = std::move(result.error());
-      if (auto kind = error_kind(err); !kind.empty() && kind != "connection_lost")
+      if (auto kind = error_kind(err);
+          !kind.empty() && kind != "connection_lost")
         metrics->db_errors[kind].Increment();
       rp.deliver(err);
       if (!db.connected() && had_connection) {
@@ -114,7 +116,7 @@ caf::behavior db_session(caf::stateful_actor<session_state>* self,
   };
 }
 
-// -- monitor: migrations, health probe, purge ---------------------------------------
+// -- monitor: migrations, health probe, purge ---------------------------------
 
 struct monitor_state {
   static inline const char* name = "db_monitor";
@@ -153,8 +155,8 @@ caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
           return;
         }
       }
-      auto now_state = !err && st.migrated ? db_state::connected
-                                           : db_state::disconnected;
+      auto now_state =
+        !err && st.migrated ? db_state::connected : db_state::disconnected;
       auto before = status->database.exchange(now_state);
       if (before != now_state) {
         if (now_state == db_state::connected)
@@ -176,13 +178,13 @@ caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
           log::debug("expired rows purged",
                      {{"rows", std::any_cast<int64_t>(*purged)}});
       }
-      (void) metrics;
+      (void)metrics;
       self->delayed_send(self, interval, tick_atom::value);
     },
   };
 }
 
-// -- pool ----------------------------------------------------------------------------
+// -- pool ---------------------------------------------------------------------
 
 struct pending_job {
   db_job job;
@@ -258,8 +260,8 @@ void start(pool_actor self, size_t index, pending_job p) {
   self->request(s.session, left, std::move(job))
     .then([rp = p.rp](db_result& r) mutable { rp.deliver(std::move(r)); },
           [self, p](caf::error& err) mutable {
-            if (is(err, errc::connection_lost) && p.job.idempotent
-                && !p.job.retried) {
+            if (is(err, errc::connection_lost) && p.job.idempotent &&
+                !p.job.retried) {
               p.job.retried = true;
               submit(self, std::move(p));
               return;
@@ -283,8 +285,8 @@ void drain_queue(pool_actor self) {
 void submit(pool_actor self, pending_job p) {
   auto& st = self->state;
   if (st.status->database.load() == db_state::disconnected) {
-    p.rp.deliver(make_error(errc::service_unavailable,
-                            "the database is unavailable"));
+    p.rp.deliver(
+      make_error(errc::service_unavailable, "the database is unavailable"));
     return;
   }
   if (!st.idle.empty()) {
@@ -359,11 +361,11 @@ caf::behavior db_pool(pool_actor self,
       escalate("db_session");
       return;
     }
-    log::warning("database session ended; starting a new one",
-                 {{"reason", self->system().render(msg.reason)},
-                  {"delay_ms",
-                   static_cast<int64_t>(
-                     duration_cast<milliseconds>(*delay).count())}});
+    log::warning(
+      "database session ended; starting a new one",
+      {{"reason", self->system().render(msg.reason)},
+       {"delay_ms",
+        static_cast<int64_t>(duration_cast<milliseconds>(*delay).count())}});
     self->delayed_send(self, *delay, respawn_atom::value, *index);
   });
   return {
@@ -373,8 +375,8 @@ caf::behavior db_pool(pool_actor self,
       return rp;
     },
     [self](idle_atom, bool connected) {
-      auto index = slot_of(self, caf::actor_cast<caf::actor_addr>(
-                                   self->current_sender()));
+      auto index =
+        slot_of(self, caf::actor_cast<caf::actor_addr>(self->current_sender()));
       if (!index)
         return;
       auto& s = self->state.slots[*index];
@@ -388,8 +390,8 @@ caf::behavior db_pool(pool_actor self,
       drain_queue(self);
     },
     [self](probe_atom, bool connected) {
-      auto index = slot_of(self, caf::actor_cast<caf::actor_addr>(
-                                   self->current_sender()));
+      auto index =
+        slot_of(self, caf::actor_cast<caf::actor_addr>(self->current_sender()));
       if (index)
         self->state.slots[*index].connected = connected;
       update_gauges(self);

@@ -31,9 +31,8 @@ api_reply health(const front_deps& deps) {
 void scrape(caf::event_based_actor* self, const front_deps& deps,
             api_call& call) {
   const auto& token = deps.cfg->metrics_token;
-  if (!token.empty()
-      && (call.request.credentials != credential_kind::bearer
-          || !constant_time_equal(call.request.token, token))) {
+  if (!token.empty() && (call.request.credentials != credential_kind::bearer ||
+                         !constant_time_equal(call.request.token, token))) {
     call.out->fail(make_error(errc::authentication_error,
                               "metrics need the metrics bearer token"));
     return;
@@ -42,8 +41,8 @@ void scrape(caf::event_based_actor* self, const front_deps& deps,
   ask(
     self, lookup(self, names::metrics), call.request.meta,
     [out](std::string& text) {
-      out->reply({200, text_body{"text/plain; version=0.0.4", std::move(text)},
-                  {}});
+      out->reply(
+        {200, text_body{"text/plain; version=0.0.4", std::move(text)}, {}});
     },
     [out](caf::error& err) { out->fail(err); }, render_atom::value);
 }
@@ -61,17 +60,15 @@ void forward(caf::event_based_actor* self, caf::atom_value owner,
 
 /// Operations that act for a user and need a valid access token.
 bool needs_user(operation op) {
-  return is_resource_operation(op) || op == operation::auth_logout
-         || op == operation::auth_me || op == operation::telegram_link_create
-         || op == operation::telegram_link_delete;
+  return is_resource_operation(op) || op == operation::auth_logout ||
+         op == operation::auth_me || op == operation::telegram_link_create ||
+         op == operation::telegram_link_delete;
 }
 
 void dispatch_authenticated(caf::event_based_actor* self, api_call& call) {
   switch (call.request.op) {
     case operation::auth_logout:
-    case operation::auth_me:
-      forward(self, names::auth, call);
-      break;
+    case operation::auth_me: forward(self, names::auth, call); break;
     case operation::telegram_link_create:
     case operation::telegram_link_delete:
       forward(self, names::telegram, call);
@@ -115,15 +112,11 @@ caf::behavior front(caf::event_based_actor* self, front_deps deps) {
   return {
     [self, deps](api_call& call) {
       switch (call.request.op) {
-        case operation::health:
-          call.out->reply(health(deps));
-          break;
+        case operation::health: call.out->reply(health(deps)); break;
         case operation::health_live:
           call.out->reply({200, liveness{}, {}});
           break;
-        case operation::metrics:
-          scrape(self, deps, call);
-          break;
+        case operation::metrics: scrape(self, deps, call); break;
         case operation::list_agents:
           call.out->reply({200, agent_list{}, {}});
           break;

@@ -55,7 +55,7 @@ struct telegram_message {
   int64_t message_id = 0;
   int64_t date = 0;
   int64_t chat_id = 0;
-  std::string text;          ///< empty for non-text messages
+  std::string text; ///< empty for non-text messages
   int64_t from_id = 0;
   std::string first_name;
   std::string last_name;
@@ -80,13 +80,12 @@ struct telegram_update {
   std::optional<telegram_callback> callback;
 };
 
-using request_input
-  = std::variant<std::monostate, mock_login_input, refresh_input,
-                 logout_input, github_start_input, github_callback_input,
-                 storage::new_repository, storage::new_execution,
-                 storage::execution_filter, claim_input,
-                 storage::execution_update, storage::new_log,
-                 storage::log_filter, list_workflows_input,
-                 storage::workflow_input, telegram_update>;
+using request_input =
+  std::variant<std::monostate, mock_login_input, refresh_input, logout_input,
+               github_start_input, github_callback_input,
+               storage::new_repository, storage::new_execution,
+               storage::execution_filter, claim_input,
+               storage::execution_update, storage::new_log, storage::log_filter,
+               list_workflows_input, storage::workflow_input, telegram_update>;
 
 } // namespace miyabi::actors

@@ -1,7 +1,6 @@
 #include "actors/issue_flow.hpp"
 
 #include <caf/event_based_actor.hpp>
-
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -19,12 +18,12 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-constexpr const char* system_prompt
-  = "You turn a chat message into a GitHub issue for the Miyabi agents. "
-    "Answer with one JSON object and nothing else: {\"title\": short "
-    "imperative title, \"body\": markdown description, \"labels\": array of "
-    "short label strings, \"agent\": one of coordinator, codegen, review, pr, "
-    "deployment, issue}.";
+constexpr const char* system_prompt =
+  "You turn a chat message into a GitHub issue for the Miyabi agents. "
+  "Answer with one JSON object and nothing else: {\"title\": short "
+  "imperative title, \"body\": markdown description, \"labels\": array of "
+  "short label strings, \"agent\": one of coordinator, codegen, review, pr, "
+  "deployment, issue}.";
 
 milliseconds budget(milliseconds limit, clock::time_point deadline) {
   auto left = duration_cast<milliseconds>(deadline - clock::now());
@@ -88,8 +87,8 @@ void post_issue(caf::event_based_actor* self, const config::settings& cfg,
   http_call call;
   call.service = "github";
   call.method = "POST";
-  call.url = cfg.github_api_url + "/repos/" + url_encode(cfg.github_owner)
-             + "/" + url_encode(cfg.github_repo) + "/issues";
+  call.url = cfg.github_api_url + "/repos/" + url_encode(cfg.github_owner) +
+             "/" + url_encode(cfg.github_repo) + "/issues";
   call.log_target = "POST /repos/{owner}/{repo}/issues";
   call.timeout = budget(cfg.outbound_timeout, deadline);
   call.headers = {{"Accept", "application/vnd.github+json"},
@@ -105,17 +104,17 @@ void post_issue(caf::event_based_actor* self, const config::settings& cfg,
     [ja, done](http_outcome& out) {
       rapidjson::Document doc;
       doc.Parse(out.body.c_str(), out.body.size());
-      if (out.status == 201 && !doc.HasParseError() && doc.IsObject()
-          && doc.HasMember("number") && doc["number"].IsInt64()
-          && doc.HasMember("html_url") && doc["html_url"].IsString()) {
+      if (out.status == 201 && !doc.HasParseError() && doc.IsObject() &&
+          doc.HasMember("number") && doc["number"].IsInt64() &&
+          doc.HasMember("html_url") && doc["html_url"].IsString()) {
         done(issue_created_text(ja, doc["number"].GetInt64(),
                                 doc["html_url"].GetString()));
         return;
       }
       log::warning("GitHub refused to create an issue",
                    {{"status", static_cast<int64_t>(out.status)}});
-      done(issue_failed_text(ja, "GitHub answered "
-                                   + std::to_string(out.status)));
+      done(
+        issue_failed_text(ja, "GitHub answered " + std::to_string(out.status)));
     },
     [ja, done](caf::error&) {
       done(issue_failed_text(ja, "GitHub did not answer in time"));
@@ -130,7 +129,8 @@ std::string encode_task(const issue_request& req) {
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
   w.StartObject();
   w.Key("title");
-  w.String(req.title.c_str(), static_cast<rapidjson::SizeType>(req.title.size()));
+  w.String(req.title.c_str(),
+           static_cast<rapidjson::SizeType>(req.title.size()));
   w.Key("body");
   w.String(req.body.c_str(), static_cast<rapidjson::SizeType>(req.body.size()));
   w.Key("message");
@@ -158,8 +158,8 @@ std::optional<issue_request> decode_task(const std::string& payload,
   req.title = text("title");
   req.body = text("body");
   req.message = text("message");
-  req.japanese = doc.HasMember("japanese") && doc["japanese"].IsBool()
-                 && doc["japanese"].GetBool();
+  req.japanese = doc.HasMember("japanese") && doc["japanese"].IsBool() &&
+                 doc["japanese"].GetBool();
   if (req.title.empty() && req.message.empty())
     return std::nullopt;
   return req;
@@ -167,13 +167,14 @@ std::optional<issue_request> decode_task(const std::string& payload,
 
 std::optional<drafted_issue> parse_draft(const std::string& content) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag
-            | rapidjson::kParseIterativeFlag>(content.c_str(), content.size());
+  doc.Parse<rapidjson::kParseValidateEncodingFlag |
+            rapidjson::kParseIterativeFlag>(content.c_str(), content.size());
   if (doc.HasParseError() || !doc.IsObject())
     return std::nullopt;
-  auto text = [&doc](const char* key, size_t max) -> std::optional<std::string> {
-    if (!doc.HasMember(key) || !doc[key].IsString()
-        || doc[key].GetStringLength() > max)
+  auto text = [&doc](const char* key,
+                     size_t max) -> std::optional<std::string> {
+    if (!doc.HasMember(key) || !doc[key].IsString() ||
+        doc[key].GetStringLength() > max)
       return std::nullopt;
     return std::string{doc[key].GetString(), doc[key].GetStringLength()};
   };
@@ -183,8 +184,8 @@ std::optional<drafted_issue> parse_draft(const std::string& content) {
   auto agent = text("agent", 32);
   if (!title || title->empty() || !body || !agent || !known_agent_type(*agent))
     return std::nullopt;
-  if (!doc.HasMember("labels") || !doc["labels"].IsArray()
-      || doc["labels"].Size() > 10)
+  if (!doc.HasMember("labels") || !doc["labels"].IsArray() ||
+      doc["labels"].Size() > 10)
     return std::nullopt;
   for (const auto& l : doc["labels"].GetArray()) {
     if (!l.IsString() || l.GetStringLength() == 0 || l.GetStringLength() > 50)
@@ -224,14 +225,14 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
       rapidjson::Document doc;
       doc.Parse(out.body.c_str(), out.body.size());
       std::optional<drafted_issue> draft;
-      if (out.status == 200 && !doc.HasParseError() && doc.IsObject()
-          && doc.HasMember("choices") && doc["choices"].IsArray()
-          && !doc["choices"].Empty()) {
+      if (out.status == 200 && !doc.HasParseError() && doc.IsObject() &&
+          doc.HasMember("choices") && doc["choices"].IsArray() &&
+          !doc["choices"].Empty()) {
         const auto& choice = doc["choices"][0];
-        if (choice.IsObject() && choice.HasMember("message")
-            && choice["message"].IsObject()
-            && choice["message"].HasMember("content")
-            && choice["message"]["content"].IsString())
+        if (choice.IsObject() && choice.HasMember("message") &&
+            choice["message"].IsObject() &&
+            choice["message"].HasMember("content") &&
+            choice["message"]["content"].IsString())
           draft = parse_draft(choice["message"]["content"].GetString());
       }
       if (!draft) {
@@ -243,8 +244,8 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
       }
       draft->labels.push_back("agent:" + draft->agent);
       post_issue(self, cfg, ja,
-                 issue_json(draft->title, draft->body, draft->labels),
-                 deadline, done);
+                 issue_json(draft->title, draft->body, draft->labels), deadline,
+                 done);
     },
     [ja, done](caf::error&) {
       done(issue_failed_text(ja, "the assistant did not answer in time; try "

@@ -1,7 +1,5 @@
 #include "actors/jwt.hpp"
 
-#include "actors/crypto.hpp"
-
 #include <cmath>
 #include <limits>
 #include <new>
@@ -11,6 +9,8 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include "actors/crypto.hpp"
 
 namespace miyabi::actors {
 

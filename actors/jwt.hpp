@@ -22,10 +22,10 @@ namespace miyabi::actors {
 
 /// The claims of an access token.
 struct access_claims {
-  std::string sub;       ///< user id (UUID)
+  std::string sub; ///< user id (UUID)
   int64_t github_id = 0;
-  std::string jti;       ///< token id (UUID), the key of the revocation list
-  int64_t iat = 0;       ///< seconds since the epoch
+  std::string jti; ///< token id (UUID), the key of the revocation list
+  int64_t iat = 0; ///< seconds since the epoch
   int64_t nbf = 0;
   int64_t exp = 0;
 };
@@ -48,7 +48,7 @@ enum class jwt_failure : uint8_t {
 const char* to_string(jwt_failure failure);
 
 class jwt_codec {
-public:
+ public:
   static constexpr size_t max_token_size = 8192;
 
   jwt_codec(std::string secret, std::string issuer, std::string audience,
@@ -62,7 +62,7 @@ public:
   std::variant<access_claims, jwt_failure> verify(std::string_view token,
                                                   int64_t now) const;
 
-private:
+ private:
   std::string secret_;
   std::string issuer_;
   std::string audience_;

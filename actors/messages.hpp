@@ -111,7 +111,7 @@ struct api_reply {
 /// actors call exactly one of `reply` or `fail`, from any thread. Later
 /// calls are ignored, and a responder destroyed unanswered answers 500.
 class responder {
-public:
+ public:
   virtual ~responder();
 
   virtual void reply(api_reply answer) = 0;
@@ -127,7 +127,7 @@ struct api_call {
   responder_ptr out;
 };
 
-// -- atoms ------------------------------------------------------------------------
+// -- atoms --------------------------------------------------------------------
 
 using render_atom = caf::atom_constant<caf::atom("render")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;

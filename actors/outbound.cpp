@@ -2,12 +2,11 @@
 
 #include <deque>
 
-#include <curl/curl.h>
-
 #include <caf/event_based_actor.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
+#include <curl/curl.h>
 
 #include "actors/supervision.hpp"
 #include "config/errors.hpp"
@@ -42,8 +41,8 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<transfer*>(user);
   std::string_view line{data, size * count};
   constexpr std::string_view key = "retry-after:";
-  if (line.size() > key.size()
-      && strncasecmp(line.data(), key.data(), key.size()) == 0) {
+  if (line.size() > key.size() &&
+      strncasecmp(line.data(), key.data(), key.size()) == 0) {
     auto value = line.substr(key.size());
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
       value.remove_prefix(1);
@@ -100,8 +99,8 @@ transfer_result perform(const http_call& call,
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
   if (call.method != "GET")
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call.method.c_str());
-  if (call.method == "POST" || call.method == "PUT" || call.method == "PATCH"
-      || !call.body.empty()) {
+  if (call.method == "POST" || call.method == "PUT" || call.method == "PATCH" ||
+      !call.body.empty()) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, call.body.c_str());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
                      static_cast<long>(call.body.size()));
@@ -113,12 +112,12 @@ transfer_result perform(const http_call& call,
   auto started = std::chrono::steady_clock::now();
   auto rc = curl_easy_perform(h);
   curl_slist_free_all(headers);
-  result.outcome.seconds = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - started)
-                             .count();
+  result.outcome.seconds =
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+      .count();
   if (rc != CURLE_OK) {
-    result.error = t.too_large ? "response larger than 1 MiB"
-                               : curl_easy_strerror(rc);
+    result.error =
+      t.too_large ? "response larger than 1 MiB" : curl_easy_strerror(rc);
     return result;
   }
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &result.outcome.status);
@@ -143,10 +142,9 @@ caf::behavior outbound_worker(caf::event_based_actor* self,
         .Increment();
       m->outbound_duration[call.service].Observe(result.outcome.seconds);
       if (!result.ok) {
-        log::warning("outbound call failed",
-                     {{"service", call.service},
-                      {"target", call.log_target},
-                      {"error", result.error}});
+        log::warning("outbound call failed", {{"service", call.service},
+                                              {"target", call.log_target},
+                                              {"error", result.error}});
         return make_error(errc::external_api_error,
                           call.service + " did not answer in time");
       }

@@ -28,7 +28,7 @@ class service_metrics;
 namespace miyabi::actors {
 
 struct http_call {
-  std::string service;  ///< "github", "telegram", "llm": metric label
+  std::string service; ///< "github", "telegram", "llm": metric label
   std::string method = "GET";
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;

@@ -5,7 +5,6 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/stateful_actor.hpp>
-
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -77,8 +76,8 @@ void finished(outbox_actor self) {
 std::string message_json(int64_t chat_id, const std::string& payload) {
   rapidjson::Document doc;
   doc.Parse(payload.c_str(), payload.size());
-  std::string text = !doc.HasParseError() && doc.IsObject()
-                         && doc.HasMember("text") && doc["text"].IsString()
+  std::string text = !doc.HasParseError() && doc.IsObject() &&
+                         doc.HasMember("text") && doc["text"].IsString()
                        ? doc["text"].GetString()
                        : "";
   rapidjson::StringBuffer buf;
@@ -96,13 +95,13 @@ std::string message_json(int64_t chat_id, const std::string& payload) {
 int64_t retry_after(const http_outcome& out) {
   rapidjson::Document doc;
   doc.Parse(out.body.c_str(), out.body.size());
-  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("parameters")
-      && doc["parameters"].IsObject()
-      && doc["parameters"].HasMember("retry_after")
-      && doc["parameters"]["retry_after"].IsInt64())
+  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("parameters") &&
+      doc["parameters"].IsObject() &&
+      doc["parameters"].HasMember("retry_after") &&
+      doc["parameters"]["retry_after"].IsInt64())
     return std::max<int64_t>(1, doc["parameters"]["retry_after"].GetInt64());
-  if (!out.retry_after.empty() && std::isdigit(static_cast<unsigned char>(
-                                    out.retry_after.front())))
+  if (!out.retry_after.empty() &&
+      std::isdigit(static_cast<unsigned char>(out.retry_after.front())))
     return std::max<int64_t>(1, std::stoll(out.retry_after));
   return 5;
 }
@@ -110,8 +109,8 @@ int64_t retry_after(const http_outcome& out) {
 std::string description(const http_outcome& out) {
   rapidjson::Document doc;
   doc.Parse(out.body.c_str(), out.body.size());
-  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("description")
-      && doc["description"].IsString())
+  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("description") &&
+      doc["description"].IsString())
     return std::string{doc["description"].GetString()}.substr(0, 500);
   return "HTTP " + std::to_string(out.status);
 }
@@ -122,8 +121,8 @@ void send_message(outbox_actor self, storage::outbox_message row) {
   http_call call;
   call.service = "telegram";
   call.method = "POST";
-  call.url = cfg.telegram_api_url + "/bot" + cfg.telegram_bot_token
-             + "/sendMessage";
+  call.url =
+    cfg.telegram_api_url + "/bot" + cfg.telegram_bot_token + "/sendMessage";
   call.log_target = "POST /bot<token>/sendMessage"; // the token stays out
   call.headers = {{"Content-Type", "application/json"}};
   call.body = message_json(row.chat_id, row.payload);
@@ -154,10 +153,9 @@ void send_message(outbox_actor self, storage::outbox_message row) {
         // The chat blocked the bot or the message is invalid: retrying
         // cannot help.
         auto why = description(out);
-        log::warning("Telegram refused a message", {{"status",
-                                                     static_cast<int64_t>(
-                                                       out.status)},
-                                                    {"reason", why}});
+        log::warning(
+          "Telegram refused a message",
+          {{"status", static_cast<int64_t>(out.status)}, {"reason", why}});
         update_row(self, "outbox_failed",
                    [id, why](pqxx::transaction_base& tx) {
                      return storage::mark_failed(tx, id, why);
@@ -245,8 +243,8 @@ void refresh_gauges(outbox_actor self) {
       gauges["pending"].Set(static_cast<double>(n.pending));
       gauges["sent"].Set(static_cast<double>(n.sent));
       gauges["failed"].Set(static_cast<double>(n.failed));
-      if (n.pending > 0 && self->state.cfg->telegram_bot_token.empty()
-          && clock::now() >= self->state.next_token_warning) {
+      if (n.pending > 0 && self->state.cfg->telegram_bot_token.empty() &&
+          clock::now() >= self->state.next_token_warning) {
         self->state.next_token_warning = clock::now() + token_warning_period;
         log::warning("TELEGRAM_BOT_TOKEN is not set: outbox messages stay "
                      "pending until it is",
@@ -278,8 +276,8 @@ void dispatch(outbox_actor self, std::vector<storage::outbox_message>& rows) {
       // Keep about a second between messages to one chat; later rows of
       // the chat wait their turn (ids keep their order).
       auto k = waiting[row.chat_id]++;
-      auto wait = std::chrono::duration_cast<milliseconds>(allowed - now)
-                  + k * chat_spacing;
+      auto wait = std::chrono::duration_cast<milliseconds>(allowed - now) +
+                  k * chat_spacing;
       update_row(self, "outbox_release",
                  [id, wait](pqxx::transaction_base& tx) {
                    return storage::release(tx, id, wait.count());

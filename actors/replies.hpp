@@ -54,15 +54,14 @@ struct bot_reply {
   std::string callback_query_id;
 };
 
-using reply_body
-  = std::variant<std::monostate, liveness, health_report, text_body, json_text,
-                 token_response, storage::user, agent_list,
-                 storage::repository, std::vector<storage::repository>,
-                 storage::agent_execution, storage::execution_page,
-                 storage::execution_log, std::vector<storage::execution_log>,
-                 storage::workflow, std::vector<storage::workflow>,
-                 storage::dashboard_summary,
-                 std::vector<storage::recent_execution>, storage::link_code,
-                 bot_reply>;
+using reply_body =
+  std::variant<std::monostate, liveness, health_report, text_body, json_text,
+               token_response, storage::user, agent_list, storage::repository,
+               std::vector<storage::repository>, storage::agent_execution,
+               storage::execution_page, storage::execution_log,
+               std::vector<storage::execution_log>, storage::workflow,
+               std::vector<storage::workflow>, storage::dashboard_summary,
+               std::vector<storage::recent_execution>, storage::link_code,
+               bot_reply>;
 
 } // namespace miyabi::actors

@@ -25,7 +25,9 @@ void answer(caf::event_based_actor* self, api_call& call, const char* label,
   auto out = call.out;
   query<T>(
     self, call.request.meta, label, idempotent, std::move(work),
-    [out, status](T& value) { out->reply({status, std::move(value), {}}); },
+    [out, status](T& value) {
+      out->reply({status, std::move(value), {}});
+    },
     [out](caf::error& err) { out->fail(err); });
 }
 
@@ -38,7 +40,8 @@ void answer_found(caf::event_based_actor* self, api_call& call,
     self, call.request.meta, label, true, std::move(work),
     [out, what](std::optional<T>& value) {
       if (!value) {
-        out->fail(make_error(errc::not_found, std::string{what} + " not found"));
+        out->fail(
+          make_error(errc::not_found, std::string{what} + " not found"));
         return;
       }
       out->reply({200, std::move(*value), {}});
@@ -55,7 +58,8 @@ void answer_deleted(caf::event_based_actor* self, api_call& call,
     self, call.request.meta, label, true, std::move(work),
     [out, what](bool found) {
       if (!found) {
-        out->fail(make_error(errc::not_found, std::string{what} + " not found"));
+        out->fail(
+          make_error(errc::not_found, std::string{what} + " not found"));
         return;
       }
       out->reply({204, {}, {}});
@@ -68,8 +72,8 @@ void answer_deleted(caf::event_based_actor* self, api_call& call,
 caf::error notify(transaction_base& tx, const storage::execution_change& c) {
   if (!notifies(c.execution.status) || c.previous_status == c.execution.status)
     return {};
-  auto queued = storage::enqueue_for_user(tx, c.user_id,
-                                          execution_notice_text(c));
+  auto queued =
+    storage::enqueue_for_user(tx, c.user_id, execution_notice_text(c));
   return queued ? caf::error{} : std::move(queued.error());
 }
 
@@ -113,10 +117,10 @@ void update(caf::event_based_actor* self, api_call& call,
   auto out = call.out;
   query<storage::execution_change>(
     self, call.request.meta, "update_execution", false,
-    [user, id, input](transaction_base& tx)
-      -> caf::expected<storage::execution_change> {
-      auto change = storage::update_execution(tx, user, id, input,
-                                              transition_allowed);
+    [user, id,
+     input](transaction_base& tx) -> caf::expected<storage::execution_change> {
+      auto change =
+        storage::update_execution(tx, user, id, input, transition_allowed);
       if (change)
         if (auto err = notify(tx, *change))
           return err;
@@ -139,9 +143,8 @@ void create_repository(caf::event_based_actor* self, api_call& call,
       return storage::upsert_repository(tx, user, input);
     },
     [out](storage::repository_upsert& r) {
-      out->reply({static_cast<uint16_t>(r.created ? 201 : 200),
-                  std::move(r.repo),
-                  {}});
+      out->reply(
+        {static_cast<uint16_t>(r.created ? 201 : 200), std::move(r.repo), {}});
     },
     [out](caf::error& err) { out->fail(err); });
 }
@@ -167,10 +170,8 @@ bool is_resource_operation(operation op) {
     case operation::update_workflow:
     case operation::delete_workflow:
     case operation::dashboard_summary:
-    case operation::dashboard_recent:
-      return true;
-    default:
-      return false;
+    case operation::dashboard_recent: return true;
+    default: return false;
   }
 }
 
@@ -215,11 +216,11 @@ void handle_resource(caf::event_based_actor* self, api_call& call) {
     }
     case operation::list_executions: {
       auto filter = std::get<storage::execution_filter>(input);
-      answer<storage::execution_page>(
-        self, call, "list_executions", true, 200,
-        [user, filter](transaction_base& tx) {
-          return storage::list_executions(tx, user, filter);
-        });
+      answer<storage::execution_page>(self, call, "list_executions", true, 200,
+                                      [user, filter](transaction_base& tx) {
+                                        return storage::list_executions(
+                                          tx, user, filter);
+                                      });
       break;
     }
     case operation::get_execution:
@@ -229,19 +230,15 @@ void handle_resource(caf::event_based_actor* self, api_call& call) {
           return storage::find_execution(tx, user, id);
         });
       break;
-    case operation::claim_execution:
-      claim(self, call, user);
-      break;
-    case operation::update_execution:
-      update(self, call, user);
-      break;
+    case operation::claim_execution: claim(self, call, user); break;
+    case operation::update_execution: update(self, call, user); break;
     case operation::append_log: {
       auto log = std::get<storage::new_log>(input);
-      answer<storage::execution_log>(
-        self, call, "append_log", false, 201,
-        [user, id, log](transaction_base& tx) {
-          return storage::append_log(tx, user, id, log);
-        });
+      answer<storage::execution_log>(self, call, "append_log", false, 201,
+                                     [user, id, log](transaction_base& tx) {
+                                       return storage::append_log(tx, user, id,
+                                                                  log);
+                                     });
       break;
     }
     case operation::list_logs: {
@@ -266,24 +263,23 @@ void handle_resource(caf::event_based_actor* self, api_call& call) {
       auto in = std::get<storage::workflow_input>(input);
       answer<storage::workflow>(self, call, "create_workflow", false, 201,
                                 [user, in](transaction_base& tx) {
-                                  return storage::create_workflow(tx, user,
-                                                                  in);
+                                  return storage::create_workflow(tx, user, in);
                                 });
       break;
     }
     case operation::get_workflow:
-      answer_found<storage::workflow>(
-        self, call, "find_workflow", "workflow",
-        [user, id](transaction_base& tx) {
-          return storage::find_workflow(tx, user, id);
-        });
+      answer_found<storage::workflow>(self, call, "find_workflow", "workflow",
+                                      [user, id](transaction_base& tx) {
+                                        return storage::find_workflow(tx, user,
+                                                                      id);
+                                      });
       break;
     case operation::update_workflow: {
       auto in = std::get<storage::workflow_input>(input);
       answer<storage::workflow>(self, call, "replace_workflow", true, 200,
                                 [user, id, in](transaction_base& tx) {
-                                  return storage::replace_workflow(tx, user,
-                                                                   id, in);
+                                  return storage::replace_workflow(tx, user, id,
+                                                                   in);
                                 });
       break;
     }
@@ -294,10 +290,9 @@ void handle_resource(caf::event_based_actor* self, api_call& call) {
                      });
       break;
     case operation::dashboard_summary:
-      answer<storage::dashboard_summary>(self, call, "dashboard_summary", true,
-                                         200, [user](transaction_base& tx) {
-                                           return storage::summarize(tx, user);
-                                         });
+      answer<storage::dashboard_summary>(
+        self, call, "dashboard_summary", true, 200,
+        [user](transaction_base& tx) { return storage::summarize(tx, user); });
       break;
     case operation::dashboard_recent:
       answer<std::vector<storage::recent_execution>>(
@@ -306,8 +301,7 @@ void handle_resource(caf::event_based_actor* self, api_call& call) {
           return storage::recent_executions(tx, user);
         });
       break;
-    default:
-      call.out->fail(make_error(errc::not_found, "no such route"));
+    default: call.out->fail(make_error(errc::not_found, "no such route"));
   }
 }
 

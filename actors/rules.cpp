@@ -1,10 +1,10 @@
 #include "actors/rules.hpp"
 
-#include "config/errors.hpp"
-
 #include <algorithm>
 #include <cstdint>
 #include <unordered_map>
+
+#include "config/errors.hpp"
 
 namespace miyabi::actors {
 
@@ -24,10 +24,12 @@ bool is_alnum(char c) {
 
 /// Reads `count` decimal digits at `pos`; -1 if any of them is not a digit.
 int read_number(std::string_view text, size_t pos, size_t count) {
-  if (pos + count > text.size()) return -1;
+  if (pos + count > text.size())
+    return -1;
   int value = 0;
   for (size_t i = pos; i < pos + count; ++i) {
-    if (!is_digit(text[i])) return -1;
+    if (!is_digit(text[i]))
+      return -1;
     value = value * 10 + (text[i] - '0');
   }
   return value;
@@ -76,7 +78,8 @@ void append_escaped(std::string& out, std::string_view text) {
       out += static_cast<char>(c);
     }
   }
-  if (cut) out += "...";
+  if (cut)
+    out += "...";
 }
 
 std::string quoted(std::string_view text) {
@@ -93,9 +96,9 @@ std::string_view view_of(const rapidjson::Value& str) {
 /// Length in code points; the parser has validated the encoding.
 size_t utf8_length(std::string_view text) {
   return static_cast<size_t>(
-      std::count_if(text.begin(), text.end(), [](char c) {
-        return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
-      }));
+    std::count_if(text.begin(), text.end(), [](char c) {
+      return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+    }));
 }
 
 std::string index_path(const char* array, size_t index) {
@@ -115,7 +118,8 @@ caf::error graph_error(std::string details) {
 std::string agent_type_list() {
   std::string out;
   for (const auto& agent : agent_catalogue()) {
-    if (!out.empty()) out += ", ";
+    if (!out.empty())
+      out += ", ";
     out += agent.type;
   }
   return out;
@@ -171,7 +175,8 @@ find_cycle(size_t node_count,
   }
   std::vector<size_t> ready;
   for (size_t n = 0; n < node_count; ++n)
-    if (in_degree[n] == 0) ready.push_back(n);
+    if (in_degree[n] == 0)
+      ready.push_back(n);
   std::vector<bool> removed(node_count, false);
   size_t removed_count = 0;
   while (!ready.empty()) {
@@ -180,14 +185,16 @@ find_cycle(size_t node_count,
     removed[n] = true;
     ++removed_count;
     for (auto next : successors[n])
-      if (--in_degree[next] == 0) ready.push_back(next);
+      if (--in_degree[next] == 0)
+        ready.push_back(next);
   }
-  if (removed_count == node_count) return {};
+  if (removed_count == node_count)
+    return {};
   // Every node Kahn left behind has a predecessor that was left behind too,
   // so walking predecessors from any of them must revisit a node: the walk
   // from that node's first visit is a cycle, in reverse.
   auto start = static_cast<size_t>(
-      std::find(removed.begin(), removed.end(), false) - removed.begin());
+    std::find(removed.begin(), removed.end(), false) - removed.begin());
   std::vector<size_t> position(node_count, node_count);
   std::vector<size_t> walk;
   auto n = start;
@@ -215,10 +222,12 @@ find_cycle(size_t node_count,
 // -- identifiers --------------------------------------------------------------
 
 bool valid_uuid(std::string_view text) {
-  if (text.size() != 36) return false;
+  if (text.size() != 36)
+    return false;
   for (size_t i = 0; i < text.size(); ++i) {
     if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (text[i] != '-') return false;
+      if (text[i] != '-')
+        return false;
     } else if (!is_hex(text[i])) {
       return false;
     }
@@ -247,12 +256,17 @@ bool valid_rfc3339(std::string_view text) {
     auto first = ++pos;
     while (pos < text.size() && is_digit(text[pos]))
       ++pos;
-    if (pos == first || pos - first > 9) return false;
+    if (pos == first || pos - first > 9)
+      return false;
   }
-  if (pos >= text.size()) return false;
-  if (text[pos] == 'Z' || text[pos] == 'z') return pos + 1 == text.size();
-  if (text[pos] != '+' && text[pos] != '-') return false;
-  if (text.size() - pos != 6 || text[pos + 3] != ':') return false;
+  if (pos >= text.size())
+    return false;
+  if (text[pos] == 'Z' || text[pos] == 'z')
+    return pos + 1 == text.size();
+  if (text[pos] != '+' && text[pos] != '-')
+    return false;
+  if (text.size() - pos != 6 || text[pos + 3] != ':')
+    return false;
   auto offset_hour = read_number(text, pos + 1, 2);
   auto offset_minute = read_number(text, pos + 4, 2);
   return offset_hour >= 0 && offset_hour <= 23 && offset_minute >= 0 &&
@@ -267,8 +281,10 @@ bool valid_github_owner(std::string_view owner) {
     return false;
   char previous = 0;
   for (auto c : owner) {
-    if (!is_alnum(c) && c != '-') return false;
-    if (c == '-' && previous == '-') return false;
+    if (!is_alnum(c) && c != '-')
+      return false;
+    if (c == '-' && previous == '-')
+      return false;
     previous = c;
   }
   return true;
@@ -285,7 +301,8 @@ bool valid_github_repository(std::string_view name) {
 std::optional<std::pair<std::string, std::string>>
 parse_full_name(std::string_view full_name) {
   auto slash = full_name.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
+  if (slash == std::string_view::npos)
+    return std::nullopt;
   auto owner = full_name.substr(0, slash);
   auto name = full_name.substr(slash + 1);
   // A second slash fails the repository check: '/' is not a name character.
@@ -298,23 +315,23 @@ parse_full_name(std::string_view full_name) {
 
 const std::vector<agent_info>& agent_catalogue() {
   static const std::vector<agent_info> catalogue{
-      {"coordinator", "CoordinatorAgent",
-       "Breaks an issue down into a graph of tasks and assigns each task to "
-       "the agent best suited to it."},
-      {"codegen", "CodeGenAgent",
-       "Writes the code, tests and documentation that a task calls for."},
-      {"review", "ReviewAgent",
-       "Reviews generated code for correctness, security and style and scores "
-       "its quality from 0 to 100."},
-      {"pr", "PRAgent",
-       "Opens a pull request for the reviewed changes with a title, "
-       "description and links to the issue."},
-      {"deployment", "DeploymentAgent",
-       "Deploys merged changes and verifies that the deployment is healthy, "
-       "rolling back when it is not."},
-      {"issue", "IssueAgent",
-       "Analyses new issues and labels them by type, priority and "
-       "complexity."},
+    {"coordinator", "CoordinatorAgent",
+     "Breaks an issue down into a graph of tasks and assigns each task to "
+     "the agent best suited to it."},
+    {"codegen", "CodeGenAgent",
+     "Writes the code, tests and documentation that a task calls for."},
+    {"review", "ReviewAgent",
+     "Reviews generated code for correctness, security and style and scores "
+     "its quality from 0 to 100."},
+    {"pr", "PRAgent",
+     "Opens a pull request for the reviewed changes with a title, "
+     "description and links to the issue."},
+    {"deployment", "DeploymentAgent",
+     "Deploys merged changes and verifies that the deployment is healthy, "
+     "rolling back when it is not."},
+    {"issue", "IssueAgent",
+     "Analyses new issues and labels them by type, priority and "
+     "complexity."},
   };
   return catalogue;
 }
@@ -322,8 +339,8 @@ const std::vector<agent_info>& agent_catalogue() {
 bool known_agent_type(std::string_view type) {
   const auto& catalogue = agent_catalogue();
   return std::any_of(
-      catalogue.begin(), catalogue.end(),
-      [&](const agent_info& agent) { return type == agent.type; });
+    catalogue.begin(), catalogue.end(),
+    [&](const agent_info& agent) { return type == agent.type; });
 }
 
 bool known_status(std::string_view status) {
@@ -337,7 +354,8 @@ bool known_log_level(std::string_view level) {
 }
 
 bool transition_allowed(std::string_view from, std::string_view to) {
-  if (from == "pending") return to == "running" || to == "cancelled";
+  if (from == "pending")
+    return to == "running" || to == "cancelled";
   if (from == "running")
     return to == "completed" || to == "failed" || to == "cancelled";
   return false;
@@ -350,7 +368,8 @@ bool finishing_status(std::string_view status) {
 // -- workflows ----------------------------------------------------------------
 
 caf::error validate_dag(const rapidjson::Value& dag) {
-  if (!dag.IsObject()) return graph_error("dag_definition: must be an object");
+  if (!dag.IsObject())
+    return graph_error("dag_definition: must be an object");
   auto nodes_member = dag.FindMember("nodes");
   if (nodes_member == dag.MemberEnd())
     return graph_error("dag_definition.nodes: is required");
@@ -368,9 +387,11 @@ caf::error validate_dag(const rapidjson::Value& dag) {
   for (rapidjson::SizeType i = 0; i < nodes.Size(); ++i) {
     const auto& node = nodes[i];
     auto path = index_path("nodes", i);
-    if (!node.IsObject()) return graph_error(path + ": must be an object");
+    if (!node.IsObject())
+      return graph_error(path + ": must be an object");
     std::string_view id;
-    if (auto err = string_member(node, "id", path, id)) return err;
+    if (auto err = string_member(node, "id", path, id))
+      return err;
     auto length = utf8_length(id);
     if (length == 0 || length > max_node_id_length)
       return graph_error(path + ".id: must be 1-" +
@@ -400,11 +421,14 @@ caf::error validate_dag(const rapidjson::Value& dag) {
     for (rapidjson::SizeType i = 0; i < list.Size(); ++i) {
       const auto& edge = list[i];
       auto path = index_path("edges", i);
-      if (!edge.IsObject()) return graph_error(path + ": must be an object");
+      if (!edge.IsObject())
+        return graph_error(path + ": must be an object");
       std::string_view from;
       std::string_view to;
-      if (auto err = string_member(edge, "from", path, from)) return err;
-      if (auto err = string_member(edge, "to", path, to)) return err;
+      if (auto err = string_member(edge, "from", path, from))
+        return err;
+      if (auto err = string_member(edge, "to", path, to))
+        return err;
       auto from_index = index_of.find(from);
       if (from_index == index_of.end())
         return graph_error(path + ".from: unknown node " + quoted(from));
@@ -414,8 +438,8 @@ caf::error validate_dag(const rapidjson::Value& dag) {
       if (from_index->second == to_index->second)
         return graph_error(path + ": self-loop on " + quoted(from));
       auto key =
-          static_cast<uint64_t>(from_index->second) * max_workflow_nodes +
-          to_index->second;
+        static_cast<uint64_t>(from_index->second) * max_workflow_nodes +
+        to_index->second;
       if (auto [previous, added] = seen.emplace(key, i); !added)
         return graph_error(path + ": duplicate edge " + quoted(from) + " -> " +
                            quoted(to) + " (same as edges[" +

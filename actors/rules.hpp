@@ -11,12 +11,11 @@
 #include <vector>
 
 #include <caf/error.hpp>
-
 #include <rapidjson/document.h>
 
 namespace miyabi::actors {
 
-// -- identifiers ----------------------------------------------------------------------
+// -- identifiers --------------------------------------------------------------
 
 /// A UUID in canonical 8-4-4-4-12 hex form (either case).
 bool valid_uuid(std::string_view text);
@@ -26,7 +25,7 @@ bool valid_uuid(std::string_view text);
 /// valid ranges for every field.
 bool valid_rfc3339(std::string_view text);
 
-// -- GitHub names ---------------------------------------------------------------------
+// -- GitHub names -------------------------------------------------------------
 
 /// A GitHub owner (user or organization) name: 1-39 characters of
 /// alphanumerics and single hyphens, not starting or ending with a hyphen.
@@ -40,7 +39,7 @@ bool valid_github_repository(std::string_view name);
 std::optional<std::pair<std::string, std::string>>
 parse_full_name(std::string_view full_name);
 
-// -- agents and executions --------------------------------------------------------------
+// -- agents and executions ----------------------------------------------------
 
 struct agent_info {
   const char* type;
@@ -66,7 +65,7 @@ bool transition_allowed(std::string_view from, std::string_view to);
 /// completed, failed and cancelled set completed_at.
 bool finishing_status(std::string_view status);
 
-// -- workflows ----------------------------------------------------------------------------
+// -- workflows ----------------------------------------------------------------
 
 /// Limits of a workflow graph and its name.
 constexpr size_t max_workflow_nodes = 200;

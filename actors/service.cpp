@@ -2,8 +2,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/actor_registry.hpp>
@@ -15,12 +15,12 @@
 
 #include "actors/auth.hpp"
 #include "actors/db.hpp"
-#include "actors/outbound.hpp"
-#include "actors/outbox.hpp"
-#include "actors/telegram.hpp"
 #include "actors/front.hpp"
 #include "actors/names.hpp"
+#include "actors/outbound.hpp"
+#include "actors/outbox.hpp"
 #include "actors/supervision.hpp"
+#include "actors/telegram.hpp"
 #include "config/errors.hpp"
 #include "config/log.hpp"
 #include "metrics/metrics.hpp"
@@ -47,12 +47,9 @@ struct service::impl {
   impl(std::shared_ptr<const config::settings> cfg_ptr,
        std::shared_ptr<metrics::service_metrics> metrics_ptr,
        std::shared_ptr<service_status> status_ptr)
-    : cfg(std::move(cfg_ptr)),
-      metrics(std::move(metrics_ptr)),
-      status(std::move(status_ptr)),
-      sys_cfg(make_config(*cfg)),
-      sys(sys_cfg) {
-  }
+      : cfg(std::move(cfg_ptr)), metrics(std::move(metrics_ptr)),
+        status(std::move(status_ptr)), sys_cfg(make_config(*cfg)),
+        sys(sys_cfg) {}
 
   void supervise(caf::atom_value name, std::string label,
                  child_factory factory) {
@@ -82,7 +79,7 @@ struct service::impl {
   caf::actor_system_config sys_cfg;
   caf::actor_system sys;
   std::vector<caf::actor> supervisors; ///< in start order
-  std::vector<caf::atom_value> names; ///< every supervised registry name
+  std::vector<caf::atom_value> names;  ///< every supervised registry name
   std::vector<caf::atom_value> fronts;
   std::atomic<size_t> next_front{0};
 };
@@ -90,8 +87,8 @@ struct service::impl {
 service::service(std::shared_ptr<const config::settings> cfg,
                  std::shared_ptr<metrics::service_metrics> metrics,
                  std::shared_ptr<service_status> status)
-  : impl_(std::make_unique<impl>(std::move(cfg), std::move(metrics),
-                                 std::move(status))) {
+    : impl_(std::make_unique<impl>(std::move(cfg), std::move(metrics),
+                                   std::move(status))) {
   auto& st = *impl_;
   st.supervise(names::metrics, "metrics",
                [m = st.metrics](caf::local_actor* parent) {
@@ -140,8 +137,8 @@ service::~service() {
 
 void service::dispatch(api_call call) {
   auto& st = *impl_;
-  auto index = st.next_front.fetch_add(1, std::memory_order_relaxed)
-               % st.fronts.size();
+  auto index =
+    st.next_front.fetch_add(1, std::memory_order_relaxed) % st.fronts.size();
   auto front = st.sys.registry().get<caf::actor>(st.fronts[index]);
   if (!front) {
     call.out->fail(make_error(errc::service_unavailable,

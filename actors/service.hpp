@@ -19,7 +19,7 @@ class service_metrics;
 namespace miyabi::actors {
 
 class service {
-public:
+ public:
   service(std::shared_ptr<const config::settings> cfg,
           std::shared_ptr<metrics::service_metrics> metrics,
           std::shared_ptr<service_status> status);
@@ -36,7 +36,7 @@ public:
   /// Stops all actors in reverse start order and waits for them.
   void stop();
 
-private:
+ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };

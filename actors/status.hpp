@@ -16,11 +16,10 @@ const char* to_string(db_state state);
 
 struct service_status {
   explicit service_status(bool database_configured)
-    : database(database_configured ? db_state::disconnected
-                                   : db_state::disabled),
-      started(std::chrono::steady_clock::now()),
-      started_wall(std::chrono::system_clock::now()) {
-  }
+      : database(database_configured ? db_state::disconnected
+                                     : db_state::disabled),
+        started(std::chrono::steady_clock::now()),
+        started_wall(std::chrono::system_clock::now()) {}
 
   std::atomic<db_state> database;
   std::atomic<bool> draining{false};

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <csignal>
 #include <exception>
-
 #include <unistd.h>
 
 #include <caf/actor_registry.hpp>
@@ -25,13 +24,12 @@ std::atomic<bool> escalated_flag{false};
 
 } // namespace
 
-// -- restart_policy ----------------------------------------------------------------
+// -- restart_policy -----------------------------------------------------------
 
 restart_policy::restart_policy(clock::duration initial, clock::duration cap,
                                size_t max_restarts, clock::duration window)
-  : initial_(initial), cap_(cap), max_restarts_(max_restarts),
-    window_(window) {
-}
+    : initial_(initial), cap_(cap), max_restarts_(max_restarts),
+      window_(window) {}
 
 restart_policy::clock::duration restart_policy::next_delay() {
   current_ = current_.count() == 0 ? initial_ : std::min(current_ * 2, cap_);
@@ -50,8 +48,7 @@ restart_policy::on_crash(clock::time_point now) {
   return next_delay();
 }
 
-restart_policy::clock::duration
-restart_policy::on_failure(clock::time_point) {
+restart_policy::clock::duration restart_policy::on_failure(clock::time_point) {
   return next_delay();
 }
 
@@ -59,7 +56,7 @@ void restart_policy::on_success() {
   current_ = clock::duration{0};
 }
 
-// -- exception logging and escalation --------------------------------------------
+// -- exception logging and escalation -----------------------------------------
 
 void log_exceptions(caf::scheduled_actor* self, std::string name) {
   self->set_exception_handler(
@@ -92,7 +89,7 @@ bool escalated() {
   return escalated_flag.load();
 }
 
-// -- supervisor -------------------------------------------------------------------
+// -- supervisor ---------------------------------------------------------------
 
 namespace {
 

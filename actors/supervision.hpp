@@ -32,7 +32,7 @@ namespace miyabi::actors {
 
 /// Exponential backoff plus restart intensity. Pure logic; one owner.
 class restart_policy {
-public:
+ public:
   using clock = std::chrono::steady_clock;
 
   restart_policy(clock::duration initial = std::chrono::milliseconds{50},
@@ -51,7 +51,7 @@ public:
   /// Resets the backoff after a child proved healthy.
   void on_success();
 
-private:
+ private:
   clock::duration next_delay();
 
   clock::duration initial_;

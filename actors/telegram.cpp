@@ -7,7 +7,6 @@
 #include <caf/local_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
-
 #include <openssl/rand.h>
 
 #include "actors/bot.hpp"
@@ -26,9 +25,8 @@ namespace {
 
 /// Storage behind the bot's decisions, inside the update's transaction.
 class transaction_backend final : public bot_backend {
-public:
-  explicit transaction_backend(pqxx::transaction_base& tx) : tx_(tx) {
-  }
+ public:
+  explicit transaction_backend(pqxx::transaction_base& tx) : tx_(tx) {}
 
   std::optional<storage::user> linked_user(int64_t chat_id) override {
     auto u = storage::linked_user(tx_, chat_id);
@@ -51,13 +49,13 @@ public:
 
   bool has_database() const override { return true; }
 
-private:
+ private:
   pqxx::transaction_base& tx_;
 };
 
 /// Telegram-only mode: no links, no counts.
 class no_backend final : public bot_backend {
-public:
+ public:
   std::optional<storage::user> linked_user(int64_t) override { return {}; }
   std::optional<storage::user> consume_link(const std::string&,
                                             int64_t) override {
@@ -89,8 +87,7 @@ bot_reply reply_of(const bot_action& action) {
       reply.callback_query_id = action.callback_id;
       reply.text = action.text;
       break;
-    default:
-      break;
+    default: break;
   }
   return reply;
 }
@@ -124,8 +121,8 @@ bot_settings settings_of(const telegram_state& st) {
   s.version = MIYABI_VERSION;
   s.mode = cfg.database_enabled() ? "full" : "telegram-only";
   s.database = to_string(st.status->database.load());
-  s.issues_enabled = !cfg.github_token.empty() && !cfg.github_owner.empty()
-                     && !cfg.github_repo.empty();
+  s.issues_enabled = !cfg.github_token.empty() && !cfg.github_owner.empty() &&
+                     !cfg.github_repo.empty();
   s.llm_enabled = !cfg.openai_api_key.empty();
   s.repository = cfg.github_owner + "/" + cfg.github_repo;
   return s;
@@ -142,8 +139,8 @@ void process_with_database(telegram_actor self, api_call& call,
   auto settings = settings_of(self->state);
   query<webhook_outcome>(
     self, call.request.meta, "telegram_update", false,
-    [update, settings](
-      pqxx::transaction_base& tx) -> caf::expected<webhook_outcome> {
+    [update,
+     settings](pqxx::transaction_base& tx) -> caf::expected<webhook_outcome> {
       webhook_outcome outcome;
       auto fresh = storage::record_update(tx, update.update_id);
       if (!fresh)
@@ -155,9 +152,9 @@ void process_with_database(telegram_actor self, api_call& call,
       transaction_backend backend{tx};
       outcome.action = decide(update, backend, settings);
       if (outcome.action.issue) {
-        auto queued = storage::enqueue_task(tx, outcome.action.chat_id,
-                                            "create_issue",
-                                            encode_task(*outcome.action.issue));
+        auto queued =
+          storage::enqueue_task(tx, outcome.action.chat_id, "create_issue",
+                                encode_task(*outcome.action.issue));
         if (!queued)
           return std::move(queued.error());
         outcome.task_queued = true;
@@ -236,7 +233,9 @@ void delete_links(telegram_actor self, api_call& call,
     [user](pqxx::transaction_base& tx) {
       return storage::unlink_chats(tx, user);
     },
-    [rp](int64_t) mutable { rp.deliver(api_reply{204, {}, {}}); },
+    [rp](int64_t) mutable {
+      rp.deliver(api_reply{204, {}, {}});
+    },
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
@@ -264,8 +263,7 @@ caf::behavior telegram(telegram_actor self,
         case operation::telegram_link_delete:
           delete_links(self, call, rp);
           break;
-        default:
-          rp.deliver(make_error(errc::not_found, "no such route"));
+        default: rp.deliver(make_error(errc::not_found, "no such route"));
       }
       return rp;
     },

@@ -29,8 +29,8 @@ error_info describe(const caf::error& err) {
 }
 
 bool is(const caf::error& err, errc code) {
-  return err && err.category() == error_category
-         && err.code() == static_cast<uint8_t>(code);
+  return err && err.category() == error_category &&
+         err.code() == static_cast<uint8_t>(code);
 }
 
 } // namespace miyabi

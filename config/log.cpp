@@ -5,9 +5,8 @@
 #include <cctype>
 #include <ctime>
 #include <mutex>
-#include <vector>
-
 #include <unistd.h>
+#include <vector>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -108,9 +107,9 @@ void add_secret(std::string secret) {
 std::string trace_field(std::string_view header) {
   auto slash = header.find('/');
   auto trace_id = header.substr(0, slash);
-  bool hex = !trace_id.empty() && trace_id.size() <= 64
-             && std::all_of(trace_id.begin(), trace_id.end(),
-                            [](unsigned char c) { return std::isxdigit(c); });
+  bool hex = !trace_id.empty() && trace_id.size() <= 64 &&
+             std::all_of(trace_id.begin(), trace_id.end(),
+                         [](unsigned char c) { return std::isxdigit(c); });
   if (!hex)
     return {};
   std::lock_guard<std::mutex> guard{state().mtx};

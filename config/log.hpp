@@ -41,11 +41,13 @@ struct field {
   std::string_view key;
   value val;
   field(std::string_view k, std::string_view v) : key(k), val(v) {}
-  field(std::string_view k, const std::string& v) : key(k), val(std::string_view{v}) {}
+  field(std::string_view k, const std::string& v)
+      : key(k), val(std::string_view{v}) {}
   field(std::string_view k, const char* v) : key(k), val(std::string_view{v}) {}
   field(std::string_view k, int64_t v) : key(k), val(v) {}
   field(std::string_view k, int v) : key(k), val(int64_t{v}) {}
-  field(std::string_view k, uint64_t v) : key(k), val(static_cast<int64_t>(v)) {}
+  field(std::string_view k, uint64_t v)
+      : key(k), val(static_cast<int64_t>(v)) {}
   field(std::string_view k, double v) : key(k), val(v) {}
   field(std::string_view k, bool v) : key(k), val(v) {}
 };

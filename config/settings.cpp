@@ -4,9 +4,8 @@
 #include <charconv>
 #include <cstdlib>
 #include <limits>
-#include <sstream>
-
 #include <sched.h>
+#include <sstream>
 
 #include <openssl/rand.h>
 
@@ -57,8 +56,8 @@ template <class Int>
 std::string in_range(std::string_view text, Int lo, Int hi, Int& out) {
   Int value{};
   if (!parse_int(text, value) || value < lo || value > hi)
-    return "must be an integer in " + std::to_string(lo) + ".."
-           + std::to_string(hi);
+    return "must be an integer in " + std::to_string(lo) + ".." +
+           std::to_string(hi);
   out = value;
   return {};
 }
@@ -82,9 +81,9 @@ std::string secs(std::string_view text, int64_t lo, int64_t hi, seconds& out) {
 
 std::string url(std::string_view text, std::string& out) {
   text = trim(text);
-  bool ok = (text.rfind("http://", 0) == 0 || text.rfind("https://", 0) == 0)
-            && text.size() > 8
-            && text.find_first_of(" \t\r\n") == std::string_view::npos;
+  bool ok = (text.rfind("http://", 0) == 0 || text.rfind("https://", 0) == 0) &&
+            text.size() > 8 &&
+            text.find_first_of(" \t\r\n") == std::string_view::npos;
   if (!ok)
     return "must be an http:// or https:// URL";
   out.assign(text);
@@ -107,9 +106,10 @@ std::string non_empty_text(std::string_view text, std::string& out) {
 }
 
 bool valid_origin(std::string_view origin) {
-  return (origin.rfind("http://", 0) == 0 || origin.rfind("https://", 0) == 0)
-         && origin.find_first_of(" \t/", 8) == std::string_view::npos
-         && origin.size() > 8;
+  return (origin.rfind("http://", 0) == 0 ||
+          origin.rfind("https://", 0) == 0) &&
+         origin.find_first_of(" \t/", 8) == std::string_view::npos &&
+         origin.size() > 8;
 }
 
 std::string cors_origins(settings& cfg, std::string_view text) {
@@ -174,7 +174,8 @@ const std::vector<setting_spec>& specs() {
   static const std::vector<setting_spec> table = {
     {{"SERVER_ADDRESS", "0.0.0.0:8080", "Address to listen on (HOST:PORT)"},
      server_address},
-    {{"PORT", "8080", "Port to listen on (0: any free port); wins over SERVER_ADDRESS's port"},
+    {{"PORT", "8080",
+      "Port to listen on (0: any free port); wins over SERVER_ADDRESS's port"},
      [](settings& c, std::string_view v) {
        return in_range<uint16_t>(v, 0, 65535, c.port);
      }},
@@ -185,8 +186,8 @@ const std::vector<setting_spec>& specs() {
        v = trim(v);
        if (v == "production" || v == "prod") {
          c.env = environment::production;
-       } else if (v == "development" || v == "dev" || v == "test"
-                  || v == "staging") {
+       } else if (v == "development" || v == "dev" || v == "test" ||
+                  v == "staging") {
          c.env = environment::development;
        } else {
          return "must be development or production";
@@ -314,10 +315,14 @@ const std::vector<setting_spec>& specs() {
        return url(v, c.github_oauth_url);
      }},
     {{"GITHUB_API_URL", "https://api.github.com", "Base of the REST API"},
-     [](settings& c, std::string_view v) { return url(v, c.github_api_url); }},
+     [](settings& c, std::string_view v) {
+       return url(v, c.github_api_url);
+     }},
     {{"FRONTEND_URL", "http://localhost:3000",
       "Where the login callback redirects with the tokens"},
-     [](settings& c, std::string_view v) { return url(v, c.frontend_url); }},
+     [](settings& c, std::string_view v) {
+       return url(v, c.frontend_url);
+     }},
     {{"OUTBOUND_CONNECT_TIMEOUT_MS", "3000",
       "Connect timeout of calls to GitHub, Telegram and the LLM"},
      [](settings& c, std::string_view v) {
@@ -401,7 +406,9 @@ std::string random_hex(size_t bytes) {
 } // namespace
 
 env_lookup process_environment() {
-  return [](const char* name) { return std::getenv(name); };
+  return [](const char* name) {
+    return std::getenv(name);
+  };
 }
 
 const std::vector<setting_doc>& documented_settings() {

@@ -23,7 +23,7 @@ using std::chrono::seconds;
 enum class environment { development, production };
 
 struct settings {
-  // -- HTTP server --------------------------------------------------------------
+  // -- HTTP server ------------------------------------------------------------
   std::string bind_host = "0.0.0.0";
   uint16_t port = 8080;
   environment env = environment::development;
@@ -42,7 +42,7 @@ struct settings {
   std::string metrics_token;
   std::string google_cloud_project;
 
-  // -- PostgreSQL ---------------------------------------------------------------
+  // -- PostgreSQL -------------------------------------------------------------
   /// Empty: telegram-only mode (no database, DB-backed routes answer 503).
   std::string database_url;
   size_t db_pool_size = 8;
@@ -50,7 +50,7 @@ struct settings {
   milliseconds db_health_interval{500};
   milliseconds db_connect_timeout{2000};
 
-  // -- authentication -------------------------------------------------------------
+  // -- authentication ---------------------------------------------------------
   std::string jwt_secret;
   bool jwt_secret_generated = false;
   std::string jwt_issuer = "miyabi-api";
@@ -59,35 +59,35 @@ struct settings {
   seconds refresh_token_ttl{30 * 24 * 3600};
   std::string github_client_id;
   std::string github_client_secret;
-  std::string github_callback_url
-    = "http://localhost:8080/api/v1/auth/github/callback";
+  std::string github_callback_url =
+    "http://localhost:8080/api/v1/auth/github/callback";
   std::string github_oauth_url = "https://github.com";
   std::string github_api_url = "https://api.github.com";
   std::string frontend_url = "http://localhost:3000";
 
-  // -- outbound HTTP (GitHub, Telegram, LLM) --------------------------------------
+  // -- outbound HTTP (GitHub, Telegram, LLM) ----------------------------------
   milliseconds outbound_connect_timeout{3000};
   milliseconds outbound_timeout{10000};
   size_t outbound_workers = 4;
 
-  // -- GitHub issues from chat ----------------------------------------------------
+  // -- GitHub issues from chat ------------------------------------------------
   std::string github_token;
   std::string github_owner;
   std::string github_repo;
 
-  // -- Telegram -------------------------------------------------------------------
+  // -- Telegram ---------------------------------------------------------------
   std::string telegram_bot_token;
   std::string telegram_webhook_secret;
   std::string telegram_api_url = "https://api.telegram.org";
   std::vector<int64_t> authorized_chat_ids;
 
-  // -- LLM (OpenAI-compatible) ------------------------------------------------------
+  // -- LLM (OpenAI-compatible) ------------------------------------------------
   std::string openai_api_key;
   std::string openai_base_url = "https://api.openai.com/v1";
   std::string openai_model = "gpt-4o-mini";
   milliseconds llm_timeout{20000};
 
-  // -- derived ----------------------------------------------------------------------
+  // -- derived ----------------------------------------------------------------
   bool production() const { return env == environment::production; }
   bool database_enabled() const { return !database_url.empty(); }
   bool cors_any_origin() const { return cors_allowed_origins.empty(); }

@@ -5,8 +5,7 @@
 namespace miyabi::http {
 
 cors_policy::cors_policy(std::vector<std::string> allowed)
-  : allowed_(std::move(allowed)) {
-}
+    : allowed_(std::move(allowed)) {}
 
 bool cors_policy::allowed(std::string_view origin) const {
   // Exact, case-sensitive match: "null" and look-alike hosts never pass.
@@ -39,7 +38,8 @@ void cors_policy::apply_preflight(std::string_view origin,
   out.emplace_back("Access-Control-Allow-Origin",
                    any ? std::string{"*"} : std::string{origin});
   out.emplace_back("Access-Control-Allow-Methods", std::string{allow});
-  out.emplace_back("Access-Control-Allow-Headers", std::string{allowed_headers});
+  out.emplace_back("Access-Control-Allow-Headers",
+                   std::string{allowed_headers});
   out.emplace_back("Access-Control-Max-Age", std::string{max_age});
 }
 

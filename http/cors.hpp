@@ -13,7 +13,7 @@ namespace miyabi::http {
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
 class cors_policy {
-public:
+ public:
   /// `allowed` empty: any origin.
   explicit cors_policy(std::vector<std::string> allowed);
 
@@ -27,13 +27,13 @@ public:
                        header_list& out) const;
 
   /// The headers a browser may send (Access-Control-Allow-Headers).
-  static constexpr std::string_view allowed_headers
-    = "Authorization, Content-Type, Idempotency-Key, X-Request-Id";
+  static constexpr std::string_view allowed_headers =
+    "Authorization, Content-Type, Idempotency-Key, X-Request-Id";
 
   /// Preflight cache lifetime in seconds (Access-Control-Max-Age).
   static constexpr std::string_view max_age = "600";
 
-private:
+ private:
   bool allowed(std::string_view origin) const;
 
   std::vector<std::string> allowed_;

@@ -19,8 +19,8 @@ std::optional<storage::page_cursor> decode_cursor(std::string_view text) {
   if (bar == std::string::npos)
     return std::nullopt;
   storage::page_cursor cursor{raw->substr(0, bar), raw->substr(bar + 1)};
-  if (!actors::valid_rfc3339(cursor.created_at)
-      || !actors::valid_uuid(cursor.id))
+  if (!actors::valid_rfc3339(cursor.created_at) ||
+      !actors::valid_uuid(cursor.id))
     return std::nullopt;
   return cursor;
 }

@@ -47,8 +47,8 @@ void write_canonical(rapidjson::Writer<rapidjson::StringBuffer>& w,
     for (const auto& m : v.GetObject())
       members.push_back(&m);
     std::sort(members.begin(), members.end(), [](auto* a, auto* b) {
-      return std::string_view{a->name.GetString(), a->name.GetStringLength()}
-             < std::string_view{b->name.GetString(), b->name.GetStringLength()};
+      return std::string_view{a->name.GetString(), a->name.GetStringLength()} <
+             std::string_view{b->name.GetString(), b->name.GetStringLength()};
     });
     w.StartObject();
     for (const auto* m : members) {
@@ -83,7 +83,7 @@ std::string compact(const rapidjson::Value& v) {
 /// Reads the members of a JSON object body, turning every problem into the
 /// first error found (422 naming the field, per api.md).
 class fields {
-public:
+ public:
   explicit fields(const rapidjson::Value* body) : body_(body) {
     if (body_ == nullptr || !body_->IsObject())
       err_ = bad_field("body", "must be a JSON object");
@@ -110,8 +110,8 @@ public:
     }
     std::string value{v->GetString(), v->GetStringLength()};
     if (value.size() < min_length || value.size() > max_length) {
-      err_ = bad_field(key, "must be " + std::to_string(min_length) + " to "
-                              + std::to_string(max_length) + " bytes long");
+      err_ = bad_field(key, "must be " + std::to_string(min_length) + " to " +
+                              std::to_string(max_length) + " bytes long");
       return std::nullopt;
     }
     return value;
@@ -131,8 +131,8 @@ public:
     }
     auto value = v->GetInt64();
     if (value < min || value > max) {
-      err_ = bad_field(key, "must be between " + std::to_string(min) + " and "
-                              + std::to_string(max));
+      err_ = bad_field(key, "must be between " + std::to_string(min) + " and " +
+                              std::to_string(max));
       return std::nullopt;
     }
     return value;
@@ -163,8 +163,8 @@ public:
 
   /// A string member that must be one of a set (`known` decides).
   template <class Known>
-  std::optional<std::string> choice(const char* key, bool required,
-                                    Known known, const char* expected) {
+  std::optional<std::string> choice(const char* key, bool required, Known known,
+                                    const char* expected) {
     auto value = text(key, required, 64);
     if (value && !known(*value)) {
       err_ = bad_field(key, "must be one of " + std::string{expected});
@@ -190,25 +190,26 @@ public:
 
   caf::error& error() { return err_; }
 
-private:
+ private:
   const rapidjson::Value* body_;
   caf::error err_;
 };
 
-constexpr const char* agent_types
-  = "coordinator, codegen, review, pr, deployment, issue";
-constexpr const char* statuses
-  = "pending, running, completed, failed, cancelled";
+constexpr const char* agent_types =
+  "coordinator, codegen, review, pr, deployment, issue";
+constexpr const char* statuses =
+  "pending, running, completed, failed, cancelled";
 constexpr int64_t max_int32 = std::numeric_limits<int32_t>::max();
 
 bool valid_branch(const std::string& name) {
   // git check-ref-format, simplified: printable, no spaces, no "..".
-  if (name.empty() || name.size() > 255 || name.find("..") != std::string::npos
-      || name.front() == '/' || name.back() == '/' || name.back() == '.')
+  if (name.empty() || name.size() > 255 ||
+      name.find("..") != std::string::npos || name.front() == '/' ||
+      name.back() == '/' || name.back() == '.')
     return false;
   for (unsigned char c : name)
-    if (c <= 0x20 || c == 0x7f || c == '~' || c == '^' || c == ':' || c == '?'
-        || c == '*' || c == '[' || c == '\\')
+    if (c <= 0x20 || c == 0x7f || c == '~' || c == '^' || c == ':' ||
+        c == '?' || c == '*' || c == '[' || c == '\\')
       return false;
   return true;
 }
@@ -236,8 +237,8 @@ using decoded = caf::expected<actors::request_input>;
 decoded<void> mock_login(const rapidjson::Value* body) {
   fields f{body};
   actors::mock_login_input in;
-  auto id = f.integer("github_id", true, 1,
-                      std::numeric_limits<int64_t>::max());
+  auto id =
+    f.integer("github_id", true, 1, std::numeric_limits<int64_t>::max());
   auto email = f.text("email", true, 254, 3);
   in.profile.name = f.text("name", false, 255);
   auto login = f.text("login", false, 39, 1);
@@ -257,8 +258,8 @@ decoded<void> execute(const rapidjson::Value* body,
   storage::new_execution in;
   auto repo = f.uuid("repository_id", true);
   auto issue = f.integer("issue_number", true, 1, max_int32);
-  auto type = f.choice("agent_type", true, actors::known_agent_type,
-                       agent_types);
+  auto type =
+    f.choice("agent_type", true, actors::known_agent_type, agent_types);
   auto options = f.object("options");
   std::string options_key = "null";
   if (auto* raw = f.get("options"))
@@ -267,10 +268,9 @@ decoded<void> execute(const rapidjson::Value* body,
     return std::move(f.error());
   const auto& key = headers.idempotency_key;
   if (!key.empty()) {
-    bool printable = key.size() <= 255
-                     && std::all_of(key.begin(), key.end(), [](char c) {
-                          return c > 0x20 && c < 0x7f;
-                        });
+    bool printable = key.size() <= 255 &&
+                     std::all_of(key.begin(), key.end(),
+                                 [](char c) { return c > 0x20 && c < 0x7f; });
     if (!printable)
       return bad_value("Idempotency-Key",
                        "must be 1 to 255 printable ASCII characters");
@@ -282,9 +282,9 @@ decoded<void> execute(const rapidjson::Value* body,
   in.idempotency_key = key;
   // The same body means the same decoded request, whatever its spacing
   // or member order.
-  in.request_hash = actors::sha256_hex(in.repository_id + "\n"
-                                       + std::to_string(in.issue_number) + "\n"
-                                       + in.agent_type + "\n" + options_key);
+  in.request_hash = actors::sha256_hex(in.repository_id + "\n" +
+                                       std::to_string(in.issue_number) + "\n" +
+                                       in.agent_type + "\n" + options_key);
   return in;
 }
 
@@ -302,10 +302,10 @@ decoded<void> list_executions(const query_map& query) {
   }
   if (auto* limit = query_value(query, "limit")) {
     int64_t n = 0;
-    auto [end, ec] = std::from_chars(limit->data(),
-                                     limit->data() + limit->size(), n);
-    if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1
-        || n > 100)
+    auto [end, ec] =
+      std::from_chars(limit->data(), limit->data() + limit->size(), n);
+    if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1 ||
+        n > 100)
       return bad_value("limit", "must be an integer from 1 to 100");
     filter.limit = n;
   }
@@ -381,10 +381,10 @@ decoded<void> list_logs(const query_map& query) {
   }
   if (auto* limit = query_value(query, "limit")) {
     int64_t n = 0;
-    auto [end, ec] = std::from_chars(limit->data(),
-                                     limit->data() + limit->size(), n);
-    if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1
-        || n > 1000)
+    auto [end, ec] =
+      std::from_chars(limit->data(), limit->data() + limit->size(), n);
+    if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1 ||
+        n > 1000)
       return bad_value("limit", "must be an integer from 1 to 1000");
     filter.limit = n;
   }
@@ -396,8 +396,8 @@ decoded<void> workflow(const rapidjson::Value* body) {
   storage::workflow_input in;
   auto repo = f.uuid("repository_id", true);
   auto name = f.text("name", true, actors::max_workflow_name_length, 1);
-  in.description = f.text("description", false,
-                          actors::max_workflow_description_length);
+  in.description =
+    f.text("description", false, actors::max_workflow_description_length);
   in.is_active = f.boolean("is_active");
   auto* dag = f.get("dag_definition");
   if (dag == nullptr && !f.error())
@@ -449,7 +449,8 @@ decoded<void> telegram_update(const rapidjson::Value* body) {
     if (!m.HasMember("chat") || !m["chat"].IsObject()) {
       if (!err)
         err = bad_field("message.chat", "must be an object");
-    } else if (auto chat = required_int(m["chat"], "id", "message.chat.", err)) {
+    } else if (auto chat =
+                 required_int(m["chat"], "id", "message.chat.", err)) {
       msg.chat_id = *chat;
     }
     if (err)
@@ -481,10 +482,10 @@ decoded<void> telegram_update(const rapidjson::Value* body) {
         cb.from_id = from["id"].GetInt64();
       cb.language_code = optional_string(from, "language_code");
     }
-    if (q.HasMember("message") && q["message"].IsObject()
-        && q["message"].HasMember("chat") && q["message"]["chat"].IsObject()
-        && q["message"]["chat"].HasMember("id")
-        && q["message"]["chat"]["id"].IsInt64())
+    if (q.HasMember("message") && q["message"].IsObject() &&
+        q["message"].HasMember("chat") && q["message"]["chat"].IsObject() &&
+        q["message"]["chat"].HasMember("id") &&
+        q["message"]["chat"]["id"].IsInt64())
       cb.chat_id = q["message"]["chat"]["id"].GetInt64();
     update.callback = std::move(cb);
   }
@@ -532,11 +533,10 @@ std::string cookie_value(std::string_view header, std::string_view name) {
 }
 
 caf::expected<actors::request_input>
-decode_input(operation op, const rapidjson::Value* body,
-             const query_map& query, const request_headers& headers) {
+decode_input(operation op, const rapidjson::Value* body, const query_map& query,
+             const request_headers& headers) {
   switch (op) {
-    case operation::auth_mock:
-      return mock_login(body);
+    case operation::auth_mock: return mock_login(body);
     case operation::auth_refresh: {
       fields f{body};
       auto token = f.text("refresh_token", true, 512, 1);
@@ -600,18 +600,12 @@ decode_input(operation op, const rapidjson::Value* body,
       in.name = std::move(parts->second);
       return in;
     }
-    case operation::execute_agent:
-      return execute(body, headers);
-    case operation::list_executions:
-      return list_executions(query);
-    case operation::claim_execution:
-      return claim(body);
-    case operation::update_execution:
-      return update_execution(body);
-    case operation::append_log:
-      return append_log(body);
-    case operation::list_logs:
-      return list_logs(query);
+    case operation::execute_agent: return execute(body, headers);
+    case operation::list_executions: return list_executions(query);
+    case operation::claim_execution: return claim(body);
+    case operation::update_execution: return update_execution(body);
+    case operation::append_log: return append_log(body);
+    case operation::list_logs: return list_logs(query);
     case operation::list_workflows: {
       actors::list_workflows_input in;
       if (auto* repo = query_value(query, "repository_id")) {
@@ -622,12 +616,9 @@ decode_input(operation op, const rapidjson::Value* body,
       return in;
     }
     case operation::create_workflow:
-    case operation::update_workflow:
-      return workflow(body);
-    case operation::telegram_webhook:
-      return telegram_update(body);
-    default:
-      return actors::request_input{};
+    case operation::update_workflow: return workflow(body);
+    case operation::telegram_webhook: return telegram_update(body);
+    default: return actors::request_input{};
   }
 }
 

@@ -10,7 +10,6 @@
 #include <string_view>
 
 #include <caf/expected.hpp>
-
 #include <rapidjson/document.h>
 
 #include "actors/messages.hpp"

@@ -18,16 +18,13 @@ code_info info(errc code) {
       return {400, "validation_error", "the request is invalid"};
     case errc::authentication_error:
       return {401, "authentication_error", "authentication required"};
-    case errc::jwt_error:
-      return {401, "jwt_error", "the token is invalid"};
+    case errc::jwt_error: return {401, "jwt_error", "the token is invalid"};
     case errc::authorization_error:
       return {403, "authorization_error", "not allowed"};
-    case errc::not_found:
-      return {404, "not_found", "not found"};
+    case errc::not_found: return {404, "not_found", "not found"};
     case errc::method_not_allowed:
       return {405, "method_not_allowed", "method not allowed"};
-    case errc::conflict:
-      return {409, "conflict", "conflict"};
+    case errc::conflict: return {409, "conflict", "conflict"};
     case errc::payload_too_large:
       return {413, "payload_too_large", "the request body is too large"};
     case errc::unsupported_media_type:
@@ -35,18 +32,14 @@ code_info info(errc code) {
               "the request body must be application/json"};
     case errc::unprocessable_entity:
       return {422, "unprocessable_entity", "the request cannot be processed"};
-    case errc::rate_limited:
-      return {429, "rate_limited", "too many requests"};
-    case errc::internal_error:
-      return {500, "internal_error", "internal error"};
-    case errc::database_error:
-      return {500, "database_error", "database error"};
+    case errc::rate_limited: return {429, "rate_limited", "too many requests"};
+    case errc::internal_error: return {500, "internal_error", "internal error"};
+    case errc::database_error: return {500, "database_error", "database error"};
     case errc::external_api_error:
       return {502, "external_api_error", "an upstream service failed"};
     case errc::service_unavailable:
       return {503, "service_unavailable", "service unavailable"};
-    case errc::timeout:
-      return {504, "timeout", "the request took too long"};
+    case errc::timeout: return {504, "timeout", "the request took too long"};
     case errc::request_timeout:
       return {408, "request_timeout", "the request was not received in time"};
     case errc::length_required:

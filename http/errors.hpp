@@ -14,9 +14,9 @@ namespace miyabi::http {
 
 struct error_response {
   int status = 500;
-  std::string_view code;   ///< the envelope's `error` field
-  std::string message;     ///< safe for clients: never internal text
-  std::string details;     ///< empty when there is nothing to add
+  std::string_view code;    ///< the envelope's `error` field
+  std::string message;      ///< safe for clients: never internal text
+  std::string details;      ///< empty when there is nothing to add
   bool retry_after = false; ///< 429/503: add `Retry-After`
 };
 

@@ -15,9 +15,10 @@ namespace {
 namespace Http = Pistache::Http;
 
 const Http::Mime::MediaType& media_type(std::string_view content_type) {
-  static const auto json = Http::Mime::MediaType::fromString("application/json");
-  static const auto prometheus
-    = Http::Mime::MediaType::fromString("text/plain; version=0.0.4");
+  static const auto json =
+    Http::Mime::MediaType::fromString("application/json");
+  static const auto prometheus =
+    Http::Mime::MediaType::fromString("text/plain; version=0.0.4");
   if (content_type == "application/json")
     return json;
   return prometheus;
@@ -27,10 +28,8 @@ const Http::Mime::MediaType& media_type(std::string_view content_type) {
 
 exchange::exchange(std::shared_ptr<server_context> ctx,
                    Http::ResponseWriter writer, request_facts facts)
-  : ctx_(std::move(ctx)),
-    writer_(std::move(writer)),
-    peer_(writer_.getPeer()),
-    facts_(std::move(facts)) {
+    : ctx_(std::move(ctx)), writer_(std::move(writer)),
+      peer_(writer_.getPeer()), facts_(std::move(facts)) {
   ctx_->in_flight.fetch_add(1, std::memory_order_relaxed);
   ctx_->metrics->http.in_flight().Increment();
 }
@@ -75,8 +74,8 @@ void exchange::empty(int status, header_list extra) {
   send(status, {}, {}, std::move(extra), false);
 }
 
-void exchange::send(int status, std::string_view content_type,
-                    std::string body, header_list extra, bool error) {
+void exchange::send(int status, std::string_view content_type, std::string body,
+                    header_list extra, bool error) {
   if (answered_.exchange(true))
     return; // Exactly once: a late second answer is dropped.
   header_list headers;
@@ -91,7 +90,8 @@ void exchange::send(int status, std::string_view content_type,
   try {
     auto& out = writer_.headers();
     for (auto& [name, value] : headers)
-      out.add(std::make_shared<named_header>(std::move(name), std::move(value)));
+      out.add(
+        std::make_shared<named_header>(std::move(name), std::move(value)));
     if (facts_.close) {
       out.remove<Http::Header::Connection>();
       out.add<Http::Header::Connection>(Http::ConnectionControl::Close);
@@ -100,8 +100,9 @@ void exchange::send(int status, std::string_view content_type,
     bool no_body = facts_.verb == method::head || body.empty();
     // The returned promise is deliberately ignored (see the header).
     if (no_body)
-      writer_.send(code, "", content_type.empty() ? Http::Mime::MediaType{}
-                                                  : media_type(content_type));
+      writer_.send(code, "",
+                   content_type.empty() ? Http::Mime::MediaType{}
+                                        : media_type(content_type));
     else
       writer_.send(code, body, media_type(content_type));
   } catch (const std::exception& e) {
@@ -109,9 +110,9 @@ void exchange::send(int status, std::string_view content_type,
     log::warning("could not write a response",
                  {{"request_id", facts_.request_id}, {"error", e.what()}});
   }
-  auto seconds = std::chrono::duration<double>(actors::clock::now()
-                                               - facts_.received)
-                   .count();
+  auto seconds =
+    std::chrono::duration<double>(actors::clock::now() - facts_.received)
+      .count();
   ctx_->metrics->http.observe(facts_.route, static_cast<size_t>(facts_.verb),
                               status, seconds);
   ctx_->in_flight.fetch_sub(1, std::memory_order_relaxed);

@@ -36,11 +36,8 @@ struct server_context {
                  std::shared_ptr<metrics::service_metrics> metrics_ptr,
                  std::shared_ptr<actors::service_status> status_ptr,
                  cors_policy cors_rules)
-    : cfg(std::move(cfg_ptr)),
-      metrics(std::move(metrics_ptr)),
-      status(std::move(status_ptr)),
-      cors(std::move(cors_rules)) {
-  }
+      : cfg(std::move(cfg_ptr)), metrics(std::move(metrics_ptr)),
+        status(std::move(status_ptr)), cors(std::move(cors_rules)) {}
 
   std::shared_ptr<const config::settings> cfg;
   std::shared_ptr<metrics::service_metrics> metrics;
@@ -57,12 +54,12 @@ struct request_facts {
   std::string request_id;
   std::string trace;
   actors::clock::time_point received;
-  bool no_store = false;    ///< Cache-Control: no-store (auth paths)
-  bool close = false;       ///< answer with Connection: close
+  bool no_store = false; ///< Cache-Control: no-store (auth paths)
+  bool close = false;    ///< answer with Connection: close
 };
 
 class exchange final : public actors::responder {
-public:
+ public:
   exchange(std::shared_ptr<server_context> ctx,
            Pistache::Http::ResponseWriter writer, request_facts facts);
 
@@ -80,7 +77,7 @@ public:
 
   const request_facts& facts() const { return facts_; }
 
-private:
+ private:
   void send(int status, std::string_view content_type, std::string body,
             header_list extra, bool error);
 

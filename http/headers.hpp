@@ -23,10 +23,9 @@ std::string_view reason_phrase(int status);
 /// A response header whose name is chosen at run time. Pistache 0.0.5 only
 /// writes typed headers into responses, so every custom header uses this.
 class named_header final : public Pistache::Http::Header::Header {
-public:
+ public:
   named_header(std::string name, std::string value)
-    : name_(std::move(name)), value_(std::move(value)) {
-  }
+      : name_(std::move(name)), value_(std::move(value)) {}
 
   const char* name() const override { return name_.c_str(); }
 
@@ -34,7 +33,7 @@ public:
 
   void write(std::ostream& os) const override { os << value_; }
 
-private:
+ private:
   std::string name_;
   std::string value_;
 };

@@ -358,17 +358,16 @@ size_t json_depth(std::string_view text, size_t limit) {
 caf::error parse_json(std::string_view text, rapidjson::Document& doc) {
   if (json_depth(text, max_json_depth) > max_json_depth)
     return make_error(errc::validation_error, "malformed JSON",
-                      "JSON nested deeper than "
-                        + std::to_string(max_json_depth) + " levels");
-  constexpr unsigned flags = rapidjson::kParseIterativeFlag
-                             | rapidjson::kParseValidateEncodingFlag;
+                      "JSON nested deeper than " +
+                        std::to_string(max_json_depth) + " levels");
+  constexpr unsigned flags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
   doc.Parse<flags>(text.data(), text.size());
   if (doc.HasParseError())
-    return make_error(errc::validation_error, "malformed JSON",
-                      std::string{rapidjson::GetParseError_En(
-                        doc.GetParseError())}
-                        + " at offset "
-                        + std::to_string(doc.GetErrorOffset()));
+    return make_error(
+      errc::validation_error, "malformed JSON",
+      std::string{rapidjson::GetParseError_En(doc.GetParseError())} +
+        " at offset " + std::to_string(doc.GetErrorOffset()));
   return {};
 }
 

@@ -8,7 +8,6 @@
 #include <string_view>
 
 #include <caf/expected.hpp>
-
 #include <rapidjson/document.h>
 
 #include "actors/replies.hpp"

@@ -4,7 +4,6 @@
 #include <cstring>
 #include <string>
 #include <string_view>
-
 #include <sys/socket.h>
 
 #include <pistache/http.h>
@@ -50,8 +49,8 @@ void refuse(guard_state& st, int status, std::string_view details) {
   auto peer = st.peer.lock();
   if (!peer)
     return;
-  auto err = to_response(
-    make_error(code_for_status(status), {}, std::string{details}));
+  auto err =
+    to_response(make_error(code_for_status(status), {}, std::string{details}));
   err.status = status;
   auto request_id = actors::random_uuid();
   auto body = encode_error(err, request_id);
@@ -72,12 +71,11 @@ void refuse(guard_state& st, int status, std::string_view details) {
   // A short answer fits the socket buffer of a fresh connection; if it
   // does not, the client is not reading and loses nothing it wanted.
   auto fd = peer->fd();
-  (void) ::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)::send(fd, text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::shutdown(fd, SHUT_WR);
-  log::info("request refused by the parser guard",
-            {{"request_id", request_id},
-             {"status", status},
-             {"details", details}});
+  log::info(
+    "request refused by the parser guard",
+    {{"request_id", request_id}, {"status", status}, {"details", details}});
 }
 
 State drop_input(StreamCursor& cursor) {
@@ -106,10 +104,9 @@ size_t find_crlf(const char* data, size_t size) {
 }
 
 class guarded_line_step final : public Http::Private::Step {
-public:
+ public:
   guarded_line_step(Http::Request* request, guard_state& st)
-    : Step(request), inner_(request), st_(st) {
-  }
+      : Step(request), inner_(request), st_(st) {}
 
   StepId id() const override { return Http::Private::RequestLineStep::Id; }
 
@@ -129,16 +126,15 @@ public:
     return run_guarded(st_, inner_, cursor);
   }
 
-private:
+ private:
   Http::Private::RequestLineStep inner_;
   guard_state& st_;
 };
 
 class guarded_headers_step final : public Http::Private::Step {
-public:
+ public:
   guarded_headers_step(Http::Request* request, guard_state& st)
-    : Step(request), inner_(request), st_(st) {
-  }
+      : Step(request), inner_(request), st_(st) {}
 
   StepId id() const override { return Http::Private::HeadersStep::Id; }
 
@@ -148,8 +144,8 @@ public:
     if (!st_.head_checked) {
       const char* data = cursor.offset();
       auto avail = cursor.remaining();
-      std::string_view view{data, std::min(avail,
-                                           st_.limits.max_header_block + 4)};
+      std::string_view view{data,
+                            std::min(avail, st_.limits.max_header_block + 4)};
       size_t end = 0;
       if (view.size() >= 2 && view[0] == '\r' && view[1] == '\n') {
         end = 0; // no header lines at all
@@ -173,16 +169,15 @@ public:
     return run_guarded(st_, inner_, cursor);
   }
 
-private:
+ private:
   Http::Private::HeadersStep inner_;
   guard_state& st_;
 };
 
 class guarded_body_step final : public Http::Private::Step {
-public:
+ public:
   guarded_body_step(Http::Request* request, guard_state& st)
-    : Step(request), inner_(request), st_(st) {
-  }
+      : Step(request), inner_(request), st_(st) {}
 
   StepId id() const override { return Http::Private::BodyStep::Id; }
 
@@ -192,16 +187,16 @@ public:
     return run_guarded(st_, inner_, cursor);
   }
 
-private:
+ private:
   Http::Private::BodyStep inner_;
   guard_state& st_;
 };
 
 class guarded_parser final : public Http::RequestParser {
-public:
+ public:
   guarded_parser(size_t max_size, std::weak_ptr<Pistache::Tcp::Peer> peer,
                  const guard_limits& limits)
-    : Http::RequestParser(max_size) {
+      : Http::RequestParser(max_size) {
     state_.peer = std::move(peer);
     state_.limits = limits;
     allSteps[0] = std::make_unique<guarded_line_step>(&request, state_);
@@ -216,16 +211,16 @@ public:
 
   bool refused() const { return state_.refused; }
 
-private:
+ private:
   guard_state state_;
 };
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size()
-         && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-              return std::tolower(static_cast<unsigned char>(x))
-                     == std::tolower(static_cast<unsigned char>(y));
-            });
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
 }
 
 bool token_char(unsigned char c) {
@@ -254,8 +249,8 @@ head_check check_header_block(const char* block, size_t size,
   while (!rest.empty()) {
     auto eol = rest.find("\r\n");
     auto line = rest.substr(0, eol);
-    rest = eol == std::string_view::npos ? std::string_view{}
-                                         : rest.substr(eol + 2);
+    rest =
+      eol == std::string_view::npos ? std::string_view{} : rest.substr(eol + 2);
     if (line.empty())
       break;
     if (line.front() == ' ' || line.front() == '\t')
@@ -270,10 +265,9 @@ head_check check_header_block(const char* block, size_t size,
       return {400, "malformed header name", 0};
     auto value = trim(line.substr(colon + 1));
     if (iequals(name, "content-length")) {
-      bool digits = !value.empty() && value.size() <= 19
-                    && std::all_of(value.begin(), value.end(), [](char c) {
-                         return c >= '0' && c <= '9';
-                       });
+      bool digits = !value.empty() && value.size() <= 19 &&
+                    std::all_of(value.begin(), value.end(),
+                                [](char c) { return c >= '0' && c <= '9'; });
       if (!digits)
         return {400, "Content-Length must be a decimal number", 0};
       if (has_length && value != length_text)
@@ -289,8 +283,7 @@ head_check check_header_block(const char* block, size_t size,
   if (has_length) {
     result.content_length = std::stoull(std::string{length_text});
     if (result.content_length > limits.max_body)
-      return {413,
-              "the announced body exceeds MAX_BODY_BYTES",
+      return {413, "the announced body exceeds MAX_BODY_BYTES",
               result.content_length};
   }
   return result;
@@ -299,9 +292,8 @@ head_check check_header_block(const char* block, size_t size,
 void install_guarded_parser(const std::shared_ptr<Pistache::Tcp::Peer>& peer,
                             size_t max_request_size,
                             const guard_limits& limits) {
-  peer->putData(Http::Handler::ParserData,
-                std::make_shared<guarded_parser>(max_request_size, peer,
-                                                 limits));
+  peer->putData(Http::Handler::ParserData, std::make_shared<guarded_parser>(
+                                             max_request_size, peer, limits));
 }
 
 bool refused(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {

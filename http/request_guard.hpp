@@ -44,7 +44,7 @@ bool refused(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
 
 /// Result of checking a complete header block (exposed for tests).
 struct head_check {
-  int status = 0;              ///< 0: acceptable; else the status to answer
+  int status = 0;               ///< 0: acceptable; else the status to answer
   const char* reason = nullptr; ///< details for the envelope
   size_t content_length = 0;
 };

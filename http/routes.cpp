@@ -40,8 +40,7 @@ std::vector<route_spec> specs() {
     {"/api/v1/health/live",
      {{method::get, operation::health_live, false, false}}},
     {"/metrics", {{method::get, operation::metrics, false, false}}},
-    {"/api/v1/openapi.json",
-     {{method::get, operation::openapi, false, false}}},
+    {"/api/v1/openapi.json", {{method::get, operation::openapi, false, false}}},
     {"/api/v1/auth/github",
      {{method::get, operation::auth_github_start, false, db}}},
     {"/api/v1/auth/github/callback",
@@ -93,9 +92,9 @@ std::vector<route_spec> specs() {
 } // namespace
 
 std::string_view to_string(method m) {
-  static constexpr std::array<std::string_view, method_count> names
-    = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
-       "CONNECT"};
+  static constexpr std::array<std::string_view, method_count> names = {
+    "GET",  "POST",    "PUT",   "PATCH",  "DELETE",
+    "HEAD", "OPTIONS", "TRACE", "CONNECT"};
   return names[static_cast<size_t>(m)];
 }
 
@@ -105,14 +104,14 @@ route_table::route_table() {
     r.pattern = spec.pattern;
     r.segments = split(r.pattern);
     for (const auto& e : spec.entries)
-      r.methods[static_cast<size_t>(e.m)]
-        = operation_traits{e.op, e.json_body, e.database};
+      r.methods[static_cast<size_t>(e.m)] =
+        operation_traits{e.op, e.json_body, e.database};
     // Allow lists every method the path supports: HEAD with GET, OPTIONS.
     for (size_t i = 0; i < method_count; ++i) {
       auto m = static_cast<method>(i);
-      bool allowed = r.methods[i].has_value() || m == method::options
-                     || (m == method::head
-                         && r.methods[static_cast<size_t>(method::get)]);
+      bool allowed =
+        r.methods[i].has_value() || m == method::options ||
+        (m == method::head && r.methods[static_cast<size_t>(method::get)]);
       if (!allowed)
         continue;
       if (!r.allow.empty())

@@ -41,19 +41,19 @@ struct operation_traits {
 };
 
 struct route {
-  std::string pattern;                ///< also the metrics label
-  std::vector<std::string> segments;  ///< `{id}` marks the parameter
+  std::string pattern;               ///< also the metrics label
+  std::vector<std::string> segments; ///< `{id}` marks the parameter
   std::array<std::optional<operation_traits>, method_count> methods;
-  std::string allow;                  ///< the Allow header value
+  std::string allow; ///< the Allow header value
 };
 
 struct route_match {
-  size_t route = 0;        ///< index into `routes()`; `unmatched()` if none
-  std::string_view id;     ///< the `{id}` segment, if the template has one
+  size_t route = 0;    ///< index into `routes()`; `unmatched()` if none
+  std::string_view id; ///< the `{id}` segment, if the template has one
 };
 
 class route_table {
-public:
+ public:
   /// The table of the service, built on first use (call once at start).
   static const route_table& instance();
 
@@ -75,7 +75,7 @@ public:
   /// The label of one route index (`unmatched` past the last route).
   std::string_view label(size_t index) const;
 
-private:
+ private:
   route_table();
 
   std::vector<route> routes_;

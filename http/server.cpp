@@ -57,10 +57,10 @@ std::string header(const Http::Request& req, const std::string& name) {
 }
 
 bool valid_request_id(std::string_view id) {
-  return !id.empty() && id.size() <= 128
-         && std::all_of(id.begin(), id.end(), [](unsigned char c) {
-              return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-            });
+  return !id.empty() && id.size() <= 128 &&
+         std::all_of(id.begin(), id.end(), [](unsigned char c) {
+           return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+         });
 }
 
 /// Parses `Authorization`: `Bearer <token>`, scheme case-insensitive,
@@ -77,15 +77,13 @@ credential_kind parse_credentials(std::string_view value, std::string& token) {
     rest.remove_prefix(1);
   while (!rest.empty() && rest.back() == ' ')
     rest.remove_suffix(1);
-  bool bearer = scheme.size() == 6
-                && std::equal(scheme.begin(), scheme.end(), "bearer",
-                              [](char a, char b) {
-                                return std::tolower(
-                                         static_cast<unsigned char>(a))
-                                       == b;
-                              });
-  if (!bearer || rest.empty()
-      || rest.find_first_of(" \t") != std::string_view::npos)
+  bool bearer =
+    scheme.size() == 6 &&
+    std::equal(scheme.begin(), scheme.end(), "bearer", [](char a, char b) {
+      return std::tolower(static_cast<unsigned char>(a)) == b;
+    });
+  if (!bearer || rest.empty() ||
+      rest.find_first_of(" \t") != std::string_view::npos)
     return credential_kind::malformed;
   token.assign(rest);
   return credential_kind::bearer;
@@ -96,28 +94,27 @@ bool is_json_media_type(std::string_view value) {
   auto type = value.substr(0, semi);
   while (!type.empty() && type.back() == ' ')
     type.remove_suffix(1);
-  return type.size() == 16
-         && std::equal(type.begin(), type.end(), "application/json",
-                       [](char a, char b) {
-                         return std::tolower(static_cast<unsigned char>(a))
-                                == b;
-                       });
+  return type.size() == 16 &&
+         std::equal(type.begin(), type.end(), "application/json",
+                    [](char a, char b) {
+                      return std::tolower(static_cast<unsigned char>(a)) == b;
+                    });
 }
 
 } // namespace
 
-// -- the Pistache handler ---------------------------------------------------------
+// -- the Pistache handler -----------------------------------------------------
 
 class api_handler final : public Http::Handler {
-public:
+ public:
   HTTP_PROTOTYPE(api_handler)
 
   api_handler(std::shared_ptr<server_context> ctx, actors::service* actors,
               guard_limits limits)
-    : ctx_(std::move(ctx)), actors_(actors), limits_(limits) {
-  }
+      : ctx_(std::move(ctx)), actors_(actors), limits_(limits) {}
 
-  void onRequest(const Http::Request& req, Http::ResponseWriter writer) override {
+  void onRequest(const Http::Request& req,
+                 Http::ResponseWriter writer) override {
     try {
       handle(req, std::move(writer));
     } catch (const std::exception& e) {
@@ -145,8 +142,7 @@ public:
         out.add(std::make_shared<named_header>(name, value));
       out.remove<Http::Header::Connection>();
       out.add<Http::Header::Connection>(Http::ConnectionControl::Close);
-      writer.send(Http::Code::Request_Timeout,
-                  encode_error(err, request_id),
+      writer.send(Http::Code::Request_Timeout, encode_error(err, request_id),
                   Http::Mime::MediaType::fromString("application/json"));
     } catch (const std::exception& e) {
       log::warning("could not answer a timed-out request",
@@ -154,7 +150,7 @@ public:
     }
   }
 
-private:
+ private:
   void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
     install_guarded_parser(peer, getMaxRequestSize(), limits_);
   }
@@ -174,8 +170,8 @@ void api_handler::handle(const Http::Request& req,
   facts.received = actors::clock::now();
   facts.verb = to_method(req.method());
   auto client_id = header(req, "X-Request-Id");
-  facts.request_id = valid_request_id(client_id) ? std::move(client_id)
-                                                 : actors::random_uuid();
+  facts.request_id =
+    valid_request_id(client_id) ? std::move(client_id) : actors::random_uuid();
   facts.origin = header(req, "Origin");
   if (!cfg.google_cloud_project.empty())
     facts.trace = log::trace_field(header(req, "X-Cloud-Trace-Context"));
@@ -186,24 +182,25 @@ void api_handler::handle(const Http::Request& req,
   // Pistache answers `Connection: Close` to HTTP/1.1 requests without a
   // Connection header yet keeps the socket: clients would reconnect per
   // request. Persistent connections are the HTTP/1.1 default.
-  if (req.version() == Http::Version::Http11
-      && !req.headers().has<Http::Header::Connection>()) {
+  if (req.version() == Http::Version::Http11 &&
+      !req.headers().has<Http::Header::Connection>()) {
     writer.headers().remove<Http::Header::Connection>();
     writer.headers().add<Http::Header::Connection>(
       Http::ConnectionControl::KeepAlive);
   }
   bool draining = ctx_->status->draining.load(std::memory_order_relaxed);
   facts.close = draining;
-  auto ex = std::make_shared<exchange>(ctx_, std::move(writer),
-                                       std::move(facts));
+  auto ex =
+    std::make_shared<exchange>(ctx_, std::move(writer), std::move(facts));
   const auto& f = ex->facts();
   if (draining) {
-    ex->fail(make_error(errc::service_unavailable, "the service is shutting down"));
+    ex->fail(
+      make_error(errc::service_unavailable, "the service is shutting down"));
     return;
   }
   if (ctx_->in_flight.load(std::memory_order_relaxed) > cfg.max_inflight) {
-    ex->fail(make_error(errc::service_unavailable,
-                        "too many requests in flight"));
+    ex->fail(
+      make_error(errc::service_unavailable, "too many requests in flight"));
     return;
   }
   if (match.route == table.unmatched()) {
@@ -233,9 +230,9 @@ void api_handler::handle(const Http::Request& req,
     ex->reply({200, actors::json_text{std::string{openapi_document()}}, {}});
     return;
   }
-  if (traits->op == operation::telegram_webhook
-      && !cfg.telegram_webhook_secret.empty()
-      && !actors::constant_time_equal(
+  if (traits->op == operation::telegram_webhook &&
+      !cfg.telegram_webhook_secret.empty() &&
+      !actors::constant_time_equal(
         header(req, "X-Telegram-Bot-Api-Secret-Token"),
         cfg.telegram_webhook_secret)) {
     // Checked before the body is even looked at (api.md, Telegram bot).
@@ -262,8 +259,8 @@ void api_handler::handle(const Http::Request& req,
     return;
   }
   request.path_id.assign(match.id);
-  request.credentials = parse_credentials(header(req, "Authorization"),
-                                          request.token);
+  request.credentials =
+    parse_credentials(header(req, "Authorization"), request.token);
   // Query values arrive raw from Pistache; decode them once here.
   query_map query;
   for (auto i = req.query().parameters_begin();
@@ -298,8 +295,8 @@ void api_handler::handle(const Http::Request& req,
   request_headers extra;
   extra.idempotency_key = header(req, "Idempotency-Key");
   if (request.op == operation::auth_github_callback)
-    extra.login_cookie = cookie_value(header(req, "Cookie"),
-                                      actors::login_cookie);
+    extra.login_cookie =
+      cookie_value(header(req, "Cookie"), actors::login_cookie);
   auto input = decode_input(request.op, body, query, extra);
   if (!input) {
     refuse(input.error());
@@ -310,7 +307,7 @@ void api_handler::handle(const Http::Request& req,
   actors_->dispatch(std::move(call));
 }
 
-// -- server -------------------------------------------------------------------------
+// -- server -------------------------------------------------------------------
 
 struct server::impl {
   std::shared_ptr<server_context> ctx;
@@ -322,7 +319,7 @@ server::server(std::shared_ptr<const config::settings> cfg,
                std::shared_ptr<metrics::service_metrics> metrics,
                std::shared_ptr<actors::service_status> status,
                actors::service& actors)
-  : impl_(std::make_unique<impl>()) {
+    : impl_(std::make_unique<impl>()) {
   auto origins = cfg->cors_allowed_origins;
   impl_->ctx = std::make_shared<server_context>(
     std::move(cfg), std::move(metrics), std::move(status),
@@ -345,8 +342,8 @@ void server::start() {
   auto opts = Http::Endpoint::options()
                 .threads(static_cast<int>(cfg.http_threads))
                 .threadsName("http")
-                .flags(Pistache::Tcp::Options::ReuseAddr
-                       | Pistache::Tcp::Options::NoDelay)
+                .flags(Pistache::Tcp::Options::ReuseAddr |
+                       Pistache::Tcp::Options::NoDelay)
                 .backlog(1024)
                 .maxRequestSize(cfg.max_body_bytes + head_allowance)
                 .headerTimeout(cfg.header_timeout)

@@ -23,7 +23,7 @@ class service_metrics;
 namespace miyabi::http {
 
 class server {
-public:
+ public:
   server(std::shared_ptr<const config::settings> cfg,
          std::shared_ptr<metrics::service_metrics> metrics,
          std::shared_ptr<actors::service_status> status,
@@ -54,7 +54,7 @@ public:
   /// The metrics labels of the routes (for the metrics registry).
   static std::vector<std::string> route_labels();
 
-private:
+ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -13,15 +13,15 @@ using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
 // Codes the service answers with; index = slot. The last slot is "other".
-constexpr std::array<int, 25> known_statuses
-  = {200, 201, 202, 204, 302, 304, 400, 401, 403, 404, 405, 408, 409,
-     411, 413, 415, 422, 429, 431, 500, 501, 502, 503, 504, 505};
+constexpr std::array<int, 25> known_statuses = {
+  200, 201, 202, 204, 302, 304, 400, 401, 403, 404, 405, 408, 409,
+  411, 413, 415, 422, 429, 431, 500, 501, 502, 503, 504, 505};
 
 } // namespace
 
 const prometheus::Histogram::BucketBoundaries& latency_buckets() {
-  static const prometheus::Histogram::BucketBoundaries buckets
-    = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0};
+  static const prometheus::Histogram::BucketBoundaries buckets = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0};
   return buckets;
 }
 
@@ -43,26 +43,26 @@ template class labelled<prometheus::Counter>;
 template class labelled<prometheus::Gauge>;
 template class labelled<prometheus::Histogram>;
 
-// -- http_metrics ---------------------------------------------------------------
+// -- http_metrics -------------------------------------------------------------
 
 http_metrics::http_metrics(prometheus::Registry& reg,
                            std::vector<std::string> routes)
-  : routes_(std::move(routes)),
-    requests_(BuildCounter()
-                .Name("http_requests_total")
-                .Help("HTTP requests answered, by method, route template "
-                      "and status code")
-                .Register(reg)),
-    durations_(BuildHistogram()
-                 .Name("http_request_duration_seconds")
-                 .Help("Time from a complete request to its response being "
-                       "queued, by method and route template")
-                 .Register(reg)),
-    in_flight_(&BuildGauge()
-                  .Name("http_requests_in_flight")
-                  .Help("Requests received and not yet answered")
-                  .Register(reg)
-                  .Add({})) {
+    : routes_(std::move(routes)),
+      requests_(BuildCounter()
+                  .Name("http_requests_total")
+                  .Help("HTTP requests answered, by method, route template "
+                        "and status code")
+                  .Register(reg)),
+      durations_(BuildHistogram()
+                   .Name("http_request_duration_seconds")
+                   .Help("Time from a complete request to its response being "
+                         "queued, by method and route template")
+                   .Register(reg)),
+      in_flight_(&BuildGauge()
+                    .Name("http_requests_in_flight")
+                    .Help("Requests received and not yet answered")
+                    .Register(reg)
+                    .Add({})) {
   auto n = routes_.size() * methods.size();
   counters_.reset(new std::atomic<prometheus::Counter*>[n * status_slots]);
   histograms_.reset(new std::atomic<prometheus::Histogram*>[n]);
@@ -87,8 +87,8 @@ prometheus::Counter& http_metrics::counter(size_t route, size_t method,
                                    {"code", std::to_string(status)}};
   if (slot == status_slots - 1)
     return requests_.Add(labels); // rare: an unusual code takes the slow path
-  auto& cell = counters_[(route * methods.size() + method) * status_slots
-                         + slot];
+  auto& cell =
+    counters_[(route * methods.size() + method) * status_slots + slot];
   if (auto* cached = cell.load(std::memory_order_acquire))
     return *cached;
   // Family::Add returns the same series for the same labels, so a race
@@ -102,9 +102,9 @@ prometheus::Histogram& http_metrics::histogram(size_t route, size_t method) {
   auto& cell = histograms_[route * methods.size() + method];
   if (auto* cached = cell.load(std::memory_order_acquire))
     return *cached;
-  auto* added = &durations_.Add({{"method", std::string{methods[method]}},
-                                 {"route", routes_[route]}},
-                                latency_buckets());
+  auto* added = &durations_.Add(
+    {{"method", std::string{methods[method]}}, {"route", routes_[route]}},
+    latency_buckets());
   cell.store(added, std::memory_order_release);
   return *added;
 }
@@ -117,109 +117,109 @@ void http_metrics::observe(size_t route, size_t method, int status,
   histogram(route, method).Observe(seconds);
 }
 
-// -- service_metrics -------------------------------------------------------------
+// -- service_metrics ----------------------------------------------------------
 
 service_metrics::service_metrics(std::vector<std::string> routes,
                                  std::string_view version)
-  : registry_(std::make_shared<prometheus::Registry>()),
-    http(*registry_, std::move(routes)),
-    actor_restarts(BuildCounter()
-                     .Name("miyabi_actor_restarts_total")
-                     .Help("Worker actors restarted by their supervisor")
-                     .Register(*registry_),
-                   "actor"),
-    db_sessions(BuildGauge()
-                  .Name("miyabi_db_sessions")
-                  .Help("Database sessions by state")
-                  .Register(*registry_),
-                "state"),
-    db_queue_depth(BuildGauge()
-                     .Name("miyabi_db_queue_depth")
-                     .Help("Database requests waiting for a free session")
-                     .Register(*registry_)
-                     .Add({})),
-    db_query_duration(BuildHistogram()
-                        .Name("miyabi_db_query_duration_seconds")
-                        .Help("Database work per request, by query name")
-                        .Register(*registry_),
-                      "query",
-                      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                       0.25, 0.5, 1.0, 2.5, 5.0}),
-    db_errors(BuildCounter()
-                .Name("miyabi_db_errors_total")
-                .Help("Database failures by kind")
-                .Register(*registry_),
-              "kind"),
-    auth_tokens_issued(BuildCounter()
-                         .Name("miyabi_auth_tokens_issued_total")
-                         .Help("Access tokens issued")
-                         .Register(*registry_)
-                         .Add({})),
-    auth_failures(BuildCounter()
-                    .Name("miyabi_auth_failures_total")
-                    .Help("Rejected authentication attempts by reason")
-                    .Register(*registry_),
-                  "reason"),
-    outbound_requests(BuildCounter()
-                        .Name("miyabi_outbound_requests_total")
-                        .Help("Calls to GitHub, Telegram and the LLM by "
-                              "service and status code (0: no answer)")
-                        .Register(*registry_)),
-    outbound_duration(BuildHistogram()
-                        .Name("miyabi_outbound_request_duration_seconds")
-                        .Help("Duration of outbound calls by service")
-                        .Register(*registry_),
-                      "service", latency_buckets()),
-    telegram_updates(BuildCounter()
-                       .Name("miyabi_telegram_updates_total")
-                       .Help("Telegram webhook updates by result")
+    : registry_(std::make_shared<prometheus::Registry>()),
+      http(*registry_, std::move(routes)),
+      actor_restarts(BuildCounter()
+                       .Name("miyabi_actor_restarts_total")
+                       .Help("Worker actors restarted by their supervisor")
                        .Register(*registry_),
-                     "result"),
-    telegram_outbox(BuildGauge()
-                      .Name("miyabi_telegram_outbox")
-                      .Help("Telegram outbox messages by state")
-                      .Register(*registry_),
-                    "state"),
-    telegram_send(BuildCounter()
-                    .Name("miyabi_telegram_send_total")
-                    .Help("Bot API sendMessage calls by status code")
+                     "actor"),
+      db_sessions(BuildGauge()
+                    .Name("miyabi_db_sessions")
+                    .Help("Database sessions by state")
                     .Register(*registry_),
-                  "code"),
-    resident_memory_(BuildGauge()
-                       .Name("process_resident_memory_bytes")
-                       .Help("Resident memory size in bytes")
+                  "state"),
+      db_queue_depth(BuildGauge()
+                       .Name("miyabi_db_queue_depth")
+                       .Help("Database requests waiting for a free session")
                        .Register(*registry_)
                        .Add({})),
-    virtual_memory_(BuildGauge()
-                      .Name("process_virtual_memory_bytes")
-                      .Help("Virtual memory size in bytes")
-                      .Register(*registry_)
-                      .Add({})),
-    cpu_seconds_(BuildCounter()
-                   .Name("process_cpu_seconds_total")
-                   .Help("User and system CPU time spent in seconds")
-                   .Register(*registry_)
-                   .Add({})),
-    open_fds_(BuildGauge()
-                .Name("process_open_fds")
-                .Help("Open file descriptors")
-                .Register(*registry_)
-                .Add({})),
-    max_fds_(BuildGauge()
-               .Name("process_max_fds")
-               .Help("Maximum number of open file descriptors")
-               .Register(*registry_)
-               .Add({})),
-    start_time_(BuildGauge()
-                  .Name("process_start_time_seconds")
-                  .Help("Start time of the process since the Unix epoch")
+      db_query_duration(BuildHistogram()
+                          .Name("miyabi_db_query_duration_seconds")
+                          .Help("Database work per request, by query name")
+                          .Register(*registry_),
+                        "query",
+                        {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                         0.25, 0.5, 1.0, 2.5, 5.0}),
+      db_errors(BuildCounter()
+                  .Name("miyabi_db_errors_total")
+                  .Help("Database failures by kind")
+                  .Register(*registry_),
+                "kind"),
+      auth_tokens_issued(BuildCounter()
+                           .Name("miyabi_auth_tokens_issued_total")
+                           .Help("Access tokens issued")
+                           .Register(*registry_)
+                           .Add({})),
+      auth_failures(BuildCounter()
+                      .Name("miyabi_auth_failures_total")
+                      .Help("Rejected authentication attempts by reason")
+                      .Register(*registry_),
+                    "reason"),
+      outbound_requests(BuildCounter()
+                          .Name("miyabi_outbound_requests_total")
+                          .Help("Calls to GitHub, Telegram and the LLM by "
+                                "service and status code (0: no answer)")
+                          .Register(*registry_)),
+      outbound_duration(BuildHistogram()
+                          .Name("miyabi_outbound_request_duration_seconds")
+                          .Help("Duration of outbound calls by service")
+                          .Register(*registry_),
+                        "service", latency_buckets()),
+      telegram_updates(BuildCounter()
+                         .Name("miyabi_telegram_updates_total")
+                         .Help("Telegram webhook updates by result")
+                         .Register(*registry_),
+                       "result"),
+      telegram_outbox(BuildGauge()
+                        .Name("miyabi_telegram_outbox")
+                        .Help("Telegram outbox messages by state")
+                        .Register(*registry_),
+                      "state"),
+      telegram_send(BuildCounter()
+                      .Name("miyabi_telegram_send_total")
+                      .Help("Bot API sendMessage calls by status code")
+                      .Register(*registry_),
+                    "code"),
+      resident_memory_(BuildGauge()
+                         .Name("process_resident_memory_bytes")
+                         .Help("Resident memory size in bytes")
+                         .Register(*registry_)
+                         .Add({})),
+      virtual_memory_(BuildGauge()
+                        .Name("process_virtual_memory_bytes")
+                        .Help("Virtual memory size in bytes")
+                        .Register(*registry_)
+                        .Add({})),
+      cpu_seconds_(BuildCounter()
+                     .Name("process_cpu_seconds_total")
+                     .Help("User and system CPU time spent in seconds")
+                     .Register(*registry_)
+                     .Add({})),
+      open_fds_(BuildGauge()
+                  .Name("process_open_fds")
+                  .Help("Open file descriptors")
                   .Register(*registry_)
                   .Add({})),
-    threads_(BuildGauge()
-               .Name("process_threads")
-               .Help("Threads of the process")
-               .Register(*registry_)
-               .Add({})) {
+      max_fds_(BuildGauge()
+                 .Name("process_max_fds")
+                 .Help("Maximum number of open file descriptors")
+                 .Register(*registry_)
+                 .Add({})),
+      start_time_(BuildGauge()
+                    .Name("process_start_time_seconds")
+                    .Help("Start time of the process since the Unix epoch")
+                    .Register(*registry_)
+                    .Add({})),
+      threads_(BuildGauge()
+                 .Name("process_threads")
+                 .Help("Threads of the process")
+                 .Register(*registry_)
+                 .Add({})) {
   BuildGauge()
     .Name("miyabi_build_info")
     .Help("Always 1; the version label names the running build")

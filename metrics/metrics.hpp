@@ -27,16 +27,16 @@ namespace miyabi::metrics {
 /// A family whose series are looked up by one label value and cached.
 template <class Metric>
 class labelled {
-public:
+ public:
   labelled(prometheus::Family<Metric>& family, std::string label,
            prometheus::Histogram::BucketBoundaries buckets = {})
-    : family_(family), label_(std::move(label)), buckets_(std::move(buckets)) {
-  }
+      : family_(family), label_(std::move(label)),
+        buckets_(std::move(buckets)) {}
 
   /// The series for `value`, created on first use.
   Metric& operator[](std::string_view value);
 
-private:
+ private:
   prometheus::Family<Metric>& family_;
   std::string label_;
   prometheus::Histogram::BucketBoundaries buckets_;
@@ -47,11 +47,11 @@ private:
 /// HTTP request metrics with lock-free cached series per route, method and
 /// status code.
 class http_metrics {
-public:
+ public:
   /// HTTP methods in label order; `method_index` maps a name to its slot.
-  static constexpr std::array<std::string_view, 9> methods
-    = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
-       "CONNECT"};
+  static constexpr std::array<std::string_view, 9> methods = {
+    "GET",  "POST",    "PUT",   "PATCH",  "DELETE",
+    "HEAD", "OPTIONS", "TRACE", "CONNECT"};
 
   http_metrics(prometheus::Registry& reg, std::vector<std::string> routes);
 
@@ -63,7 +63,7 @@ public:
 
   size_t route_count() const { return routes_.size(); }
 
-private:
+ private:
   /// Status codes the service emits get their own slot; others share the
   /// last one and take the slow path.
   static size_t status_slot(int status);
@@ -82,7 +82,7 @@ private:
 
 /// Every metric family of the service.
 class service_metrics {
-public:
+ public:
   /// `routes` are the route templates used as the `route` label; the version
   /// goes into `miyabi_build_info`.
   service_metrics(std::vector<std::string> routes, std::string_view version);
@@ -96,36 +96,36 @@ public:
 
   prometheus::Registry& registry() { return *registry_; }
 
-private:
+ private:
   std::shared_ptr<prometheus::Registry> registry_;
 
-public:
+ public:
   http_metrics http;
 
-  // -- actors -------------------------------------------------------------------
+  // -- actors -----------------------------------------------------------------
   labelled<prometheus::Counter> actor_restarts;
 
-  // -- database -------------------------------------------------------------------
+  // -- database ---------------------------------------------------------------
   labelled<prometheus::Gauge> db_sessions;
   prometheus::Gauge& db_queue_depth;
   labelled<prometheus::Histogram> db_query_duration;
   labelled<prometheus::Counter> db_errors;
 
-  // -- authentication -------------------------------------------------------------
+  // -- authentication ---------------------------------------------------------
   prometheus::Counter& auth_tokens_issued;
   labelled<prometheus::Counter> auth_failures;
 
-  // -- outbound HTTP ----------------------------------------------------------------
+  // -- outbound HTTP ----------------------------------------------------------
   prometheus::Family<prometheus::Counter>& outbound_requests;
   labelled<prometheus::Histogram> outbound_duration;
 
-  // -- Telegram ----------------------------------------------------------------------
+  // -- Telegram ---------------------------------------------------------------
   labelled<prometheus::Counter> telegram_updates;
   labelled<prometheus::Gauge> telegram_outbox;
   labelled<prometheus::Counter> telegram_send;
 
-private:
-  // -- process ------------------------------------------------------------------------
+ private:
+  // -- process ----------------------------------------------------------------
   prometheus::Gauge& resident_memory_;
   prometheus::Gauge& virtual_memory_;
   prometheus::Counter& cpu_seconds_;

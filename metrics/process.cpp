@@ -2,11 +2,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 

@@ -9,7 +9,7 @@ namespace miyabi::metrics {
 struct process_snapshot {
   uint64_t resident_bytes = 0;
   uint64_t virtual_bytes = 0;
-  double cpu_seconds = 0;       ///< user + system
+  double cpu_seconds = 0;        ///< user + system
   double start_time_seconds = 0; ///< since the Unix epoch
   uint64_t open_fds = 0;
   uint64_t max_fds = 0;

@@ -22,10 +22,10 @@ const std::vector<statement>& dashboard_statements() {
      " FROM agent_executions e JOIN repositories r"
      " ON r.id = e.repository_id AND r.is_active WHERE e.user_id = $1"},
     {"dashboard_recent",
-     "SELECT " + execution_columns_of("e")
-       + ", r.owner, r.name FROM agent_executions e JOIN repositories r"
-         " ON r.id = e.repository_id AND r.is_active WHERE e.user_id = $1"
-         " ORDER BY e.created_at DESC, e.id DESC LIMIT 20"},
+     "SELECT " + execution_columns_of("e") +
+       ", r.owner, r.name FROM agent_executions e JOIN repositories r"
+       " ON r.id = e.repository_id AND r.is_active WHERE e.user_id = $1"
+       " ORDER BY e.created_at DESC, e.id DESC LIMIT 20"},
   };
   return list;
 }

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include <caf/expected.hpp>
-
 #include <pqxx/types.hxx>
 
 #include "storage/model.hpp"

@@ -12,9 +12,9 @@ namespace {
 
 const std::string columns = execution_columns_of("e");
 
-constexpr const char* log_columns
-  = "l.id, l.execution_id, l.level, l.message, l.metadata::text,"
-    " rfc3339(l.\"timestamp\")";
+constexpr const char* log_columns =
+  "l.id, l.execution_id, l.level, l.message, l.metadata::text,"
+  " rfc3339(l.\"timestamp\")";
 
 execution_log log_of(const pqxx::row& r) {
   execution_log log;
@@ -54,20 +54,19 @@ caf::expected<agent_execution> insert_execution(pqxx::transaction_base& tx,
   auto rows = tx.exec_prepared("insert_execution", user_id, in.repository_id,
                                in.agent_type, in.issue_number, in.options);
   if (rows.empty())
-    return make_error(errc::not_found, "repository not found",
-                      "repository_id");
+    return make_error(errc::not_found, "repository not found", "repository_id");
   return execution_of(rows[0]);
 }
 
 } // namespace
 
 std::string execution_columns_of(const std::string& a) {
-  return a + ".id, " + a + ".repository_id, " + a + ".agent_type, " + a
-         + ".issue_number, " + a + ".status, " + a + ".options::text, " + a
-         + ".result_summary::text, " + a + ".quality_score, " + a
-         + ".pr_number, " + a + ".error_message, rfc3339(" + a
-         + ".started_at), rfc3339(" + a + ".completed_at), rfc3339(" + a
-         + ".created_at), rfc3339(" + a + ".updated_at)";
+  return a + ".id, " + a + ".repository_id, " + a + ".agent_type, " + a +
+         ".issue_number, " + a + ".status, " + a + ".options::text, " + a +
+         ".result_summary::text, " + a + ".quality_score, " + a +
+         ".pr_number, " + a + ".error_message, rfc3339(" + a +
+         ".started_at), rfc3339(" + a + ".completed_at), rfc3339(" + a +
+         ".created_at), rfc3339(" + a + ".updated_at)";
 }
 
 agent_execution execution_of(const pqxx::row& r, pqxx::row::size_type f) {
@@ -91,15 +90,14 @@ agent_execution execution_of(const pqxx::row& r, pqxx::row::size_type f) {
 
 const std::vector<statement>& execution_statements() {
   // Joined with the repository for notifications: (user, owner, name).
-  static const std::string change_tail
-    = ", r.user_id, r.owner, r.name";
+  static const std::string change_tail = ", r.user_id, r.owner, r.name";
   static const std::vector<statement> list = {
     {"insert_execution",
      "INSERT INTO agent_executions AS e"
      " (user_id, repository_id, agent_type, issue_number, options)"
      " SELECT $1, r.id, $3, $4, $5::jsonb FROM repositories r"
-     " WHERE r.id = $2 AND r.user_id = $1 AND r.is_active RETURNING "
-       + columns},
+     " WHERE r.id = $2 AND r.user_id = $1 AND r.is_active RETURNING " +
+       columns},
     {"idempotency_wait", "SELECT set_config('lock_timeout', '1000', true)"},
     {"claim_idempotency_key",
      "INSERT INTO idempotency_keys (user_id, key, request_hash, state,"
@@ -114,16 +112,16 @@ const std::vector<statement>& execution_statements() {
      "UPDATE idempotency_keys SET state = 'completed', execution_id = $3,"
      " response_status = 202 WHERE user_id = $1 AND key = $2"},
     {"list_executions",
-     "SELECT " + columns
-       + " FROM agent_executions e WHERE e.user_id = $1"
-         " AND ($2::text IS NULL OR e.status = $2)"
-         " AND ($3::uuid IS NULL OR e.repository_id = $3)"
-         " AND ($4::timestamptz IS NULL"
-         " OR (e.created_at, e.id) < ($4::timestamptz, $5::uuid))"
-         " ORDER BY e.created_at DESC, e.id DESC LIMIT $6"},
+     "SELECT " + columns +
+       " FROM agent_executions e WHERE e.user_id = $1"
+       " AND ($2::text IS NULL OR e.status = $2)"
+       " AND ($3::uuid IS NULL OR e.repository_id = $3)"
+       " AND ($4::timestamptz IS NULL"
+       " OR (e.created_at, e.id) < ($4::timestamptz, $5::uuid))"
+       " ORDER BY e.created_at DESC, e.id DESC LIMIT $6"},
     {"find_execution",
-     "SELECT " + columns
-       + " FROM agent_executions e WHERE e.id = $2 AND e.user_id = $1"},
+     "SELECT " + columns +
+       " FROM agent_executions e WHERE e.id = $2 AND e.user_id = $1"},
     {"claim_execution",
      "UPDATE agent_executions AS e SET status = 'running',"
      " started_at = clock_timestamp(), updated_at = clock_timestamp()"
@@ -132,10 +130,10 @@ const std::vector<statement>& execution_statements() {
      " AND p.status = 'pending'"
      " AND ($2::text[] IS NULL OR p.agent_type = ANY ($2::text[]))"
      " ORDER BY p.created_at, p.id FOR UPDATE SKIP LOCKED LIMIT 1)"
-     " RETURNING " + columns + change_tail},
-    {"lock_execution",
-     "SELECT e.status FROM agent_executions e WHERE e.id = $2"
-     " AND e.user_id = $1 FOR UPDATE"},
+     " RETURNING " +
+       columns + change_tail},
+    {"lock_execution", "SELECT e.status FROM agent_executions e WHERE e.id = $2"
+                       " AND e.user_id = $1 FOR UPDATE"},
     {"update_execution",
      "UPDATE agent_executions AS e SET status = $3,"
      " result_summary = COALESCE($4::jsonb, e.result_summary),"
@@ -148,19 +146,20 @@ const std::vector<statement>& execution_statements() {
      " ELSE e.completed_at END,"
      " updated_at = clock_timestamp()"
      " FROM repositories r WHERE r.id = e.repository_id AND e.id = $2"
-     " AND e.user_id = $1 RETURNING " + columns + change_tail},
+     " AND e.user_id = $1 RETURNING " +
+       columns + change_tail},
     {"append_log",
      "INSERT INTO execution_logs AS l (execution_id, level, message, metadata)"
      " SELECT e.id, $3, $4, $5::jsonb FROM agent_executions e"
-     " WHERE e.id = $2 AND e.user_id = $1 RETURNING "
-       + std::string{log_columns}},
+     " WHERE e.id = $2 AND e.user_id = $1 RETURNING " +
+       std::string{log_columns}},
     {"list_logs",
-     "SELECT " + std::string{log_columns}
-       + " FROM execution_logs l JOIN agent_executions e"
-         " ON e.id = l.execution_id WHERE l.execution_id = $2"
-         " AND e.user_id = $1"
-         " AND ($3::timestamptz IS NULL OR l.\"timestamp\" > $3::timestamptz)"
-         " ORDER BY l.\"timestamp\", l.seq LIMIT $4"},
+     "SELECT " + std::string{log_columns} +
+       " FROM execution_logs l JOIN agent_executions e"
+       " ON e.id = l.execution_id WHERE l.execution_id = $2"
+       " AND e.user_id = $1"
+       " AND ($3::timestamptz IS NULL OR l.\"timestamp\" > $3::timestamptz)"
+       " ORDER BY l.\"timestamp\", l.seq LIMIT $4"},
     {"execution_exists",
      "SELECT 1 FROM agent_executions WHERE id = $2 AND user_id = $1"},
   };
@@ -182,12 +181,12 @@ caf::expected<agent_execution> create_execution(pqxx::transaction_base& tx,
       auto created = insert_execution(tx, user_id, in);
       if (!created)
         return created; // the transaction rolls back, freeing the key
-      tx.exec_prepared("complete_idempotency_key", user_id,
-                       in.idempotency_key, created->id);
+      tx.exec_prepared("complete_idempotency_key", user_id, in.idempotency_key,
+                       created->id);
       return created;
     }
-    auto rows = tx.exec_prepared("read_idempotency_key", user_id,
-                                 in.idempotency_key);
+    auto rows =
+      tx.exec_prepared("read_idempotency_key", user_id, in.idempotency_key);
     if (rows.empty())
       continue; // purged in between: claim again
     if (rows[0][3].as<bool>()) {
@@ -204,8 +203,8 @@ caf::expected<agent_execution> create_execution(pqxx::transaction_base& tx,
                         "a request with this Idempotency-Key is still being "
                         "processed",
                         "Idempotency-Key");
-    auto found = tx.exec_prepared("find_execution", user_id,
-                                  rows[0][2].as<std::string>());
+    auto found =
+      tx.exec_prepared("find_execution", user_id, rows[0][2].as<std::string>());
     if (found.empty())
       return make_error(errc::not_found, "execution not found");
     return execution_of(found[0]);
@@ -223,9 +222,9 @@ caf::expected<execution_page> list_executions(pqxx::transaction_base& tx,
     after_time = f.after->created_at;
     after_id = f.after->id;
   }
-  auto rows = tx.exec_prepared("list_executions", user_id, f.status,
-                               f.repository_id, after_time, after_id,
-                               f.limit + 1);
+  auto rows =
+    tx.exec_prepared("list_executions", user_id, f.status, f.repository_id,
+                     after_time, after_id, f.limit + 1);
   execution_page page;
   for (const auto& r : rows) {
     if (static_cast<int64_t>(page.items.size()) == f.limit) {
@@ -269,10 +268,9 @@ caf::expected<execution_change> update_execution(pqxx::transaction_base& tx,
     return make_error(errc::not_found, "execution not found");
   auto previous = locked[0][0].as<std::string>();
   if (!allowed(previous, u.status))
-    return make_error(errc::conflict,
-                      "an execution cannot go from " + previous + " to "
-                        + u.status,
-                      "status");
+    return make_error(
+      errc::conflict,
+      "an execution cannot go from " + previous + " to " + u.status, "status");
   auto rows = tx.exec_prepared("update_execution", user_id, id, u.status,
                                u.result_summary, u.quality_score, u.pr_number,
                                u.error_message, u.finishes);
@@ -293,10 +291,10 @@ caf::expected<execution_log> append_log(pqxx::transaction_base& tx,
 caf::expected<std::vector<execution_log>>
 list_logs(pqxx::transaction_base& tx, const std::string& user_id,
           const std::string& execution_id, const log_filter& filter) {
-  auto rows = tx.exec_prepared("list_logs", user_id, execution_id,
-                               filter.after, filter.limit);
-  if (rows.empty()
-      && tx.exec_prepared("execution_exists", user_id, execution_id).empty())
+  auto rows = tx.exec_prepared("list_logs", user_id, execution_id, filter.after,
+                               filter.limit);
+  if (rows.empty() &&
+      tx.exec_prepared("execution_exists", user_id, execution_id).empty())
     return make_error(errc::not_found, "execution not found");
   std::vector<execution_log> result;
   for (const auto& r : rows)

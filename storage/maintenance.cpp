@@ -20,9 +20,8 @@ const std::vector<statement>& maintenance_statements() {
     {"purge_telegram_updates",
      "DELETE FROM telegram_updates"
      " WHERE received_at < now() - interval '7 days'"},
-    {"purge_outbox",
-     "DELETE FROM telegram_outbox WHERE state <> 'pending'"
-     " AND created_at < now() - interval '7 days'"},
+    {"purge_outbox", "DELETE FROM telegram_outbox WHERE state <> 'pending'"
+                     " AND created_at < now() - interval '7 days'"},
   };
   return list;
 }
@@ -30,7 +29,8 @@ const std::vector<statement>& maintenance_statements() {
 caf::expected<purge_report> purge_expired(pqxx::transaction_base& tx) {
   purge_report report;
   for (const auto& s : maintenance_statements())
-    report.rows += static_cast<int64_t>(tx.exec_prepared(s.name).affected_rows());
+    report.rows +=
+      static_cast<int64_t>(tx.exec_prepared(s.name).affected_rows());
   return report;
 }
 

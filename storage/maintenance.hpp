@@ -7,7 +7,6 @@
 #include <cstdint>
 
 #include <caf/expected.hpp>
-
 #include <pqxx/types.hxx>
 
 namespace miyabi::storage {

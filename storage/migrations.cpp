@@ -4,7 +4,6 @@
 #include <map>
 
 #include <openssl/sha.h>
-
 #include <pqxx/pqxx>
 
 #include "config/errors.hpp"
@@ -42,8 +41,8 @@ caf::expected<migration_report> migrate(pqxx::connection_base& conn) {
   std::string current;
   try {
     pqxx::work tx{conn};
-    tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(migration_lock_key)
-            + ")");
+    tx.exec("SELECT pg_advisory_xact_lock(" +
+            std::to_string(migration_lock_key) + ")");
     tx.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version integer PRIMARY KEY,"
             " name text NOT NULL,"
@@ -61,11 +60,11 @@ caf::expected<migration_report> migrate(pqxx::connection_base& conn) {
       if (auto i = applied.find(version); i != applied.end()) {
         if (i->second.second != sum)
           return make_error(errc::internal_error,
-                            "migration " + current
-                              + " was changed after it was applied (checksum "
-                              + i->second.second + " in the database, " + sum
-                              + " in this binary); restore the original file "
-                                "and add a new migration instead");
+                            "migration " + current +
+                              " was changed after it was applied (checksum " +
+                              i->second.second + " in the database, " + sum +
+                              " in this binary); restore the original file "
+                              "and add a new migration instead");
         continue;
       }
       tx.exec(m.sql);
@@ -80,9 +79,9 @@ caf::expected<migration_report> migrate(pqxx::connection_base& conn) {
     return make_error(errc::connection_lost, "the database is unavailable");
   } catch (const std::exception& e) {
     return make_error(errc::internal_error,
-                      current.empty() ? std::string{"migrations failed: "} + e.what()
-                                      : "migration " + current + " failed: "
-                                          + e.what());
+                      current.empty()
+                        ? std::string{"migrations failed: "} + e.what()
+                        : "migration " + current + " failed: " + e.what());
   }
 }
 

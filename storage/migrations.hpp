@@ -12,7 +12,6 @@
 #include <vector>
 
 #include <caf/expected.hpp>
-
 #include <pqxx/types.hxx>
 
 namespace miyabi::storage {

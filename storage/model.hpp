@@ -12,7 +12,7 @@
 
 namespace miyabi::storage {
 
-// -- users and tokens -------------------------------------------------------------
+// -- users and tokens ---------------------------------------------------------
 
 struct user {
   std::string id;
@@ -63,7 +63,7 @@ struct oauth_state {
   std::string redirect_path;
 };
 
-// -- repositories -----------------------------------------------------------------------
+// -- repositories -------------------------------------------------------------
 
 struct repository {
   std::string id;
@@ -89,7 +89,7 @@ struct repository_upsert {
   bool created = false;
 };
 
-// -- agent executions ------------------------------------------------------------------
+// -- agent executions ---------------------------------------------------------
 
 struct agent_execution {
   std::string id;
@@ -175,7 +175,7 @@ struct log_filter {
   int64_t limit = 100;
 };
 
-// -- workflows -------------------------------------------------------------------------
+// -- workflows ----------------------------------------------------------------
 
 struct workflow {
   std::string id;
@@ -196,7 +196,7 @@ struct workflow_input {
   std::optional<bool> is_active;
 };
 
-// -- dashboard ---------------------------------------------------------------------------
+// -- dashboard ----------------------------------------------------------------
 
 struct dashboard_summary {
   int64_t total_executions = 0;
@@ -215,7 +215,7 @@ struct recent_execution {
   std::string repository_name;
 };
 
-// -- Telegram ------------------------------------------------------------------------------
+// -- Telegram -----------------------------------------------------------------
 
 struct link_code {
   std::string code;

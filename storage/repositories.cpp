@@ -9,9 +9,9 @@ namespace miyabi::storage {
 
 namespace {
 
-constexpr const char* columns
-  = "id, owner, name, github_repo_id, default_branch, is_active,"
-    " rfc3339(created_at), rfc3339(updated_at)";
+constexpr const char* columns =
+  "id, owner, name, github_repo_id, default_branch, is_active,"
+  " rfc3339(created_at), rfc3339(updated_at)";
 
 repository repository_of(const pqxx::row& r) {
   repository repo;
@@ -31,9 +31,9 @@ repository repository_of(const pqxx::row& r) {
 const std::vector<statement>& repository_statements() {
   static const std::vector<statement> list = {
     {"list_repositories",
-     std::string{"SELECT "} + columns
-       + " FROM repositories WHERE user_id = $1 AND is_active"
-         " ORDER BY updated_at DESC, id DESC LIMIT 1000"},
+     std::string{"SELECT "} + columns +
+       " FROM repositories WHERE user_id = $1 AND is_active"
+       " ORDER BY updated_at DESC, id DESC LIMIT 1000"},
     // xmax = 0 only for a freshly inserted row: 201 versus 200.
     {"upsert_repository",
      std::string{"INSERT INTO repositories"
@@ -42,11 +42,11 @@ const std::vector<statement>& repository_statements() {
                  " ON CONFLICT (user_id, lower(owner), lower(name)) DO UPDATE"
                  " SET is_active = true, updated_at = CASE"
                  " WHEN repositories.is_active THEN repositories.updated_at"
-                 " ELSE now() END RETURNING "}
-       + columns + ", xmax = 0"},
+                 " ELSE now() END RETURNING "} +
+       columns + ", xmax = 0"},
     {"find_repository",
-     std::string{"SELECT "} + columns
-       + " FROM repositories WHERE id = $2 AND user_id = $1 AND is_active"},
+     std::string{"SELECT "} + columns +
+       " FROM repositories WHERE id = $2 AND user_id = $1 AND is_active"},
     {"deactivate_repository",
      "UPDATE repositories SET is_active = false, updated_at = now()"
      " WHERE id = $2 AND user_id = $1 AND is_active"},
@@ -65,9 +65,9 @@ list_repositories(pqxx::transaction_base& tx, const std::string& user_id) {
 caf::expected<repository_upsert>
 upsert_repository(pqxx::transaction_base& tx, const std::string& user_id,
                   const new_repository& input) {
-  auto rows = tx.exec_prepared("upsert_repository", user_id, input.owner,
-                               input.name, input.github_repo_id,
-                               input.default_branch);
+  auto rows =
+    tx.exec_prepared("upsert_repository", user_id, input.owner, input.name,
+                     input.github_repo_id, input.default_branch);
   return repository_upsert{repository_of(rows.at(0)), rows.at(0)[8].as<bool>()};
 }
 
@@ -84,8 +84,7 @@ caf::expected<bool> deactivate_repository(pqxx::transaction_base& tx,
                                           const std::string& user_id,
                                           const std::string& id) {
   return tx.exec_prepared("deactivate_repository", user_id, id)
-           .affected_rows()
-         > 0;
+           .affected_rows() > 0;
 }
 
 } // namespace miyabi::storage

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include <caf/expected.hpp>
-
 #include <pqxx/types.hxx>
 
 #include "storage/model.hpp"
@@ -21,9 +20,9 @@ list_repositories(pqxx::transaction_base& tx, const std::string& user_id);
 
 /// Creates the repository, or returns the user's existing one (reactivated
 /// when it was deleted); `created` tells which.
-caf::expected<repository_upsert>
-upsert_repository(pqxx::transaction_base& tx, const std::string& user_id,
-                  const new_repository& input);
+caf::expected<repository_upsert> upsert_repository(pqxx::transaction_base& tx,
+                                                   const std::string& user_id,
+                                                   const new_repository& input);
 
 caf::expected<std::optional<repository>>
 find_repository(pqxx::transaction_base& tx, const std::string& user_id,

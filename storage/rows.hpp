@@ -28,7 +28,8 @@ inline std::optional<int64_t> optional_int(const pqxx::field& f) {
 std::string execution_columns_of(const std::string& alias);
 
 /// Reads an agent_execution from `r` starting at column `first`.
-agent_execution execution_of(const pqxx::row& r, pqxx::row::size_type first = 0);
+agent_execution execution_of(const pqxx::row& r,
+                             pqxx::row::size_type first = 0);
 
 /// Number of columns `execution_of` reads.
 constexpr pqxx::row::size_type execution_column_count = 14;

@@ -8,16 +8,15 @@
 
 namespace miyabi::storage {
 
-session::session(session_config cfg) : cfg_(std::move(cfg)) {
-}
+session::session(session_config cfg) : cfg_(std::move(cfg)) {}
 
 session::~session() = default;
 
 std::string session::effective_url(const session_config& cfg) {
   // libpq has no per-query client timeout; keepalives and tcp_user_timeout
   // detect a silent (blackholed) server, statement_timeout a slow query.
-  auto seconds = std::max<long>(1, static_cast<long>(
-                                     cfg.connect_timeout.count() / 1000));
+  auto seconds =
+    std::max<long>(1, static_cast<long>(cfg.connect_timeout.count() / 1000));
   std::string params[][2] = {
     {"connect_timeout", std::to_string(seconds)},
     {"application_name", cfg.application_name},
@@ -28,12 +27,14 @@ std::string session::effective_url(const session_config& cfg) {
     {"tcp_user_timeout", "5000"},
   };
   std::string url = cfg.url;
-  bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  bool uri =
+    url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
   for (auto& [key, value] : params) {
     if (url.find(key + "=") != std::string::npos)
       continue; // the operator's own setting wins
     if (uri)
-      url += (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+      url +=
+        (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
     else
       url += " " + key + "=" + value;
   }
@@ -46,11 +47,11 @@ caf::error session::connect() {
   try {
     auto conn = std::make_unique<pqxx::connection>(effective_url(cfg_));
     pqxx::nontransaction tx{*conn};
-    tx.exec("SET statement_timeout = "
-            + std::to_string(cfg_.statement_timeout.count())
-            + "; SET idle_in_transaction_session_timeout = "
-            + std::to_string(cfg_.statement_timeout.count() * 2)
-            + "; SET TIME ZONE 'UTC'");
+    tx.exec("SET statement_timeout = " +
+            std::to_string(cfg_.statement_timeout.count()) +
+            "; SET idle_in_transaction_session_timeout = " +
+            std::to_string(cfg_.statement_timeout.count() * 2) +
+            "; SET TIME ZONE 'UTC'");
     tx.commit();
     prepare_all(*conn);
     conn_ = std::move(conn);

@@ -27,7 +27,6 @@
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
-
 #include <pqxx/types.hxx>
 
 namespace miyabi::storage {
@@ -40,11 +39,11 @@ struct session_config {
 };
 
 /// Work done inside one transaction; its value travels back type-erased.
-using unit_of_work
-  = std::function<caf::expected<std::any>(pqxx::transaction_base&)>;
+using unit_of_work =
+  std::function<caf::expected<std::any>(pqxx::transaction_base&)>;
 
 class session {
-public:
+ public:
   explicit session(session_config cfg);
   session(const session&) = delete;
   session& operator=(const session&) = delete;
@@ -73,7 +72,7 @@ public:
   /// The connection URL with keepalive and timeout parameters added.
   static std::string effective_url(const session_config& cfg);
 
-private:
+ private:
   caf::error translate_current_exception(bool committing);
 
   session_config cfg_;

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include <pqxx/pqxx>
-
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -14,9 +13,9 @@ namespace miyabi::storage {
 
 namespace {
 
-constexpr const char* user_columns
-  = "u.id, u.github_id, u.login, u.email, u.name, u.avatar_url,"
-    " rfc3339(u.created_at), rfc3339(u.updated_at)";
+constexpr const char* user_columns =
+  "u.id, u.github_id, u.login, u.email, u.name, u.avatar_url,"
+  " rfc3339(u.created_at), rfc3339(u.updated_at)";
 
 user user_of(const pqxx::row& r) {
   user u;
@@ -49,20 +48,17 @@ bool continuation(unsigned char c) {
 
 const std::vector<statement>& telegram_statements() {
   static const std::vector<statement> list = {
-    {"record_update",
-     "INSERT INTO telegram_updates (update_id) VALUES ($1)"
-     " ON CONFLICT (update_id) DO NOTHING"},
-    {"linked_user",
-     std::string{"SELECT "} + user_columns
-       + " FROM telegram_chats c JOIN users u ON u.id = c.user_id"
-         " WHERE c.chat_id = $1"},
+    {"record_update", "INSERT INTO telegram_updates (update_id) VALUES ($1)"
+                      " ON CONFLICT (update_id) DO NOTHING"},
+    {"linked_user", std::string{"SELECT "} + user_columns +
+                      " FROM telegram_chats c JOIN users u ON u.id = c.user_id"
+                      " WHERE c.chat_id = $1"},
     {"create_link_code",
      "INSERT INTO telegram_link_codes (code_hash, user_id, expires_at)"
      " VALUES ($2, $1, now() + interval '10 minutes')"
      " RETURNING rfc3339(expires_at)"},
-    {"consume_link_code",
-     "DELETE FROM telegram_link_codes WHERE code_hash = $1"
-     " AND expires_at > now() RETURNING user_id"},
+    {"consume_link_code", "DELETE FROM telegram_link_codes WHERE code_hash = $1"
+                          " AND expires_at > now() RETURNING user_id"},
     {"link_chat",
      "INSERT INTO telegram_chats (chat_id, user_id) VALUES ($1, $2)"
      " ON CONFLICT (chat_id) DO UPDATE SET user_id = EXCLUDED.user_id,"
@@ -70,9 +66,8 @@ const std::vector<statement>& telegram_statements() {
     {"find_user_for_link",
      std::string{"SELECT "} + user_columns + " FROM users u WHERE u.id = $1"},
     {"unlink_chats", "DELETE FROM telegram_chats WHERE user_id = $1"},
-    {"enqueue_outbox",
-     "INSERT INTO telegram_outbox (chat_id, kind, payload)"
-     " VALUES ($1, $2, $3::jsonb) RETURNING id"},
+    {"enqueue_outbox", "INSERT INTO telegram_outbox (chat_id, kind, payload)"
+                       " VALUES ($1, $2, $3::jsonb) RETURNING id"},
     {"enqueue_for_user",
      "INSERT INTO telegram_outbox (chat_id, kind, payload)"
      " SELECT chat_id, 'message', $2::jsonb FROM telegram_chats"
@@ -84,9 +79,8 @@ const std::vector<statement>& telegram_statements() {
      " WHERE state = 'pending' AND next_attempt_at <= now()"
      " ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $1)"
      " RETURNING o.id, o.chat_id, o.kind, o.payload::text, o.attempts"},
-    {"outbox_sent",
-     "UPDATE telegram_outbox SET state = 'sent', sent_at = now()"
-     " WHERE id = $1"},
+    {"outbox_sent", "UPDATE telegram_outbox SET state = 'sent', sent_at = now()"
+                    " WHERE id = $1"},
     {"outbox_failed",
      "UPDATE telegram_outbox SET state = 'failed', last_error = $2"
      " WHERE id = $1"},
@@ -123,13 +117,13 @@ std::vector<std::string> split_message(const std::string& text, size_t limit) {
       if (text[end] == '\n')
         last_newline = end;
       ++end;
-      while (end < text.size()
-             && continuation(static_cast<unsigned char>(text[end])))
+      while (end < text.size() &&
+             continuation(static_cast<unsigned char>(text[end])))
         ++end;
       ++chars;
     }
-    if (end < text.size() && last_newline != std::string::npos
-        && last_newline > start)
+    if (end < text.size() && last_newline != std::string::npos &&
+        last_newline > start)
       end = last_newline + 1; // break after the last full line that fits
     parts.push_back(text.substr(start, end - start));
     start = end;
@@ -189,8 +183,8 @@ caf::expected<int64_t> enqueue_message(pqxx::transaction_base& tx,
   return n;
 }
 
-caf::expected<int64_t> enqueue_task(pqxx::transaction_base& tx,
-                                    int64_t chat_id, const std::string& kind,
+caf::expected<int64_t> enqueue_task(pqxx::transaction_base& tx, int64_t chat_id,
+                                    const std::string& kind,
                                     const std::string& payload_json) {
   return tx.exec_prepared("enqueue_outbox", chat_id, kind, payload_json)
     .at(0)[0]
@@ -232,8 +226,7 @@ caf::expected<bool> mark_failed(pqxx::transaction_base& tx, int64_t id,
 caf::expected<bool> reschedule(pqxx::transaction_base& tx, int64_t id,
                                int64_t delay_ms, const std::string& error) {
   return tx.exec_prepared("outbox_reschedule", id, delay_ms, error)
-           .affected_rows()
-         == 1;
+           .affected_rows() == 1;
 }
 
 caf::expected<bool> release(pqxx::transaction_base& tx, int64_t id,

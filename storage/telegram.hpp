@@ -9,7 +9,6 @@
 #include <vector>
 
 #include <caf/expected.hpp>
-
 #include <pqxx/types.hxx>
 
 #include "storage/model.hpp"
@@ -32,9 +31,9 @@ caf::expected<std::string> create_link_code(pqxx::transaction_base& tx,
 
 /// Consumes a link code and links the chat to its user; nothing when the
 /// code is unknown, used or expired.
-caf::expected<std::optional<user>> consume_link_code(pqxx::transaction_base& tx,
-                                                     const std::string& code_hash,
-                                                     int64_t chat_id);
+caf::expected<std::optional<user>>
+consume_link_code(pqxx::transaction_base& tx, const std::string& code_hash,
+                  int64_t chat_id);
 
 /// Unlinks every chat of the user; returns how many.
 caf::expected<int64_t> unlink_chats(pqxx::transaction_base& tx,
@@ -46,8 +45,8 @@ caf::expected<int64_t> enqueue_message(pqxx::transaction_base& tx,
                                        const std::string& text);
 
 /// Queues a task of `kind` with a JSON payload.
-caf::expected<int64_t> enqueue_task(pqxx::transaction_base& tx,
-                                    int64_t chat_id, const std::string& kind,
+caf::expected<int64_t> enqueue_task(pqxx::transaction_base& tx, int64_t chat_id,
+                                    const std::string& kind,
                                     const std::string& payload_json);
 
 /// Queues `text` for every chat linked to `user_id`; returns how many.

@@ -9,9 +9,9 @@ namespace miyabi::storage {
 
 namespace {
 
-constexpr const char* user_columns
-  = "id, github_id, login, email, name, avatar_url, rfc3339(created_at),"
-    " rfc3339(updated_at)";
+constexpr const char* user_columns =
+  "id, github_id, login, email, name, avatar_url, rfc3339(created_at),"
+  " rfc3339(updated_at)";
 
 user user_of(const pqxx::row& r) {
   user u;
@@ -31,13 +31,14 @@ user user_of(const pqxx::row& r) {
 const std::vector<statement>& user_statements() {
   static const std::vector<statement> list = {
     {"upsert_user",
-     std::string{"INSERT INTO users (github_id, login, email, name, avatar_url)"
-                 " VALUES ($1, $2, $3, $4, $5)"
-                 " ON CONFLICT (github_id) DO UPDATE SET login = EXCLUDED.login,"
-                 " email = COALESCE(EXCLUDED.email, users.email),"
-                 " name = EXCLUDED.name, avatar_url = EXCLUDED.avatar_url,"
-                 " updated_at = now() RETURNING "}
-       + user_columns},
+     std::string{
+       "INSERT INTO users (github_id, login, email, name, avatar_url)"
+       " VALUES ($1, $2, $3, $4, $5)"
+       " ON CONFLICT (github_id) DO UPDATE SET login = EXCLUDED.login,"
+       " email = COALESCE(EXCLUDED.email, users.email),"
+       " name = EXCLUDED.name, avatar_url = EXCLUDED.avatar_url,"
+       " updated_at = now() RETURNING "} +
+       user_columns},
     {"find_user",
      std::string{"SELECT "} + user_columns + " FROM users WHERE id = $1"},
     {"store_refresh_token",
@@ -51,9 +52,8 @@ const std::vector<statement>& user_statements() {
     {"inspect_refresh_token",
      "SELECT user_id, family_id, rotated_at IS NOT NULL FROM refresh_tokens"
      " WHERE token_hash = $1"},
-    {"revoke_refresh_family",
-     "UPDATE refresh_tokens SET revoked_at = now()"
-     " WHERE family_id = $1 AND revoked_at IS NULL"},
+    {"revoke_refresh_family", "UPDATE refresh_tokens SET revoked_at = now()"
+                              " WHERE family_id = $1 AND revoked_at IS NULL"},
     {"revoke_refresh_family_of_user",
      "UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL"
      " AND family_id = (SELECT family_id FROM refresh_tokens"
@@ -126,8 +126,8 @@ caf::expected<refresh_check> present_refresh_token(pqxx::transaction_base& tx,
 caf::expected<bool> revoke_refresh_family(pqxx::transaction_base& tx,
                                           const std::string& user_id,
                                           const std::string& hash) {
-  auto result = tx.exec_prepared("revoke_refresh_family_of_user", user_id,
-                                 hash);
+  auto result =
+    tx.exec_prepared("revoke_refresh_family_of_user", user_id, hash);
   return result.affected_rows() > 0;
 }
 
@@ -142,8 +142,8 @@ caf::expected<std::vector<revocation>>
 revocations_since(pqxx::transaction_base& tx, double since) {
   std::vector<revocation> result;
   for (const auto& r : tx.exec_prepared("revocations_since", since))
-    result.push_back({r[0].as<std::string>(), r[1].as<int64_t>(),
-                      r[2].as<double>()});
+    result.push_back(
+      {r[0].as<std::string>(), r[1].as<int64_t>(), r[2].as<double>()});
   return result;
 }
 

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include <caf/expected.hpp>
-
 #include <pqxx/types.hxx>
 
 #include "storage/model.hpp"
@@ -25,9 +24,9 @@ caf::expected<workflow> create_workflow(pqxx::transaction_base& tx,
                                         const std::string& user_id,
                                         const workflow_input& input);
 
-caf::expected<std::optional<workflow>>
-find_workflow(pqxx::transaction_base& tx, const std::string& user_id,
-              const std::string& id);
+caf::expected<std::optional<workflow>> find_workflow(pqxx::transaction_base& tx,
+                                                     const std::string& user_id,
+                                                     const std::string& id);
 
 /// Replaces name, description, graph, repository (and is_active if given).
 caf::expected<workflow> replace_workflow(pqxx::transaction_base& tx,

@@ -1,13 +1,12 @@
 #include "fakes/fake_http.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
-#include <stdexcept>
-
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdexcept>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -71,13 +70,16 @@ fake_http_server::fake_http_server(handler h) : handler_(std::move(h)) {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
-      || ::listen(listen_fd_, 128) != 0)
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) !=
+        0 ||
+      ::listen(listen_fd_, 128) != 0)
     throw std::runtime_error("fake server cannot listen");
   socklen_t len = sizeof(addr);
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
   port_ = ntohs(addr.sin_port);
-  acceptor_ = std::thread{[this] { accept_loop(); }};
+  acceptor_ = std::thread{[this] {
+    accept_loop();
+  }};
 }
 
 fake_http_server::~fake_http_server() {
@@ -119,15 +121,14 @@ fake_http_server::requests_to(const std::string& prefix) const {
 }
 
 bool fake_http_server::wait_for_requests(
-  const std::string& prefix, size_t n, std::chrono::milliseconds timeout) const {
+  const std::string& prefix, size_t n,
+  std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> guard{mtx_};
   return cv_.wait_for(guard, timeout, [&] {
     return static_cast<size_t>(std::count_if(
-             requests_.begin(), requests_.end(),
-             [&](const fake_request& r) {
+             requests_.begin(), requests_.end(), [&](const fake_request& r) {
                return r.path().rfind(prefix, 0) == 0;
-             }))
-           >= n;
+             })) >= n;
   });
 }
 
@@ -168,11 +169,12 @@ void fake_http_server::serve(int fd) {
     req.method = request_line.substr(0, sp1);
     req.target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
     size_t length = 0;
-    for (size_t pos = line_end; pos != std::string::npos && pos < head.size();) {
+    for (size_t pos = line_end;
+         pos != std::string::npos && pos < head.size();) {
       auto next = head.find("\r\n", pos + 2);
-      auto line = head.substr(pos + 2, next == std::string::npos
-                                         ? std::string::npos
-                                         : next - pos - 2);
+      auto line =
+        head.substr(pos + 2, next == std::string::npos ? std::string::npos
+                                                       : next - pos - 2);
       auto colon = line.find(':');
       if (colon != std::string::npos) {
         auto name = lower(line.substr(0, colon));
@@ -205,14 +207,14 @@ void fake_http_server::serve(int fd) {
       std::this_thread::sleep_for(std::chrono::milliseconds{10});
     if (resp.drop || stopping_)
       break;
-    std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " "
-                      + reason(resp.status) + "\r\n";
+    std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " +
+                      reason(resp.status) + "\r\n";
     for (const auto& [name, value] : resp.headers)
       out += name + ": " + value + "\r\n";
     out += "Content-Length: " + std::to_string(resp.body.size()) + "\r\n\r\n";
     out += resp.body;
-    if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL)
-        != static_cast<ssize_t>(out.size()))
+    if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(out.size()))
       break;
   }
   ::close(fd);

@@ -20,7 +20,7 @@ namespace miyabi::test {
 
 struct fake_request {
   std::string method;
-  std::string target; ///< path and query as sent
+  std::string target;                              ///< path and query as sent
   std::multimap<std::string, std::string> headers; ///< names lower-cased
   std::string body;
   std::chrono::steady_clock::time_point at;
@@ -37,13 +37,16 @@ struct fake_response {
   bool drop = false; ///< close the connection without answering
 
   static fake_response json(int status, std::string body) {
-    return {status, std::move(body), {{"Content-Type", "application/json"}},
-            std::chrono::milliseconds{0}, false};
+    return {status,
+            std::move(body),
+            {{"Content-Type", "application/json"}},
+            std::chrono::milliseconds{0},
+            false};
   }
 };
 
 class fake_http_server {
-public:
+ public:
   using handler = std::function<fake_response(const fake_request&)>;
 
   explicit fake_http_server(handler h);
@@ -67,7 +70,7 @@ public:
 
   void clear();
 
-private:
+ private:
   void accept_loop();
   void serve(int fd);
 

@@ -8,7 +8,6 @@
 #include <regex>
 
 #include <boost/test/unit_test.hpp>
-
 #include <rapidjson/document.h>
 
 #include "support/env.hpp"
@@ -59,8 +58,8 @@ void check_security_headers(const http_response& resp) {
   BOOST_TEST(resp.header("X-Content-Type-Options") == "nosniff");
   BOOST_TEST(resp.header("X-Frame-Options") == "DENY");
   BOOST_TEST(resp.header("Referrer-Policy") == "no-referrer");
-  BOOST_TEST(resp.header("Content-Security-Policy")
-             == "default-src 'none'; frame-ancestors 'none'");
+  BOOST_TEST(resp.header("Content-Security-Policy") ==
+             "default-src 'none'; frame-ancestors 'none'");
   BOOST_TEST(!resp.header("X-Request-Id").empty());
 }
 
@@ -127,8 +126,8 @@ BOOST_AUTO_TEST_CASE(an_unsupported_method_gets_405_with_allow) {
 
 BOOST_AUTO_TEST_CASE(the_method_is_checked_before_the_body) {
   http_client client;
-  auto resp = client.request("PUT", url("/api/v1/telegram/webhook"),
-                             "not json", {{"Content-Type", "text/plain"}});
+  auto resp = client.request("PUT", url("/api/v1/telegram/webhook"), "not json",
+                             {{"Content-Type", "text/plain"}});
   check_envelope(resp, 405, "method_not_allowed");
   BOOST_TEST(resp.header("Allow") == "POST, OPTIONS");
   auto get = client.get(url("/api/v1/telegram/webhook"));
@@ -151,11 +150,12 @@ BOOST_AUTO_TEST_CASE(every_method_on_every_kind_of_path_gets_an_envelope) {
 
 BOOST_AUTO_TEST_CASE(a_body_that_is_not_json_gets_415_and_bad_json_400) {
   http_client client;
-  auto wrong_type = client.request("POST", url("/api/v1/telegram/webhook"),
-                                   R"({"update_id":1})",
-                                   {{"Content-Type", "text/plain"}});
+  auto wrong_type =
+    client.request("POST", url("/api/v1/telegram/webhook"),
+                   R"({"update_id":1})", {{"Content-Type", "text/plain"}});
   check_envelope(wrong_type, 415, "unsupported_media_type");
-  auto bad = client.post_json(url("/api/v1/telegram/webhook"), "{\"update_id\":");
+  auto bad =
+    client.post_json(url("/api/v1/telegram/webhook"), "{\"update_id\":");
   check_envelope(bad, 400, "validation_error");
   BOOST_TEST(parse(bad.body).HasMember("details"));
 }
@@ -178,8 +178,8 @@ BOOST_AUTO_TEST_SUITE(headers)
 
 BOOST_AUTO_TEST_CASE(a_valid_request_id_is_echoed_and_others_are_replaced) {
   http_client client;
-  auto echoed = client.get(url("/api/v1/health"),
-                           {{"X-Request-Id", "abc.DEF_123-x"}});
+  auto echoed =
+    client.get(url("/api/v1/health"), {{"X-Request-Id", "abc.DEF_123-x"}});
   BOOST_TEST(echoed.header("X-Request-Id") == "abc.DEF_123-x");
   for (auto bad : {std::string(129, 'a'), std::string{"has space"},
                    std::string{"semi;colon"}}) {
@@ -210,11 +210,11 @@ BOOST_AUTO_TEST_CASE(a_preflight_gets_204_with_methods_headers_and_max_age) {
      {"Access-Control-Request-Headers", "authorization,content-type"}});
   BOOST_TEST(resp.status == 204);
   BOOST_TEST(resp.header("Access-Control-Allow-Origin") == "*");
-  BOOST_TEST(resp.header("Access-Control-Allow-Methods")
-             == "GET, POST, HEAD, OPTIONS");
+  BOOST_TEST(resp.header("Access-Control-Allow-Methods") ==
+             "GET, POST, HEAD, OPTIONS");
   auto allowed = resp.header("Access-Control-Allow-Headers");
-  for (auto h : {"Authorization", "Content-Type", "Idempotency-Key",
-                 "X-Request-Id"})
+  for (auto h :
+       {"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"})
     BOOST_TEST(allowed.find(h) != std::string::npos);
   BOOST_TEST(resp.header("Access-Control-Max-Age") == "600");
   check_security_headers(resp);
@@ -228,8 +228,8 @@ BOOST_AUTO_TEST_CASE(allow_list_mode_echoes_listed_origins_only) {
   auto base = listed.base_url();
   auto ok = client.get(base + "/api/v1/health",
                        {{"Origin", "https://app.example.com"}});
-  BOOST_TEST(ok.header("Access-Control-Allow-Origin")
-             == "https://app.example.com");
+  BOOST_TEST(ok.header("Access-Control-Allow-Origin") ==
+             "https://app.example.com");
   BOOST_TEST(ok.header("Vary") == "Origin");
   for (auto origin : {"https://evil.example", "null"}) {
     auto other = client.get(base + "/api/v1/health", {{"Origin", origin}});
@@ -245,12 +245,12 @@ BOOST_AUTO_TEST_CASE(allow_list_mode_echoes_listed_origins_only) {
   BOOST_TEST(preflight.status == 204);
   BOOST_TEST(!preflight.has_header("Access-Control-Allow-Origin"));
   BOOST_TEST(!preflight.has_header("Access-Control-Allow-Methods"));
-  auto good_preflight = client.request(
-    "OPTIONS", base + "/api/v1/repositories", {},
-    {{"Origin", "http://localhost:3000"},
-     {"Access-Control-Request-Method", "GET"}});
-  BOOST_TEST(good_preflight.header("Access-Control-Allow-Origin")
-             == "http://localhost:3000");
+  auto good_preflight =
+    client.request("OPTIONS", base + "/api/v1/repositories", {},
+                   {{"Origin", "http://localhost:3000"},
+                    {"Access-Control-Request-Method", "GET"}});
+  BOOST_TEST(good_preflight.header("Access-Control-Allow-Origin") ==
+             "http://localhost:3000");
 }
 
 BOOST_AUTO_TEST_CASE(production_adds_hsts_and_development_does_not) {
@@ -259,8 +259,8 @@ BOOST_AUTO_TEST_CASE(production_adds_hsts_and_development_does_not) {
   service_process production{env};
   http_client client;
   auto resp = client.get(production.base_url() + "/api/v1/health");
-  BOOST_TEST(resp.header("Strict-Transport-Security")
-             == "max-age=31536000; includeSubDomains");
+  BOOST_TEST(resp.header("Strict-Transport-Security") ==
+             "max-age=31536000; includeSubDomains");
   auto dev = client.get(url("/api/v1/health"));
   BOOST_TEST(!dev.has_header("Strict-Transport-Security"));
 }
@@ -310,22 +310,30 @@ BOOST_AUTO_TEST_CASE(malformed_framing_is_refused_with_json) {
     int status;
   };
   const hostile cases[] = {
-    {"chunked body", "POST /api/v1/telegram/webhook HTTP/1.1\r\nHost: x\r\n"
-                     "Transfer-Encoding: chunked\r\n\r\nffffffffffff\r\n", 411},
-    {"length and chunked", "POST /x HTTP/1.1\r\nContent-Length: 3\r\n"
-                           "Transfer-Encoding: chunked\r\n\r\n", 411},
-    {"conflicting lengths", "POST /x HTTP/1.1\r\nContent-Length: 3\r\n"
-                            "Content-Length: 4\r\n\r\nabcd", 400},
+    {"chunked body",
+     "POST /api/v1/telegram/webhook HTTP/1.1\r\nHost: x\r\n"
+     "Transfer-Encoding: chunked\r\n\r\nffffffffffff\r\n",
+     411},
+    {"length and chunked",
+     "POST /x HTTP/1.1\r\nContent-Length: 3\r\n"
+     "Transfer-Encoding: chunked\r\n\r\n",
+     411},
+    {"conflicting lengths",
+     "POST /x HTTP/1.1\r\nContent-Length: 3\r\n"
+     "Content-Length: 4\r\n\r\nabcd",
+     400},
     {"negative length", "POST /x HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
     {"signed length", "POST /x HTTP/1.1\r\nContent-Length: +5\r\n\r\n", 400},
     {"folded header", "GET /api/v1/health HTTP/1.1\r\nX-A: 1\r\n b\r\n\r\n",
      400},
     {"bad method", "FETCH /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n", 400},
     {"bad version", "GET /api/v1/health HTTP/9.9\r\nHost: x\r\n\r\n", 400},
-    {"huge header", "GET /api/v1/health HTTP/1.1\r\nX-Big: "
-                      + std::string(40000, 'a') + "\r\n\r\n", 431},
-    {"huge request line", "GET /" + std::string(9000, 'a')
-                            + " HTTP/1.1\r\n\r\n", 414},
+    {"huge header",
+     "GET /api/v1/health HTTP/1.1\r\nX-Big: " + std::string(40000, 'a') +
+       "\r\n\r\n",
+     431},
+    {"huge request line",
+     "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n", 414},
   };
   for (const auto& c : cases) {
     auto resp = raw_exchange(c.request);
@@ -346,7 +354,8 @@ BOOST_AUTO_TEST_CASE(counters_move_after_requests_and_promtool_accepts_them) {
   auto count_health = [&] {
     auto text = client.get(url("/metrics")).body;
     std::smatch m;
-    std::regex line{R"(http_requests_total\{code="200",method="GET",route="/api/v1/health"\} (\d+))"};
+    std::regex line{
+      R"(http_requests_total\{code="200",method="GET",route="/api/v1/health"\} (\d+))"};
     return std::regex_search(text, m, line) ? std::stol(m[1]) : 0L;
   };
   auto before = count_health();
@@ -356,10 +365,10 @@ BOOST_AUTO_TEST_CASE(counters_move_after_requests_and_promtool_accepts_them) {
   auto scrape = client.get(url("/metrics"));
   BOOST_TEST(scrape.status == 200);
   BOOST_TEST(scrape.header("Content-Type") == "text/plain; version=0.0.4");
-  for (auto name : {"process_resident_memory_bytes", "process_cpu_seconds_total",
-                    "process_open_fds", "process_start_time_seconds",
-                    "http_requests_in_flight", "miyabi_build_info",
-                    "le=\"1\"}"}) {
+  for (auto name :
+       {"process_resident_memory_bytes", "process_cpu_seconds_total",
+        "process_open_fds", "process_start_time_seconds",
+        "http_requests_in_flight", "miyabi_build_info", "le=\"1\"}"}) {
     BOOST_TEST_INFO(name);
     BOOST_TEST(scrape.body.find(name) != std::string::npos);
   }
@@ -408,7 +417,9 @@ BOOST_AUTO_TEST_CASE(a_thousand_keepalive_connections_get_every_answer) {
   plan.connections = 1000;
   plan.requests_per_connection = 20;
   plan.limit = 60s;
-  plan.make = [](size_t, size_t) { return simple_get("/api/v1/health"); };
+  plan.make = [](size_t, size_t) {
+    return simple_get("/api/v1/health");
+  };
   auto result = run_load(plan);
   BOOST_TEST(result.transport_errors == 0u);
   BOOST_TEST(result.unfinished == 0u);

@@ -53,9 +53,9 @@ BOOST_AUTO_TEST_CASE(an_unknown_argument_is_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(a_bad_setting_stops_the_start_with_one_line_naming_it) {
-  for (auto [name, value] : {std::pair{"PORT", "eighty"},
-                             std::pair{"MAX_BODY_BYTES", "-5"},
-                             std::pair{"CORS_ALLOWED_ORIGINS", "ftp://x"}}) {
+  for (auto [name, value] :
+       {std::pair{"PORT", "eighty"}, std::pair{"MAX_BODY_BYTES", "-5"},
+        std::pair{"CORS_ALLOWED_ORIGINS", "ftp://x"}}) {
     auto env = base_env();
     env[name] = value;
     service_process proc{env, false};
@@ -105,11 +105,17 @@ BOOST_AUTO_TEST_CASE(sigterm_during_a_burst_answers_every_request) {
   plan.connections = 100;
   plan.requests_per_connection = 200;
   plan.limit = 20s;
-  plan.make = [](size_t, size_t) { return simple_get("/api/v1/health"); };
+  plan.make = [](size_t, size_t) {
+    return simple_get("/api/v1/health");
+  };
   std::atomic<size_t> answered{0};
-  plan.check = [&](size_t, size_t, int, const std::string&) { ++answered; };
+  plan.check = [&](size_t, size_t, int, const std::string&) {
+    ++answered;
+  };
   load_result result;
-  std::thread load{[&] { result = run_load(plan); }};
+  std::thread load{[&] {
+    result = run_load(plan);
+  }};
   // Signal once the burst is well under way.
   auto until = std::chrono::steady_clock::now() + 10s;
   while (answered < 2000 && std::chrono::steady_clock::now() < until)

@@ -9,9 +9,7 @@
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
-
 #include <pqxx/pqxx>
-
 #include <rapidjson/document.h>
 
 #include "support/env.hpp"
@@ -36,10 +34,10 @@ env_map db_env(const std::string& url) {
 std::string login(const service_process& svc, int github_id) {
   http_client client;
   auto resp = client.post_json(svc.base_url() + "/api/v1/auth/mock",
-                               R"({"github_id":)" + std::to_string(github_id)
-                                 + R"(,"email":"u@example.com"})");
-  BOOST_REQUIRE_MESSAGE(resp.status == 200, "mock login: " << resp.status << " "
-                                                          << resp.body);
+                               R"({"github_id":)" + std::to_string(github_id) +
+                                 R"(,"email":"u@example.com"})");
+  BOOST_REQUIRE_MESSAGE(resp.status == 200,
+                        "mock login: " << resp.status << " " << resp.body);
   rapidjson::Document doc;
   doc.Parse(resp.body.c_str());
   return doc["access_token"].GetString();
@@ -52,8 +50,8 @@ header_pairs bearer(const std::string& token) {
 /// Polls `probe` every 10 ms until it returns true or `limit` passes;
 /// returns the time it took (or nothing).
 template <class Probe>
-std::optional<std::chrono::milliseconds> time_until(Probe probe,
-                                                    std::chrono::milliseconds limit) {
+std::optional<std::chrono::milliseconds>
+time_until(Probe probe, std::chrono::milliseconds limit) {
   auto start = clock_type::now();
   while (clock_type::now() - start < limit) {
     if (probe())
@@ -102,8 +100,7 @@ BOOST_AUTO_TEST_CASE(migrations_apply_on_an_empty_database_then_are_a_no_op) {
                             "'execution_logs','workflows','telegram_updates',"
                             "'telegram_chats','telegram_outbox',"
                             "'idempotency_keys','refresh_tokens',"
-                            "'revoked_tokens')")
-             == 11);
+                            "'revoked_tokens')") == 11);
   service_process second{db_env(url)};
   BOOST_TEST(!saw_line(second, "\"migration applied\""));
   BOOST_TEST(query_int(url, "SELECT count(*) FROM schema_migrations") == 1);
@@ -119,8 +116,8 @@ BOOST_AUTO_TEST_CASE(two_processes_starting_at_once_share_one_schema) {
   BOOST_REQUIRE(a.wait_for_line(listening, 30s));
   BOOST_REQUIRE(b.wait_for_line(listening, 30s));
   BOOST_TEST(query_int(url, "SELECT count(*) FROM schema_migrations") == 1);
-  int applied = (saw_line(a, "\"migration applied\"") ? 1 : 0)
-                + (saw_line(b, "\"migration applied\"") ? 1 : 0);
+  int applied = (saw_line(a, "\"migration applied\"") ? 1 : 0) +
+                (saw_line(b, "\"migration applied\"") ? 1 : 0);
   BOOST_TEST(applied == 1);
 }
 
@@ -147,24 +144,23 @@ BOOST_AUTO_TEST_CASE(a_killed_session_is_replaced_and_the_next_request_works) {
   service_process svc{env};
   auto token = login(svc, 7);
   http_client client;
-  BOOST_REQUIRE(client.get(svc.base_url() + "/api/v1/repositories",
-                           bearer(token))
-                  .status
-                == 200);
+  BOOST_REQUIRE(
+    client.get(svc.base_url() + "/api/v1/repositories", bearer(token)).status ==
+    200);
   auto db = url.substr(url.rfind('/') + 1);
   auto killed = query_int(
     url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-         " WHERE application_name = 'miyabi-api' AND datname = '"
-           + db + "'");
+         " WHERE application_name = 'miyabi-api' AND datname = '" +
+           db + "'");
   BOOST_TEST(killed >= 1);
   for (int i = 0; i < 4; ++i) {
-    auto resp = client.get(svc.base_url() + "/api/v1/repositories",
-                           bearer(token));
+    auto resp =
+      client.get(svc.base_url() + "/api/v1/repositories", bearer(token));
     BOOST_TEST_INFO("request " << i << ": " << resp.body);
     BOOST_TEST(resp.status == 200);
   }
-  BOOST_TEST(metric(svc, "miyabi_db_errors_total{kind=\"connection_lost\"}")
-             >= 1);
+  BOOST_TEST(metric(svc, "miyabi_db_errors_total{kind=\"connection_lost\"}") >=
+             1);
   BOOST_TEST(health_status(svc) == 200);
 }
 
@@ -189,16 +185,14 @@ BOOST_AUTO_TEST_CASE(a_full_queue_answers_503_at_once) {
     first = c.get(base + "/api/v1/repositories", bearer(token)).status;
   });
   BOOST_REQUIRE(time_until(
-    [&] {
-      return metric(svc, "miyabi_db_sessions{state=\"busy\"}") >= 1;
-    },
+    [&] { return metric(svc, "miyabi_db_sessions{state=\"busy\"}") >= 1; },
     5s));
   clients.spawn([&] {
     http_client c;
     second = c.get(base + "/api/v1/repositories", bearer(token)).status;
   });
-  BOOST_REQUIRE(time_until(
-    [&] { return metric(svc, "miyabi_db_queue_depth") >= 1; }, 5s));
+  BOOST_REQUIRE(
+    time_until([&] { return metric(svc, "miyabi_db_queue_depth") >= 1; }, 5s));
   http_client client;
   auto started = clock_type::now();
   auto third = client.get(base + "/api/v1/repositories", bearer(token));
@@ -223,20 +217,19 @@ BOOST_AUTO_TEST_CASE(a_statement_past_the_deadline_is_cancelled_with_504) {
   lock.exec("LOCK TABLE repositories IN ACCESS EXCLUSIVE MODE");
   http_client client;
   auto started = clock_type::now();
-  auto resp = client.get(svc.base_url() + "/api/v1/repositories",
-                         bearer(token));
+  auto resp =
+    client.get(svc.base_url() + "/api/v1/repositories", bearer(token));
   auto took = clock_type::now() - started;
   BOOST_TEST(resp.status == 504);
   BOOST_TEST((took < 2500ms));
   // The statement was cancelled: nothing of ours still waits for the lock.
   BOOST_TEST(query_int(url, "SELECT count(*) FROM pg_stat_activity WHERE"
                             " application_name = 'miyabi-api' AND"
-                            " wait_event_type = 'Lock'")
-             == 0);
+                            " wait_event_type = 'Lock'") == 0);
   lock.abort();
-  BOOST_TEST(client.get(svc.base_url() + "/api/v1/repositories", bearer(token))
-               .status
-             == 200);
+  BOOST_TEST(
+    client.get(svc.base_url() + "/api/v1/repositories", bearer(token)).status ==
+    200);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -319,8 +312,8 @@ BOOST_AUTO_TEST_CASE(postgres_stopped_under_load_gives_503_then_recovers) {
   BOOST_TEST(server_errors == 0u);
   // The process survived, and sessions that lost the server were restarted.
   BOOST_TEST(!svc.wait_exit(0ms).has_value());
-  BOOST_TEST(metric(svc, "miyabi_actor_restarts_total{actor=\"db_session\"}")
-             >= 1);
+  BOOST_TEST(metric(svc, "miyabi_actor_restarts_total{actor=\"db_session\"}") >=
+             1);
 }
 
 BOOST_AUTO_TEST_CASE(a_start_without_a_reachable_database_serves_degraded) {
@@ -331,10 +324,10 @@ BOOST_AUTO_TEST_CASE(a_start_without_a_reachable_database_serves_degraded) {
   BOOST_TEST(health_status(svc) == 503);
   http_client client;
   BOOST_TEST(client.get(svc.base_url() + "/api/v1/health/live").status == 200);
-  BOOST_TEST(client.post_json(svc.base_url() + "/api/v1/auth/mock",
-                              R"({"github_id":1,"email":"a@b.c"})")
-               .status
-             == 503);
+  BOOST_TEST(client
+               .post_json(svc.base_url() + "/api/v1/auth/mock",
+                          R"({"github_id":1,"email":"a@b.c"})")
+               .status == 503);
   pg.start();
   BOOST_REQUIRE(
     time_until([&] { return health_status(svc) == 200; }, 10s).has_value());

@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <stdexcept>
-
 #include <sys/resource.h>
 
 namespace miyabi::test {
@@ -18,8 +17,8 @@ std::string source_dir() {
 std::string required_env(const char* name) {
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0')
-    throw std::runtime_error(std::string{name}
-                             + " is not set: run the tests with scripts/test");
+    throw std::runtime_error(std::string{name} +
+                             " is not set: run the tests with scripts/test");
   return value;
 }
 

@@ -33,8 +33,8 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     auto value = line.substr(colon + 1);
     auto first = value.find_first_not_of(" \t");
     auto last = value.find_last_not_of(" \t\r\n");
-    value = first == std::string::npos ? ""
-                                       : value.substr(first, last - first + 1);
+    value =
+      first == std::string::npos ? "" : value.substr(first, last - first + 1);
     resp->headers.emplace(lower(line.substr(0, colon)), value);
   }
   return size * count;
@@ -52,7 +52,7 @@ bool http_response::has_header(const std::string& name) const {
 }
 
 http_client::http_client(std::chrono::milliseconds timeout)
-  : timeout_(timeout) {
+    : timeout_(timeout) {
   static std::once_flag init;
   std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   curl_ = curl_easy_init();
@@ -82,8 +82,8 @@ http_response http_client::request(const std::string& method,
   } else if (method != "GET") {
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   }
-  if (!body.empty() || method == "POST" || method == "PUT"
-      || method == "PATCH") {
+  if (!body.empty() || method == "POST" || method == "PUT" ||
+      method == "PATCH") {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
                      static_cast<long>(body.size()));

@@ -10,8 +10,8 @@
 namespace miyabi::test {
 
 struct http_response {
-  long status = 0;            ///< 0 when no response arrived
-  std::string error;          ///< curl's error text when status is 0
+  long status = 0;   ///< 0 when no response arrived
+  std::string error; ///< curl's error text when status is 0
   std::multimap<std::string, std::string> headers; ///< names lower-cased
   std::string body;
   double seconds = 0;
@@ -24,9 +24,9 @@ struct http_response {
 using header_pairs = std::vector<std::pair<std::string, std::string>>;
 
 class http_client {
-public:
-  explicit http_client(std::chrono::milliseconds timeout
-                       = std::chrono::seconds{15});
+ public:
+  explicit http_client(std::chrono::milliseconds timeout = std::chrono::seconds{
+                         15});
   http_client(const http_client&) = delete;
   http_client& operator=(const http_client&) = delete;
   ~http_client();
@@ -43,7 +43,7 @@ public:
   http_response post_json(const std::string& url, const std::string& body,
                           header_pairs headers = {});
 
-private:
+ private:
   void* curl_;
   std::chrono::milliseconds timeout_;
 };

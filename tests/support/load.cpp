@@ -1,12 +1,11 @@
 #include "support/load.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
-#include <memory>
-
-#include <arpa/inet.h>
 #include <fcntl.h>
+#include <memory>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -22,8 +21,8 @@ using clock = std::chrono::steady_clock;
 struct connection {
   int fd = -1;
   size_t index = 0;
-  size_t seq = 0;          ///< requests sent so far
-  std::string out;         ///< bytes of the current request not yet sent
+  size_t seq = 0;  ///< requests sent so far
+  std::string out; ///< bytes of the current request not yet sent
   size_t out_pos = 0;
   std::string in;
   clock::time_point started;
@@ -38,8 +37,8 @@ bool parse_response(std::string& in, int& status, std::string& body) {
   for (size_t pos = in.find("\r\n"); pos < end;) {
     auto next = in.find("\r\n", pos + 2);
     auto line = in.substr(pos + 2, next - pos - 2);
-    if (line.size() > 15
-        && strncasecmp(line.c_str(), "content-length:", 15) == 0)
+    if (line.size() > 15 &&
+        strncasecmp(line.c_str(), "content-length:", 15) == 0)
       length = std::stoull(line.substr(15));
     pos = next;
   }
@@ -77,8 +76,8 @@ size_t load_result::count_5xx() const {
 
 std::string simple_get(const std::string& path,
                        const std::string& extra_headers) {
-  return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers
-         + "\r\n";
+  return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra_headers +
+         "\r\n";
 }
 
 load_result run_load(const load_plan& plan) {
@@ -97,8 +96,8 @@ load_result run_load(const load_plan& plan) {
     c.done = true;
     if (error) {
       ++result.transport_errors;
-      result.unfinished += plan.requests_per_connection - c.seq
-                           + (c.out.empty() ? 0 : 1);
+      result.unfinished +=
+        plan.requests_per_connection - c.seq + (c.out.empty() ? 0 : 1);
     }
     ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
     ::close(c.fd);
@@ -120,8 +119,8 @@ load_result run_load(const load_plan& plan) {
     c->fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    auto rc = ::connect(c->fd, reinterpret_cast<sockaddr*>(&addr),
-                        sizeof(addr));
+    auto rc =
+      ::connect(c->fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
     if (rc != 0 && errno != EINPROGRESS) {
       ++result.transport_errors;
       result.unfinished += plan.requests_per_connection;
@@ -142,11 +141,11 @@ load_result run_load(const load_plan& plan) {
   auto deadline = clock::now() + plan.limit;
   std::vector<epoll_event> events(512);
   while (open > 0 && clock::now() < deadline) {
-    auto n = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()),
-                          100);
+    auto n =
+      ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
     for (int k = 0; k < n; ++k) {
-      auto& c = *static_cast<connection*>(events[static_cast<size_t>(k)]
-                                            .data.ptr);
+      auto& c =
+        *static_cast<connection*>(events[static_cast<size_t>(k)].data.ptr);
       if (c.done)
         continue;
       auto flags = events[static_cast<size_t>(k)].events;
@@ -200,8 +199,8 @@ load_result run_load(const load_plan& plan) {
   }
   for (auto& c : conns)
     if (!c->done) {
-      result.unfinished += plan.requests_per_connection - c->seq
-                           + (c->out.empty() ? 0 : 1);
+      result.unfinished +=
+        plan.requests_per_connection - c->seq + (c->out.empty() ? 0 : 1);
       c->done = true;
       ::close(c->fd);
     }

@@ -13,9 +13,9 @@
 namespace miyabi::test {
 
 struct load_result {
-  size_t completed = 0;         ///< responses received
-  size_t transport_errors = 0;  ///< connects refused, resets, early closes
-  size_t unfinished = 0;        ///< requests not answered before the limit
+  size_t completed = 0;        ///< responses received
+  size_t transport_errors = 0; ///< connects refused, resets, early closes
+  size_t unfinished = 0;       ///< requests not answered before the limit
   std::map<int, size_t> statuses;
   std::vector<double> latencies; ///< seconds, one per response
 

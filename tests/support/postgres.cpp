@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cstdio>
 #include <stdexcept>
-
 #include <unistd.h>
 
 #include <pqxx/pqxx>
@@ -22,8 +21,8 @@ std::string with_database(std::string url, const std::string& db) {
 
 std::string unique_name(const char* prefix) {
   static std::atomic<int> counter{0};
-  return std::string{prefix} + std::to_string(::getpid()) + "_"
-         + std::to_string(counter++);
+  return std::string{prefix} + std::to_string(::getpid()) + "_" +
+         std::to_string(counter++);
 }
 
 void create_db(const std::string& admin_url, const std::string& name) {
@@ -80,12 +79,12 @@ private_postgres::~private_postgres() {
 }
 
 std::string private_postgres::url(const std::string& db) {
-  auto admin = "postgresql://postgres@127.0.0.1:" + std::to_string(port_)
-               + "/postgres";
+  auto admin =
+    "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/postgres";
   pqxx::connection conn{admin};
   pqxx::nontransaction tx{conn};
-  auto found = tx.exec("SELECT 1 FROM pg_database WHERE datname = "
-                       + tx.quote(db));
+  auto found =
+    tx.exec("SELECT 1 FROM pg_database WHERE datname = " + tx.quote(db));
   if (found.empty())
     tx.exec("CREATE DATABASE \"" + db + "\"");
   return with_database(admin, db);

@@ -23,7 +23,7 @@ std::string query_text(const std::string& url, const std::string& sql);
 
 /// A PostgreSQL server of the test's own, on its own port.
 class private_postgres {
-public:
+ public:
   private_postgres();
   private_postgres(const private_postgres&) = delete;
   private_postgres& operator=(const private_postgres&) = delete;
@@ -40,7 +40,7 @@ public:
 
   uint16_t port() const { return port_; }
 
-private:
+ private:
   std::string run(const std::string& args);
 
   std::string dir_;

@@ -3,11 +3,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <fstream>
-#include <stdexcept>
-
 #include <dirent.h>
 #include <fcntl.h>
+#include <fstream>
+#include <stdexcept>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,7 +29,7 @@ env_map base_env() {
 }
 
 service_process::service_process(env_map env, std::chrono::milliseconds startup)
-  : service_process(std::move(env), false) {
+    : service_process(std::move(env), false) {
   uint16_t found = 0;
   bool ok = wait_for_line(
     [&found](const std::string& line) {
@@ -48,8 +47,8 @@ service_process::service_process(env_map env, std::chrono::milliseconds startup)
     std::string output;
     for (const auto& line : lines())
       output += line + "\n";
-    throw std::runtime_error("miyabi-api did not start listening; output:\n"
-                             + output);
+    throw std::runtime_error("miyabi-api did not start listening; output:\n" +
+                             output);
   }
   port_ = found;
 }
@@ -91,7 +90,9 @@ void service_process::spawn(const env_map& env) {
     _exit(127);
   }
   ::close(fds[1]);
-  reader_ = std::thread{[this, fd = fds[0]] { read_output(fd); }};
+  reader_ = std::thread{[this, fd = fds[0]] {
+    read_output(fd);
+  }};
 }
 
 void service_process::read_output(int fd) {
@@ -131,7 +132,8 @@ void service_process::signal(int sig) {
     ::kill(pid_, sig);
 }
 
-std::optional<int> service_process::wait_exit(std::chrono::milliseconds timeout) {
+std::optional<int>
+service_process::wait_exit(std::chrono::milliseconds timeout) {
   if (exit_code_)
     return exit_code_;
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -139,8 +141,8 @@ std::optional<int> service_process::wait_exit(std::chrono::milliseconds timeout)
     int status = 0;
     auto r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                     : 128 + WTERMSIG(status);
+      exit_code_ =
+        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       return exit_code_;
     }
     if (std::chrono::steady_clock::now() >= deadline)

@@ -10,10 +10,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <sys/types.h>
 #include <thread>
 #include <vector>
-
-#include <sys/types.h>
 
 namespace miyabi::test {
 
@@ -24,12 +23,11 @@ using env_map = std::map<std::string, std::string>;
 env_map base_env();
 
 class service_process {
-public:
+ public:
   /// Starts the binary with exactly `env` (plus PATH) and waits until it
   /// listens. Throws when it exits or stays silent for `startup`.
-  explicit service_process(env_map env,
-                           std::chrono::milliseconds startup
-                           = std::chrono::seconds{30});
+  explicit service_process(
+    env_map env, std::chrono::milliseconds startup = std::chrono::seconds{30});
 
   /// Starts without waiting for "listening" (for start-up failure tests).
   service_process(env_map env, bool wait_listening);
@@ -65,7 +63,7 @@ public:
   /// Open file descriptors of the process.
   size_t open_fds() const;
 
-private:
+ private:
   void spawn(const env_map& env);
   void read_output(int fd);
 

@@ -1,13 +1,12 @@
 #include "support/raw.hpp"
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
-#include <stdexcept>
-
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdexcept>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,8 +47,8 @@ raw_connection::raw_connection(uint16_t port) {
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-    throw std::runtime_error(std::string{"connect failed: "}
-                             + std::strerror(errno));
+    throw std::runtime_error(std::string{"connect failed: "} +
+                             std::strerror(errno));
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
@@ -62,8 +61,8 @@ raw_connection::~raw_connection() {
 bool raw_connection::send(const std::string& bytes) {
   size_t sent = 0;
   while (sent < bytes.size()) {
-    auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent,
-                    MSG_NOSIGNAL);
+    auto n =
+      ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -96,7 +95,8 @@ std::string raw_connection::read_response(std::chrono::milliseconds timeout) {
   }
 }
 
-std::string raw_connection::read_until_close(std::chrono::milliseconds timeout) {
+std::string
+raw_connection::read_until_close(std::chrono::milliseconds timeout) {
   auto deadline = clock::now() + timeout;
   std::string out = std::move(buffer_);
   buffer_.clear();

@@ -8,7 +8,7 @@
 namespace miyabi::test {
 
 class raw_connection {
-public:
+ public:
   explicit raw_connection(uint16_t port);
   raw_connection(const raw_connection&) = delete;
   raw_connection& operator=(const raw_connection&) = delete;
@@ -32,7 +32,7 @@ public:
 
   int fd() const { return fd_; }
 
-private:
+ private:
   int fd_ = -1;
   std::string buffer_;
 };

@@ -11,7 +11,7 @@
 namespace miyabi::test {
 
 class thread_group {
-public:
+ public:
   thread_group() = default;
   thread_group(const thread_group&) = delete;
   thread_group& operator=(const thread_group&) = delete;
@@ -38,7 +38,7 @@ public:
         t.join();
   }
 
-private:
+ private:
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
 };

@@ -55,7 +55,8 @@ BOOST_AUTO_TEST_CASE(defaults_apply_when_nothing_is_set) {
   BOOST_TEST(cfg.actor_threads >= 1u);
 }
 
-BOOST_AUTO_TEST_CASE(a_missing_jwt_secret_is_generated_in_development_with_a_warning) {
+BOOST_AUTO_TEST_CASE(
+  a_missing_jwt_secret_is_generated_in_development_with_a_warning) {
   auto l = load({});
   BOOST_REQUIRE(l.result);
   BOOST_TEST(l.result->jwt_secret.size() >= 32u);
@@ -66,12 +67,12 @@ BOOST_AUTO_TEST_CASE(a_missing_jwt_secret_is_generated_in_development_with_a_war
 BOOST_AUTO_TEST_CASE(production_refuses_a_missing_or_short_jwt_secret) {
   auto missing = failure({{"ENVIRONMENT", "production"}});
   BOOST_TEST(missing.find("JWT_SECRET") != std::string::npos);
-  auto shorter = failure({{"ENVIRONMENT", "production"},
-                          {"JWT_SECRET", std::string(31, 'x')}});
+  auto shorter = failure(
+    {{"ENVIRONMENT", "production"}, {"JWT_SECRET", std::string(31, 'x')}});
   BOOST_TEST(shorter.find("JWT_SECRET") != std::string::npos);
   BOOST_TEST(shorter.find(std::string(31, 'x')) == std::string::npos);
-  auto ok = load({{"ENVIRONMENT", "production"},
-                  {"JWT_SECRET", std::string(32, 'x')}});
+  auto ok =
+    load({{"ENVIRONMENT", "production"}, {"JWT_SECRET", std::string(32, 'x')}});
   BOOST_TEST(static_cast<bool>(ok.result));
 }
 
@@ -85,12 +86,12 @@ BOOST_AUTO_TEST_CASE(port_wins_over_the_port_of_server_address) {
 BOOST_AUTO_TEST_CASE(log_level_wins_over_rust_log) {
   auto l = load({{"RUST_LOG", "info,tower_http=debug"}, {"LOG_LEVEL", "warn"}});
   BOOST_REQUIRE(l.result);
-  BOOST_TEST(static_cast<int>(l.result->log_level)
-             == static_cast<int>(log::level::warning));
+  BOOST_TEST(static_cast<int>(l.result->log_level) ==
+             static_cast<int>(log::level::warning));
   auto rust_only = load({{"RUST_LOG", "debug"}});
   BOOST_REQUIRE(rust_only.result);
-  BOOST_TEST(static_cast<int>(rust_only.result->log_level)
-             == static_cast<int>(log::level::debug));
+  BOOST_TEST(static_cast<int>(rust_only.result->log_level) ==
+             static_cast<int>(log::level::debug));
 }
 
 BOOST_AUTO_TEST_CASE(every_bad_value_names_its_variable) {
@@ -155,8 +156,8 @@ BOOST_AUTO_TEST_CASE(the_env_example_documents_every_setting) {
   text << in.rdbuf();
   for (const auto& doc : config::documented_settings()) {
     BOOST_TEST_INFO(doc.name);
-    BOOST_TEST(text.str().find(std::string{doc.name} + "=")
-               != std::string::npos);
+    BOOST_TEST(text.str().find(std::string{doc.name} + "=") !=
+               std::string::npos);
   }
 }
 

@@ -33,12 +33,12 @@ BOOST_AUTO_TEST_CASE(list_mode_echoes_only_listed_origins_and_always_varies) {
   cors_policy list{{"https://app.example.com"}};
   header_list ok;
   list.apply("https://app.example.com", ok);
-  BOOST_TEST(find(ok, "Access-Control-Allow-Origin")
-             == "https://app.example.com");
+  BOOST_TEST(find(ok, "Access-Control-Allow-Origin") ==
+             "https://app.example.com");
   BOOST_TEST(find(ok, "Vary") == "Origin");
-  for (auto origin : {"https://evil.example", "null",
-                      "https://app.example.com.evil", "HTTPS://APP.EXAMPLE.COM",
-                      ""}) {
+  for (auto origin :
+       {"https://evil.example", "null", "https://app.example.com.evil",
+        "HTTPS://APP.EXAMPLE.COM", ""}) {
     header_list other;
     list.apply(origin, other);
     BOOST_TEST_INFO(origin);
@@ -51,11 +51,11 @@ BOOST_AUTO_TEST_CASE(a_preflight_lists_methods_headers_and_max_age) {
   cors_policy any{{}};
   header_list out;
   any.apply_preflight("https://x.example", "GET, POST, HEAD, OPTIONS", out);
-  BOOST_TEST(find(out, "Access-Control-Allow-Methods")
-             == "GET, POST, HEAD, OPTIONS");
+  BOOST_TEST(find(out, "Access-Control-Allow-Methods") ==
+             "GET, POST, HEAD, OPTIONS");
   auto allowed = find(out, "Access-Control-Allow-Headers");
-  for (auto h : {"Authorization", "Content-Type", "Idempotency-Key",
-                 "X-Request-Id"})
+  for (auto h :
+       {"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"})
     BOOST_TEST(allowed.find(h) != std::string::npos);
   BOOST_TEST(find(out, "Access-Control-Max-Age") == "600");
 }

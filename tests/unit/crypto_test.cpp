@@ -54,8 +54,8 @@ BOOST_AUTO_TEST_CASE(hmac_sha256_matches_rfc4231_case_2) {
     text += hex[c >> 4];
     text += hex[c & 15];
   }
-  BOOST_TEST(text
-             == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  BOOST_TEST(
+    text == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 BOOST_AUTO_TEST_CASE(random_uuids_are_version_4_and_distinct) {

@@ -1,5 +1,4 @@
 #include <boost/test/unit_test.hpp>
-
 #include <caf/sec.hpp>
 
 #include "config/errors.hpp"

@@ -1,5 +1,4 @@
 #include <boost/test/unit_test.hpp>
-
 #include <rapidjson/document.h>
 
 #include "http/json_codec.hpp"
@@ -56,8 +55,8 @@ BOOST_AUTO_TEST_CASE(details_are_left_out_when_empty) {
 }
 
 BOOST_AUTO_TEST_CASE(malformed_json_is_a_validation_error) {
-  for (auto text : {"{", "{\"a\":}", "nul", "{} {}", "[1,]", "\"unterminated",
-                    ""}) {
+  for (auto text :
+       {"{", "{\"a\":}", "nul", "{} {}", "[1,]", "\"unterminated", ""}) {
     rapidjson::Document doc;
     auto err = parse_json(text, doc);
     BOOST_TEST_INFO(text);
@@ -77,8 +76,8 @@ BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_before_parsing) {
   auto err = parse_json(deep, doc);
   BOOST_TEST(is(err, errc::validation_error));
   BOOST_TEST(describe(err).details.find("nested") != std::string::npos);
-  std::string ok = std::string(max_json_depth, '[')
-                   + std::string(max_json_depth, ']');
+  std::string ok =
+    std::string(max_json_depth, '[') + std::string(max_json_depth, ']');
   BOOST_TEST(!parse_json(ok, doc));
 }
 

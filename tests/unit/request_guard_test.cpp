@@ -32,11 +32,11 @@ BOOST_AUTO_TEST_CASE(an_announced_body_over_the_limit_is_413_before_reading) {
 }
 
 BOOST_AUTO_TEST_CASE(content_length_must_be_plain_digits) {
-  for (auto value : {"-1", "+5", "0x10", "1 2", "", "12a",
-                     "99999999999999999999"}) {
+  for (auto value :
+       {"-1", "+5", "0x10", "1 2", "", "12a", "99999999999999999999"}) {
     BOOST_TEST_INFO(value);
-    BOOST_TEST(check(std::string{"Content-Length: "} + value + "\r\n").status
-               == 400);
+    BOOST_TEST(check(std::string{"Content-Length: "} + value + "\r\n").status ==
+               400);
   }
 }
 
@@ -47,8 +47,8 @@ BOOST_AUTO_TEST_CASE(conflicting_lengths_are_refused_equal_ones_pass) {
 
 BOOST_AUTO_TEST_CASE(transfer_encoding_is_refused_with_411) {
   BOOST_TEST(check("Transfer-Encoding: chunked\r\n").status == 411);
-  BOOST_TEST(check("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n").status
-             == 411);
+  BOOST_TEST(
+    check("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n").status == 411);
 }
 
 BOOST_AUTO_TEST_CASE(folding_nul_and_bad_names_are_refused) {

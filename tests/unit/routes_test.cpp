@@ -32,20 +32,20 @@ BOOST_AUTO_TEST_CASE(an_id_segment_is_captured) {
   BOOST_TEST(table().label(m.route) == "/api/v1/repositories/{id}");
   BOOST_TEST(m.id == "abc-123");
   auto logs = table().match("/api/v1/agents/executions/e1/logs");
-  BOOST_TEST(table().label(logs.route)
-             == "/api/v1/agents/executions/{id}/logs");
+  BOOST_TEST(table().label(logs.route) ==
+             "/api/v1/agents/executions/{id}/logs");
   BOOST_TEST(logs.id == "e1");
 }
 
 BOOST_AUTO_TEST_CASE(a_literal_segment_wins_over_an_id) {
-  BOOST_TEST(pattern_of("/api/v1/agents/executions/claim")
-             == "/api/v1/agents/executions/claim");
+  BOOST_TEST(pattern_of("/api/v1/agents/executions/claim") ==
+             "/api/v1/agents/executions/claim");
 }
 
 BOOST_AUTO_TEST_CASE(unknown_paths_share_the_unmatched_label) {
-  for (auto path : {"/", "/api", "/api/v1/health/", "/api/v1/repositories/",
-                    "/api/v1/repositories/a/b", "//api/v1/health",
-                    "/API/V1/HEALTH", ""}) {
+  for (auto path :
+       {"/", "/api", "/api/v1/health/", "/api/v1/repositories/",
+        "/api/v1/repositories/a/b", "//api/v1/health", "/API/V1/HEALTH", ""}) {
     BOOST_TEST_INFO(path);
     BOOST_TEST(pattern_of(path) == "unmatched");
   }
@@ -60,8 +60,8 @@ BOOST_AUTO_TEST_CASE(head_uses_the_get_operation) {
 
 BOOST_AUTO_TEST_CASE(the_allow_header_lists_every_supported_method) {
   auto m = table().match("/api/v1/workflows/x");
-  BOOST_TEST(table().routes()[m.route].allow
-             == "GET, PUT, DELETE, HEAD, OPTIONS");
+  BOOST_TEST(table().routes()[m.route].allow ==
+             "GET, PUT, DELETE, HEAD, OPTIONS");
   auto webhook = table().match("/api/v1/telegram/webhook");
   BOOST_TEST(table().routes()[webhook.route].allow == "POST, OPTIONS");
   BOOST_TEST(!table().find(webhook.route, method::get).has_value());

@@ -40,9 +40,9 @@ BOOST_AUTO_TEST_CASE(crashes_outside_the_window_are_forgotten) {
     BOOST_TEST(policy.on_crash(t + i * 1s).has_value());
   auto later = policy.on_crash(t + 60s);
   BOOST_REQUIRE(later.has_value());
-  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(*later)
-               .count()
-             == 50);
+  BOOST_TEST(
+    std::chrono::duration_cast<std::chrono::milliseconds>(*later).count() ==
+    50);
 }
 
 BOOST_AUTO_TEST_CASE(plain_failures_grow_the_backoff_but_never_escalate) {
@@ -50,15 +50,13 @@ BOOST_AUTO_TEST_CASE(plain_failures_grow_the_backoff_but_never_escalate) {
   auto t = restart_policy::clock::now();
   for (int i = 0; i < 50; ++i)
     policy.on_failure(t);
-  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(
-               policy.on_failure(t))
-               .count()
-             == 5000);
+  BOOST_TEST(
+    std::chrono::duration_cast<std::chrono::milliseconds>(policy.on_failure(t))
+      .count() == 5000);
   policy.on_success();
-  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(
-               policy.on_failure(t))
-               .count()
-             == 50);
+  BOOST_TEST(
+    std::chrono::duration_cast<std::chrono::milliseconds>(policy.on_failure(t))
+      .count() == 50);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
