@@ -25,7 +25,6 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-constexpr auto purge_period = std::chrono::minutes{5};
 
 std::string error_kind(const caf::error& err) {
   auto info = describe(err);
@@ -129,11 +128,13 @@ caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
                          storage::session_config cfg,
                          std::shared_ptr<service_status> status,
                          std::shared_ptr<metrics::service_metrics> metrics,
-                         milliseconds interval) {
+                         milliseconds interval, milliseconds purge_period) {
   cfg.application_name = "miyabi-api-monitor";
   cfg.statement_timeout = std::max(interval, milliseconds{1000});
   self->state.db = std::make_unique<storage::session>(std::move(cfg));
-  self->state.next_purge = clock::now() + std::chrono::seconds{30};
+  self->state.next_purge = clock::now()
+                           + std::min<clock::duration>(purge_period,
+                                                       std::chrono::seconds{30});
   log_exceptions(self, "db_monitor");
   self->send(self, tick_atom::value);
   return {
@@ -325,7 +326,7 @@ caf::behavior db_pool(pool_actor self,
     spawn_session(self, i);
   init.monitor = self->spawn<caf::detached + caf::linked>(
     db_monitor, init.session_cfg, init.status, init.metrics,
-    init.cfg->db_health_interval);
+    init.cfg->db_health_interval, init.cfg->db_purge_interval);
   update_gauges(self);
   // Sessions are linked so they end with the pool. Their own exits (a lost
   // connection, a crash) are the down handler's business; only a shutdown

@@ -138,6 +138,10 @@ void write(level lvl, std::string_view message,
   out.Key("message");
   out.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
   for (const auto& f : fields) {
+    // A request without trace context has no trace to correlate.
+    if (f.key == trace_key && std::get_if<std::string_view>(&f.val) != nullptr
+        && std::get<std::string_view>(f.val).empty())
+      continue;
     out.Key(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size()));
     std::visit(
       [&out](const auto& v) {

@@ -272,6 +272,11 @@ const std::vector<setting_spec>& specs() {
      [](settings& c, std::string_view v) {
        return millis(v, 1000, 60000, c.db_connect_timeout);
      }},
+    {{"DB_PURGE_INTERVAL_MS", "300000",
+      "Period of the purge of expired rows (tokens, codes, update ids)"},
+     [](settings& c, std::string_view v) {
+       return millis(v, 1000, 86400000, c.db_purge_interval);
+     }},
     {{"JWT_SECRET", "(generated in development)",
       "HS256 key for access tokens; at least 32 bytes in production"},
      [](settings& c, std::string_view v) {

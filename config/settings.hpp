@@ -49,6 +49,7 @@ struct settings {
   size_t db_queue_limit = 256;
   milliseconds db_health_interval{500};
   milliseconds db_connect_timeout{2000};
+  milliseconds db_purge_interval{300000};
 
   // -- authentication ---------------------------------------------------------
   std::string jwt_secret;

@@ -115,6 +115,13 @@ void exchange::send(int status, std::string_view content_type, std::string body,
       .count();
   ctx_->metrics->http.observe(facts_.route, static_cast<size_t>(facts_.verb),
                               status, seconds);
+  if (log::enabled(log::level::debug))
+    log::debug("request", {{"request_id", facts_.request_id},
+                           {log::trace_key, facts_.trace},
+                           {"method", to_string(facts_.verb)},
+                           {"route", route_table::instance().label(facts_.route)},
+                           {"status", status},
+                           {"duration_ms", seconds * 1000}});
   ctx_->in_flight.fetch_sub(1, std::memory_order_relaxed);
   ctx_->metrics->http.in_flight().Decrement();
   peer_.reset();
