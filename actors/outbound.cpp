@@ -138,8 +138,7 @@ caf::behavior outbound_worker(caf::event_based_actor* self,
       self->quit(); // one call per worker
       auto result = perform(call, connect_timeout);
       auto code = result.ok ? std::to_string(result.outcome.status) : "0";
-      m->outbound_requests.Add({{"service", call.service}, {"code", code}})
-        .Increment();
+      m->outbound_requests.at({call.service, code}).Increment();
       m->outbound_duration[call.service].Observe(result.outcome.seconds);
       if (!result.ok) {
         log::warning("outbound call failed", {{"service", call.service},

@@ -26,16 +26,25 @@ const prometheus::Histogram::BucketBoundaries& latency_buckets() {
 }
 
 template <class Metric>
-Metric& labelled<Metric>::operator[](std::string_view value) {
+Metric& labelled<Metric>::at(std::initializer_list<std::string_view> values) {
+  std::string key;
+  for (auto v : values) {
+    key.append(v);
+    key += '\x1f'; // never part of a label value we use
+  }
   std::lock_guard<std::mutex> guard{mtx_};
-  if (auto i = series_.find(value); i != series_.end())
+  if (auto i = series_.find(key); i != series_.end())
     return *i->second;
+  prometheus::Labels labels;
+  size_t n = 0;
+  for (auto v : values)
+    labels.emplace(labels_.at(n++), std::string{v});
   Metric* added = nullptr;
   if constexpr (std::is_same_v<Metric, prometheus::Histogram>)
-    added = &family_.Add({{label_, std::string{value}}}, buckets_);
+    added = &family_.Add(labels, buckets_);
   else
-    added = &family_.Add({{label_, std::string{value}}});
-  series_.emplace(std::string{value}, added);
+    added = &family_.Add(labels);
+  series_.emplace(std::move(key), added);
   return *added;
 }
 
@@ -164,7 +173,8 @@ service_metrics::service_metrics(std::vector<std::string> routes,
                           .Name("miyabi_outbound_requests_total")
                           .Help("Calls to GitHub, Telegram and the LLM by "
                                 "service and status code (0: no answer)")
-                          .Register(*registry_)),
+                          .Register(*registry_),
+                        std::vector<std::string>{"service", "code"}),
       outbound_duration(BuildHistogram()
                           .Name("miyabi_outbound_request_duration_seconds")
                           .Help("Duration of outbound calls by service")

@@ -24,21 +24,29 @@
 
 namespace miyabi::metrics {
 
-/// A family whose series are looked up by one label value and cached.
+/// A family whose series are looked up by their label values and cached.
 template <class Metric>
 class labelled {
  public:
   labelled(prometheus::Family<Metric>& family, std::string label,
            prometheus::Histogram::BucketBoundaries buckets = {})
-      : family_(family), label_(std::move(label)),
+      : labelled(family, std::vector<std::string>{std::move(label)},
+                 std::move(buckets)) {}
+
+  labelled(prometheus::Family<Metric>& family, std::vector<std::string> labels,
+           prometheus::Histogram::BucketBoundaries buckets = {})
+      : family_(family), labels_(std::move(labels)),
         buckets_(std::move(buckets)) {}
 
-  /// The series for `value`, created on first use.
-  Metric& operator[](std::string_view value);
+  /// The series for `value` (one label), created on first use.
+  Metric& operator[](std::string_view value) { return at({value}); }
+
+  /// The series for one value per label, in label order.
+  Metric& at(std::initializer_list<std::string_view> values);
 
  private:
   prometheus::Family<Metric>& family_;
-  std::string label_;
+  std::vector<std::string> labels_;
   prometheus::Histogram::BucketBoundaries buckets_;
   std::mutex mtx_;
   std::map<std::string, Metric*, std::less<>> series_;
@@ -116,7 +124,7 @@ class service_metrics {
   labelled<prometheus::Counter> auth_failures;
 
   // -- outbound HTTP ----------------------------------------------------------
-  prometheus::Family<prometheus::Counter>& outbound_requests;
+  labelled<prometheus::Counter> outbound_requests; ///< (service, code)
   labelled<prometheus::Histogram> outbound_duration;
 
   // -- Telegram ---------------------------------------------------------------
