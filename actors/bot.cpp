@@ -3,18 +3,16 @@
 #include <algorithm>
 #include <cctype>
 
+#include "config/text.hpp"
+
 namespace miyabi::actors {
 
 bot_backend::~bot_backend() = default;
 
 namespace {
 
-std::string trim(std::string s) {
-  auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos)
-    return {};
-  auto last = s.find_last_not_of(" \t\r\n");
-  return s.substr(first, last - first + 1);
+std::string text_trim(std::string_view s) {
+  return std::string{trim(s, " \t\r\n")};
 }
 
 /// Picks the English or Japanese text.
@@ -80,7 +78,7 @@ std::string status_text(bool ja, const bot_settings& s,
 
 bot_command parse_command(const std::string& raw) {
   bot_command cmd;
-  auto text = trim(raw);
+  auto text = text_trim(raw);
   if (text.empty() || text.front() != '/') {
     cmd.argument = text;
     return cmd;
@@ -93,7 +91,7 @@ bot_command parse_command(const std::string& raw) {
                  [](unsigned char c) { return std::tolower(c); });
   cmd.name = word;
   cmd.argument =
-    end == std::string::npos ? std::string{} : trim(text.substr(end));
+    end == std::string::npos ? std::string{} : text_trim(text.substr(end));
   return cmd;
 }
 
@@ -186,10 +184,10 @@ bot_action decide(const telegram_update& update, bot_backend& backend,
                               "Issue 作成が設定されていません (GITHUB_TOKEN, "
                               "GITHUB_OWNER, GITHUB_REPO)。"));
     auto newline = cmd.argument.find('\n');
-    auto title = trim(cmd.argument.substr(0, newline));
+    auto title = text_trim(cmd.argument.substr(0, newline));
     auto body = newline == std::string::npos
                   ? std::string{}
-                  : trim(cmd.argument.substr(newline + 1));
+                  : text_trim(cmd.argument.substr(newline + 1));
     if (title.empty())
       return message(chat,
                      tr(ja, "Usage: /issue TITLE (body on the next lines)",

@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "config/errors.hpp"
+#include "config/text.hpp"
 
 namespace miyabi::config {
 
@@ -33,14 +34,6 @@ size_t available_cpus() {
       return static_cast<size_t>(n);
   }
   return 1;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 template <class Int>

@@ -11,6 +11,7 @@
 
 #include "actors/crypto.hpp"
 #include "config/log.hpp"
+#include "config/text.hpp"
 #include "http/errors.hpp"
 #include "http/headers.hpp"
 #include "http/json_codec.hpp"
@@ -215,24 +216,8 @@ class guarded_parser final : public Http::RequestParser {
   guard_state state_;
 };
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 bool token_char(unsigned char c) {
   return std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
 }
 
 } // namespace

@@ -13,6 +13,7 @@
 #include "actors/rules.hpp"
 #include "config/errors.hpp"
 #include "config/log.hpp"
+#include "config/text.hpp"
 #include "http/decode.hpp"
 #include "http/errors.hpp"
 #include "http/exchange.hpp"
@@ -72,17 +73,8 @@ credential_kind parse_credentials(std::string_view value, std::string& token) {
   if (space == std::string_view::npos)
     return credential_kind::malformed;
   auto scheme = value.substr(0, space);
-  auto rest = value.substr(space + 1);
-  while (!rest.empty() && rest.front() == ' ')
-    rest.remove_prefix(1);
-  while (!rest.empty() && rest.back() == ' ')
-    rest.remove_suffix(1);
-  bool bearer =
-    scheme.size() == 6 &&
-    std::equal(scheme.begin(), scheme.end(), "bearer", [](char a, char b) {
-      return std::tolower(static_cast<unsigned char>(a)) == b;
-    });
-  if (!bearer || rest.empty() ||
+  auto rest = trim(value.substr(space + 1), " ");
+  if (!iequals(scheme, "bearer") || rest.empty() ||
       rest.find_first_of(" \t") != std::string_view::npos)
     return credential_kind::malformed;
   token.assign(rest);
@@ -90,15 +82,7 @@ credential_kind parse_credentials(std::string_view value, std::string& token) {
 }
 
 bool is_json_media_type(std::string_view value) {
-  auto semi = value.find(';');
-  auto type = value.substr(0, semi);
-  while (!type.empty() && type.back() == ' ')
-    type.remove_suffix(1);
-  return type.size() == 16 &&
-         std::equal(type.begin(), type.end(), "application/json",
-                    [](char a, char b) {
-                      return std::tolower(static_cast<unsigned char>(a)) == b;
-                    });
+  return iequals(trim(value.substr(0, value.find(';'))), "application/json");
 }
 
 } // namespace

@@ -23,6 +23,12 @@ inline std::optional<int64_t> optional_int(const pqxx::field& f) {
   return f.as<int64_t>();
 }
 
+/// The columns `user_of` reads, in order, of table alias `alias`.
+std::string user_columns_of(const std::string& alias);
+
+/// Reads a user from `r` (columns of `user_columns_of`).
+user user_of(const pqxx::row& r);
+
 /// The columns `execution_of` reads, in order (prefix with a table alias
 /// through `execution_columns_of`).
 std::string execution_columns_of(const std::string& alias);

@@ -13,22 +13,7 @@ namespace miyabi::storage {
 
 namespace {
 
-constexpr const char* user_columns =
-  "u.id, u.github_id, u.login, u.email, u.name, u.avatar_url,"
-  " rfc3339(u.created_at), rfc3339(u.updated_at)";
-
-user user_of(const pqxx::row& r) {
-  user u;
-  u.id = r[0].as<std::string>();
-  u.github_id = r[1].as<int64_t>();
-  u.login = r[2].as<std::string>();
-  u.email = optional_text(r[3]);
-  u.name = optional_text(r[4]);
-  u.avatar_url = optional_text(r[5]);
-  u.created_at = r[6].as<std::string>();
-  u.updated_at = r[7].as<std::string>();
-  return u;
-}
+const std::string user_columns = user_columns_of("u");
 
 std::string text_payload(const std::string& text) {
   rapidjson::StringBuffer buf;
@@ -50,7 +35,7 @@ const std::vector<statement>& telegram_statements() {
   static const std::vector<statement> list = {
     {"record_update", "INSERT INTO telegram_updates (update_id) VALUES ($1)"
                       " ON CONFLICT (update_id) DO NOTHING"},
-    {"linked_user", std::string{"SELECT "} + user_columns +
+    {"linked_user", "SELECT " + user_columns +
                       " FROM telegram_chats c JOIN users u ON u.id = c.user_id"
                       " WHERE c.chat_id = $1"},
     {"create_link_code",
@@ -64,7 +49,7 @@ const std::vector<statement>& telegram_statements() {
      " ON CONFLICT (chat_id) DO UPDATE SET user_id = EXCLUDED.user_id,"
      " linked_at = now()"},
     {"find_user_for_link",
-     std::string{"SELECT "} + user_columns + " FROM users u WHERE u.id = $1"},
+     "SELECT " + user_columns + " FROM users u WHERE u.id = $1"},
     {"unlink_chats", "DELETE FROM telegram_chats WHERE user_id = $1"},
     {"enqueue_outbox", "INSERT INTO telegram_outbox (chat_id, kind, payload)"
                        " VALUES ($1, $2, $3::jsonb) RETURNING id"},

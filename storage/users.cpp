@@ -7,11 +7,11 @@
 
 namespace miyabi::storage {
 
-namespace {
-
-constexpr const char* user_columns =
-  "id, github_id, login, email, name, avatar_url, rfc3339(created_at),"
-  " rfc3339(updated_at)";
+std::string user_columns_of(const std::string& a) {
+  return a + ".id, " + a + ".github_id, " + a + ".login, " + a + ".email, " +
+         a + ".name, " + a + ".avatar_url, rfc3339(" + a +
+         ".created_at), rfc3339(" + a + ".updated_at)";
+}
 
 user user_of(const pqxx::row& r) {
   user u;
@@ -26,6 +26,10 @@ user user_of(const pqxx::row& r) {
   return u;
 }
 
+namespace {
+
+const std::string user_columns = user_columns_of("users");
+
 } // namespace
 
 const std::vector<statement>& user_statements() {
@@ -39,8 +43,7 @@ const std::vector<statement>& user_statements() {
        " name = EXCLUDED.name, avatar_url = EXCLUDED.avatar_url,"
        " updated_at = now() RETURNING "} +
        user_columns},
-    {"find_user",
-     std::string{"SELECT "} + user_columns + " FROM users WHERE id = $1"},
+    {"find_user", "SELECT " + user_columns + " FROM users WHERE id = $1"},
     {"store_refresh_token",
      "INSERT INTO refresh_tokens (user_id, token_hash, family_id, expires_at)"
      " VALUES ($1, $2, COALESCE($3::uuid, gen_random_uuid()),"
