@@ -257,27 +257,16 @@ void refresh_gauges(outbox_actor self) {
 void dispatch(outbox_actor self, std::vector<storage::outbox_message>& rows) {
   auto& st = self->state;
   auto now = clock::now();
-  bool have_token = !st.cfg->telegram_bot_token.empty();
-  std::unordered_map<int64_t, int64_t> waiting; // rows per chat held back
   for (auto& row : rows) {
     auto id = row.id;
     if (row.kind == "create_issue") {
       run_task(self, std::move(row));
       continue;
     }
-    if (!have_token) {
-      update_row(self, "outbox_release", [id](pqxx::transaction_base& tx) {
-        return storage::release(tx, id, 30000);
-      });
-      continue;
-    }
     auto& allowed = st.next_allowed[row.chat_id];
     if (now < allowed) {
-      // Keep about a second between messages to one chat; later rows of
-      // the chat wait their turn (ids keep their order).
-      auto k = waiting[row.chat_id]++;
-      auto wait = std::chrono::duration_cast<milliseconds>(allowed - now) +
-                  k * chat_spacing;
+      // About a second between messages to one chat: come back then.
+      auto wait = std::chrono::duration_cast<milliseconds>(allowed - now);
       update_row(self, "outbox_release",
                  [id, wait](pqxx::transaction_base& tx) {
                    return storage::release(tx, id, wait.count());
@@ -297,8 +286,9 @@ void drain(outbox_actor self) {
   st.leasing = true;
   query<std::vector<storage::outbox_message>>(
     self, internal_meta("outbox_lease", seconds{5}), "lease_outbox", false,
-    [](pqxx::transaction_base& tx) {
-      return storage::lease_outbox(tx, batch, lease_seconds);
+    [have_token =
+       !st.cfg->telegram_bot_token.empty()](pqxx::transaction_base& tx) {
+      return storage::lease_outbox(tx, batch, lease_seconds, have_token);
     },
     [self](std::vector<storage::outbox_message>& rows) {
       self->state.leasing = false;

@@ -57,12 +57,17 @@ const std::vector<statement>& telegram_statements() {
      "INSERT INTO telegram_outbox (chat_id, kind, payload)"
      " SELECT chat_id, 'message', $2::jsonb FROM telegram_chats"
      " WHERE user_id = $1"},
+    // Only the oldest pending row of each chat, so a chat's messages go out
+    // in order even when one of them waits for a retry.
     {"lease_outbox",
      "UPDATE telegram_outbox o SET attempts = o.attempts + 1,"
      " next_attempt_at = now() + make_interval(secs => $2)"
-     " WHERE o.id IN (SELECT id FROM telegram_outbox"
-     " WHERE state = 'pending' AND next_attempt_at <= now()"
-     " ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $1)"
+     " WHERE o.id IN (SELECT t.id FROM telegram_outbox t"
+     " WHERE t.state = 'pending' AND t.next_attempt_at <= now()"
+     " AND ($3 OR t.kind <> 'message')"
+     " AND NOT EXISTS (SELECT 1 FROM telegram_outbox p"
+     " WHERE p.chat_id = t.chat_id AND p.state = 'pending' AND p.id < t.id)"
+     " ORDER BY t.id FOR UPDATE SKIP LOCKED LIMIT $1)"
      " RETURNING o.id, o.chat_id, o.kind, o.payload::text, o.attempts"},
     {"outbox_sent", "UPDATE telegram_outbox SET state = 'sent', sent_at = now()"
                     " WHERE id = $1"},
@@ -188,9 +193,11 @@ caf::expected<int64_t> enqueue_for_user(pqxx::transaction_base& tx,
 }
 
 caf::expected<std::vector<outbox_message>>
-lease_outbox(pqxx::transaction_base& tx, int64_t limit, int64_t lease_seconds) {
+lease_outbox(pqxx::transaction_base& tx, int64_t limit, int64_t lease_seconds,
+             bool messages) {
   std::vector<outbox_message> result;
-  for (const auto& r : tx.exec_prepared("lease_outbox", limit, lease_seconds))
+  for (const auto& r :
+       tx.exec_prepared("lease_outbox", limit, lease_seconds, messages))
     result.push_back({r[0].as<int64_t>(), r[1].as<int64_t>(),
                       r[2].as<std::string>(), r[3].as<std::string>(),
                       r[4].as<int64_t>()});

@@ -54,10 +54,13 @@ caf::expected<int64_t> enqueue_for_user(pqxx::transaction_base& tx,
                                         const std::string& user_id,
                                         const std::string& text);
 
-/// Leases due outbox rows (oldest first) for `lease_seconds`, so no other
-/// instance takes them meanwhile; counts an attempt on each.
+/// Leases due outbox rows for `lease_seconds`, so no other instance takes
+/// them meanwhile, and counts an attempt on each. Only the oldest pending
+/// row of a chat is due (a chat's rows go out in order); message rows only
+/// when `messages` is true (false: no bot token to send them with).
 caf::expected<std::vector<outbox_message>>
-lease_outbox(pqxx::transaction_base& tx, int64_t limit, int64_t lease_seconds);
+lease_outbox(pqxx::transaction_base& tx, int64_t limit, int64_t lease_seconds,
+             bool messages);
 
 /// Marks a row sent (or, for tasks, taken: tasks run at most once).
 caf::expected<bool> mark_sent(pqxx::transaction_base& tx, int64_t id);
