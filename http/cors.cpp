@@ -13,18 +13,26 @@ bool cors_policy::allowed(std::string_view origin) const {
 }
 
 void cors_policy::apply(std::string_view origin, header_list& out) const {
+  constant(out);
+  echo(origin, out);
+}
+
+void cors_policy::constant(header_list& out) const {
   if (allowed_.empty()) {
     out.emplace_back("Access-Control-Allow-Origin", "*");
     out.emplace_back("Access-Control-Expose-Headers",
                      "X-Request-Id, Retry-After");
+  } else {
+    out.emplace_back("Vary", "Origin");
+  }
+}
+
+void cors_policy::echo(std::string_view origin, header_list& out) const {
+  if (allowed_.empty() || origin.empty() || !allowed(origin))
     return;
-  }
-  out.emplace_back("Vary", "Origin");
-  if (!origin.empty() && allowed(origin)) {
-    out.emplace_back("Access-Control-Allow-Origin", std::string{origin});
-    out.emplace_back("Access-Control-Expose-Headers",
-                     "X-Request-Id, Retry-After");
-  }
+  out.emplace_back("Access-Control-Allow-Origin", std::string{origin});
+  out.emplace_back("Access-Control-Expose-Headers",
+                   "X-Request-Id, Retry-After");
 }
 
 void cors_policy::apply_preflight(std::string_view origin,

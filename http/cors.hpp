@@ -18,8 +18,14 @@ class cors_policy {
   explicit cors_policy(std::vector<std::string> allowed);
 
   /// Headers for an ordinary response to a request with `origin` (empty
-  /// when the request had no Origin header).
+  /// when the request had no Origin header): `constant` plus `echo`.
   void apply(std::string_view origin, header_list& out) const;
+
+  /// The part of `apply` that is the same for every request.
+  void constant(header_list& out) const;
+
+  /// The part of `apply` that depends on the request's origin.
+  void echo(std::string_view origin, header_list& out) const;
 
   /// Headers for a preflight of a path whose methods are `allow`. A
   /// preflight from an origin that is not allowed gets no CORS headers.

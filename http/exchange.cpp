@@ -78,18 +78,15 @@ void exchange::send(int status, std::string_view content_type, std::string body,
                     header_list extra, bool error) {
   if (answered_.exchange(true))
     return; // Exactly once: a late second answer is dropped.
-  header_list headers;
-  headers.reserve(12 + extra.size());
-  headers.emplace_back("X-Request-Id", facts_.request_id);
-  add_security_headers(ctx_->cfg->production(), headers);
-  ctx_->cors.apply(facts_.origin, headers);
-  if (error || facts_.no_store)
-    headers.emplace_back("Cache-Control", "no-store");
-  for (auto& h : extra)
-    headers.push_back(std::move(h));
+  // Request-dependent CORS headers (allow-list mode) join the extras.
+  ctx_->cors.echo(facts_.origin, extra);
   try {
     auto& out = writer_.headers();
-    for (auto& [name, value] : headers)
+    out.add(ctx_->headers.common);
+    out.add(std::make_shared<named_header>("X-Request-Id", facts_.request_id));
+    if (error || facts_.no_store)
+      out.add(ctx_->headers.no_store);
+    for (auto& [name, value] : extra)
       out.add(
         std::make_shared<named_header>(std::move(name), std::move(value)));
     if (facts_.close) {
@@ -116,15 +113,24 @@ void exchange::send(int status, std::string_view content_type, std::string body,
   ctx_->metrics->http.observe(facts_.route, static_cast<size_t>(facts_.verb),
                               status, seconds);
   if (log::enabled(log::level::debug))
-    log::debug("request", {{"request_id", facts_.request_id},
-                           {log::trace_key, facts_.trace},
-                           {"method", to_string(facts_.verb)},
-                           {"route", route_table::instance().label(facts_.route)},
-                           {"status", status},
-                           {"duration_ms", seconds * 1000}});
+    log::debug("request",
+               {{"request_id", facts_.request_id},
+                {log::trace_key, facts_.trace},
+                {"method", to_string(facts_.verb)},
+                {"route", route_table::instance().label(facts_.route)},
+                {"status", status},
+                {"duration_ms", seconds * 1000}});
   ctx_->in_flight.fetch_sub(1, std::memory_order_relaxed);
   ctx_->metrics->http.in_flight().Decrement();
   peer_.reset();
 }
+
+server_context::server_context(
+  std::shared_ptr<const config::settings> cfg_ptr,
+  std::shared_ptr<metrics::service_metrics> metrics_ptr,
+  std::shared_ptr<actors::service_status> status_ptr, cors_policy cors_rules)
+    : cfg(std::move(cfg_ptr)), metrics(std::move(metrics_ptr)),
+      status(std::move(status_ptr)), cors(std::move(cors_rules)),
+      headers(cfg->production(), cors) {}
 
 } // namespace miyabi::http

@@ -18,6 +18,7 @@
 
 #include "actors/messages.hpp"
 #include "http/cors.hpp"
+#include "http/headers.hpp"
 #include "http/routes.hpp"
 
 namespace miyabi::config {
@@ -35,14 +36,13 @@ struct server_context {
   server_context(std::shared_ptr<const config::settings> cfg_ptr,
                  std::shared_ptr<metrics::service_metrics> metrics_ptr,
                  std::shared_ptr<actors::service_status> status_ptr,
-                 cors_policy cors_rules)
-      : cfg(std::move(cfg_ptr)), metrics(std::move(metrics_ptr)),
-        status(std::move(status_ptr)), cors(std::move(cors_rules)) {}
+                 cors_policy cors_rules);
 
   std::shared_ptr<const config::settings> cfg;
   std::shared_ptr<metrics::service_metrics> metrics;
   std::shared_ptr<actors::service_status> status;
   cors_policy cors;
+  constant_headers headers;
   std::atomic<size_t> in_flight{0};
 };
 

@@ -43,6 +43,25 @@ std::string_view reason_phrase(int status) {
   }
 }
 
+header_block::header_block(const header_list& headers)
+    : name_(headers.at(0).first) {
+  value_ = headers[0].second;
+  for (size_t i = 1; i < headers.size(); ++i)
+    value_ += "\r\n" + headers[i].first + ": " + headers[i].second;
+}
+
+uint64_t header_block::hash() const {
+  return Pistache::Http::Header::detail::hash(name_.c_str());
+}
+
+constant_headers::constant_headers(bool production, const cors_policy& cors) {
+  header_list list;
+  add_security_headers(production, list);
+  cors.constant(list);
+  common = std::make_shared<header_block>(list);
+  no_store = std::make_shared<named_header>("Cache-Control", "no-store");
+}
+
 uint64_t named_header::hash() const {
   // Only typed lookups compare hashes; ours must merely not collide with
   // Pistache's own header types, whose hashes come from the same function.

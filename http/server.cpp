@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <random>
 #include <thread>
 
 #include <pistache/endpoint.h>
@@ -49,12 +50,72 @@ method to_method(Http::Method m) {
   }
 }
 
-std::string header(const Http::Request& req, const std::string& name) {
-  // Pistache 0.0.5 keeps a raw copy of every header, typed or not; the raw
-  // collection compares names case-insensitively.
-  if (auto raw = req.headers().tryGetRaw(name))
-    return raw->value();
-  return {};
+/// The request headers the service reads, collected in one pass over
+/// Pistache's raw copy of every header (typed or not).
+struct request_header_values {
+  std::string request_id;
+  std::string origin;
+  std::string cloud_trace;
+  std::string authorization;
+  std::string content_type;
+  std::string idempotency_key;
+  std::string cookie;
+  std::string preflight_method; ///< Access-Control-Request-Method
+  std::string telegram_secret;
+  bool connection = false;
+
+  explicit request_header_values(const Http::Request& req) {
+    for (const auto& entry : req.headers().rawList()) {
+      const auto& name = entry.first;
+      if (iequals(name, "X-Request-Id"))
+        request_id = entry.second.value();
+      else if (iequals(name, "Origin"))
+        origin = entry.second.value();
+      else if (iequals(name, "X-Cloud-Trace-Context"))
+        cloud_trace = entry.second.value();
+      else if (iequals(name, "Authorization"))
+        authorization = entry.second.value();
+      else if (iequals(name, "Content-Type"))
+        content_type = entry.second.value();
+      else if (iequals(name, "Idempotency-Key"))
+        idempotency_key = entry.second.value();
+      else if (iequals(name, "Cookie"))
+        cookie = entry.second.value();
+      else if (iequals(name, "Access-Control-Request-Method"))
+        preflight_method = entry.second.value();
+      else if (iequals(name, "X-Telegram-Bot-Api-Secret-Token"))
+        telegram_secret = entry.second.value();
+      else if (iequals(name, "Connection"))
+        connection = true;
+    }
+  }
+};
+
+/// A version 4 UUID for request ids: unique, not secret (it is echoed to
+/// clients and logs), so a per-thread generator seeded once from the CSPRNG
+/// saves a trip into OpenSSL per request.
+std::string request_uuid() {
+  thread_local std::mt19937_64 gen{[] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd()};
+    return std::mt19937_64{seq};
+  }()};
+  static constexpr char digits[] = "0123456789abcdef";
+  uint64_t halves[2] = {gen(), gen()};
+  std::string out(36, '-');
+  size_t pos = 0;
+  for (size_t i = 0; i < 16; ++i) {
+    auto byte = static_cast<unsigned>((halves[i / 8] >> ((i % 8) * 8)) & 0xff);
+    if (i == 6)
+      byte = (byte & 0x0f) | 0x40;
+    else if (i == 8)
+      byte = (byte & 0x3f) | 0x80;
+    if (pos == 8 || pos == 13 || pos == 18 || pos == 23)
+      ++pos;
+    out[pos++] = digits[byte >> 4];
+    out[pos++] = digits[byte & 0x0f];
+  }
+  return out;
 }
 
 bool valid_request_id(std::string_view id) {
@@ -153,12 +214,13 @@ void api_handler::handle(const Http::Request& req,
   request_facts facts;
   facts.received = actors::clock::now();
   facts.verb = to_method(req.method());
-  auto client_id = header(req, "X-Request-Id");
+  request_header_values in{req};
+  auto& client_id = in.request_id;
   facts.request_id =
-    valid_request_id(client_id) ? std::move(client_id) : actors::random_uuid();
-  facts.origin = header(req, "Origin");
+    valid_request_id(client_id) ? std::move(client_id) : request_uuid();
+  facts.origin = std::move(in.origin);
   if (!cfg.google_cloud_project.empty())
-    facts.trace = log::trace_field(header(req, "X-Cloud-Trace-Context"));
+    facts.trace = log::trace_field(in.cloud_trace);
   const auto& path = req.resource();
   auto match = table.match(path);
   facts.route = match.route;
@@ -166,8 +228,7 @@ void api_handler::handle(const Http::Request& req,
   // Pistache answers `Connection: Close` to HTTP/1.1 requests without a
   // Connection header yet keeps the socket: clients would reconnect per
   // request. Persistent connections are the HTTP/1.1 default.
-  if (req.version() == Http::Version::Http11 &&
-      !req.headers().has<Http::Header::Connection>()) {
+  if (req.version() == Http::Version::Http11 && !in.connection) {
     writer.headers().remove<Http::Header::Connection>();
     writer.headers().add<Http::Header::Connection>(
       Http::ConnectionControl::KeepAlive);
@@ -195,7 +256,7 @@ void api_handler::handle(const Http::Request& req,
   if (f.verb == method::options) {
     header_list headers;
     headers.emplace_back("Allow", route.allow);
-    if (!header(req, "Access-Control-Request-Method").empty())
+    if (!in.preflight_method.empty())
       ctx_->cors.apply_preflight(f.origin, route.allow, headers);
     ex->empty(204, std::move(headers));
     return;
@@ -216,9 +277,8 @@ void api_handler::handle(const Http::Request& req,
   }
   if (traits->op == operation::telegram_webhook &&
       !cfg.telegram_webhook_secret.empty() &&
-      !actors::constant_time_equal(
-        header(req, "X-Telegram-Bot-Api-Secret-Token"),
-        cfg.telegram_webhook_secret)) {
+      !actors::constant_time_equal(in.telegram_secret,
+                                   cfg.telegram_webhook_secret)) {
     // Checked before the body is even looked at (api.md, Telegram bot).
     ctx_->metrics->telegram_updates["rejected"].Increment();
     ex->fail(make_error(errc::authentication_error,
@@ -243,8 +303,7 @@ void api_handler::handle(const Http::Request& req,
     return;
   }
   request.path_id.assign(match.id);
-  request.credentials =
-    parse_credentials(header(req, "Authorization"), request.token);
+  request.credentials = parse_credentials(in.authorization, request.token);
   // Query values arrive raw from Pistache; decode them once here.
   query_map query;
   for (auto i = req.query().parameters_begin();
@@ -266,7 +325,7 @@ void api_handler::handle(const Http::Request& req,
   rapidjson::Document doc;
   const rapidjson::Value* body = nullptr;
   if (!req.body().empty() || traits->json_body) {
-    if (!is_json_media_type(header(req, "Content-Type"))) {
+    if (!is_json_media_type(in.content_type)) {
       refuse(make_error(errc::unsupported_media_type));
       return;
     }
@@ -277,10 +336,9 @@ void api_handler::handle(const Http::Request& req,
     body = &doc;
   }
   request_headers extra;
-  extra.idempotency_key = header(req, "Idempotency-Key");
+  extra.idempotency_key = std::move(in.idempotency_key);
   if (request.op == operation::auth_github_callback)
-    extra.login_cookie =
-      cookie_value(header(req, "Cookie"), actors::login_cookie);
+    extra.login_cookie = cookie_value(in.cookie, actors::login_cookie);
   auto input = decode_input(request.op, body, query, extra);
   if (!input) {
     refuse(input.error());
