@@ -1,0 +1,168 @@
+// libFuzzer harness: the JSON request decoding of the API, as
+// http/server.cpp runs it: percent-decoded query pairs, parse_json on the
+// body, then decode_input for every operation that takes a body or a query.
+//
+// Input layout (readable, so the corpus files are too):
+//   byte 0            the operation: kOperations[(byte - 'a') % size]
+//   up to first '\n'  a raw query string "k=v&k2=v2" (percent-encoded);
+//                     the pseudo keys "Idempotency-Key" and "Cookie" become
+//                     those request headers instead
+//   the rest          the body; empty means no body (a null body pointer)
+//
+// Decode results are discarded, except for a few invariants the rest of the
+// service relies on (checked with CHECK, which aborts).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <rapidjson/document.h>
+
+#include "actors/auth.hpp"
+#include "actors/messages.hpp"
+#include "actors/rules.hpp"
+#include "fuzz/fuzz_support.hpp"
+#include "http/decode.hpp"
+#include "http/json_codec.hpp"
+
+namespace {
+
+using miyabi::actors::operation;
+namespace http = miyabi::http;
+namespace actors = miyabi::actors;
+namespace storage = miyabi::storage;
+
+// Every operation whose input decode_input reads (body or query), plus one
+// that reads nothing, to cover the default branch.
+constexpr operation kOperations[] = {
+  operation::auth_mock,            // a
+  operation::auth_refresh,         // b
+  operation::auth_logout,          // c
+  operation::auth_github_start,    // d (query)
+  operation::auth_github_callback, // e (query + cookie)
+  operation::create_repository,    // f
+  operation::execute_agent,        // g (+ Idempotency-Key)
+  operation::list_executions,      // h (query)
+  operation::claim_execution,      // i
+  operation::update_execution,     // j
+  operation::append_log,           // k
+  operation::list_logs,            // l (query)
+  operation::list_workflows,       // m (query)
+  operation::create_workflow,      // n
+  operation::update_workflow,      // o
+  operation::telegram_webhook,     // p
+  operation::health,               // q (reads nothing)
+};
+constexpr size_t kOperationCount = sizeof(kOperations) / sizeof(kOperations[0]);
+
+/// Splits "k=v&k2=v2" like Pistache and decodes both halves like
+/// http/server.cpp; false when an escape is bad (the server answers 400).
+bool parse_query(std::string_view raw, http::query_map& query,
+                 http::request_headers& headers) {
+  while (!raw.empty()) {
+    auto amp = raw.find('&');
+    auto pair = raw.substr(0, amp);
+    raw =
+      amp == std::string_view::npos ? std::string_view{} : raw.substr(amp + 1);
+    if (pair.empty())
+      continue;
+    auto eq = pair.find('=');
+    auto key = http::percent_decode(pair.substr(0, eq));
+    auto value = http::percent_decode(
+      eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+    if (!key || !value)
+      return false;
+    if (*key == "Idempotency-Key") {
+      headers.idempotency_key = *value;
+    } else if (*key == "Cookie") {
+      headers.login_cookie = http::cookie_value(*value, actors::login_cookie);
+    } else {
+      query.emplace(std::move(*key), std::move(*value));
+    }
+  }
+  return true;
+}
+
+/// Properties of a successful decode that the actors and storage rely on.
+void check_decoded(operation op, const actors::request_input& input) {
+  if (const auto* e = std::get_if<storage::new_execution>(&input)) {
+    CHECK(actors::valid_uuid(e->repository_id));
+    CHECK(actors::known_agent_type(e->agent_type));
+    CHECK(e->issue_number >= 1);
+    CHECK(e->request_hash.size() == 64);
+  } else if (const auto* c = std::get_if<actors::claim_input>(&input)) {
+    for (const auto& t : c->agent_types)
+      CHECK(actors::known_agent_type(t));
+  } else if (const auto* u = std::get_if<storage::execution_update>(&input)) {
+    CHECK(actors::known_status(u->status));
+  } else if (const auto* l = std::get_if<storage::new_log>(&input)) {
+    CHECK(actors::known_log_level(l->level));
+    CHECK(!l->message.empty());
+  } else if (const auto* f = std::get_if<storage::execution_filter>(&input)) {
+    CHECK(f->limit >= 1 && f->limit <= 100);
+    if (f->status)
+      CHECK(actors::known_status(*f->status));
+    if (f->repository_id)
+      CHECK(actors::valid_uuid(*f->repository_id));
+  } else if (const auto* r = std::get_if<storage::new_repository>(&input)) {
+    CHECK(actors::valid_github_owner(r->owner));
+    CHECK(actors::valid_github_repository(r->name));
+  } else if (const auto* w = std::get_if<storage::workflow_input>(&input)) {
+    CHECK(actors::valid_uuid(w->repository_id));
+    // The stored graph text must read back as a graph that still validates.
+    rapidjson::Document again;
+    CHECK(!http::parse_json(w->dag_definition, again));
+    CHECK(!actors::validate_dag(again));
+  } else if (const auto* m = std::get_if<actors::mock_login_input>(&input)) {
+    CHECK(m->profile.github_id >= 1);
+    CHECK(m->profile.email && m->profile.email->find('@') != std::string::npos);
+  } else if (const auto* cb =
+               std::get_if<actors::github_callback_input>(&input)) {
+    // `error` is echoed in the error envelope (JSON): UTF-8 only.
+    if (!miyabi::fuzz::skip_query_utf8())
+      CHECK(miyabi::fuzz::valid_utf8(cb->error));
+  } else if (const auto* g = std::get_if<actors::github_start_input>(&input)) {
+    // The redirect path is stored (a SQL text parameter): UTF-8 only.
+    if (!miyabi::fuzz::skip_query_utf8())
+      CHECK(miyabi::fuzz::valid_utf8(g->redirect));
+    CHECK(!g->redirect.empty() && g->redirect.front() == '/');
+    CHECK(g->redirect.size() < 2 ||
+          (g->redirect[1] != '/' && g->redirect[1] != '\\'));
+  }
+  (void)op;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0)
+    return 0;
+  auto index = static_cast<uint8_t>(data[0] - 'a') % kOperationCount;
+  operation op = kOperations[index];
+  std::string_view rest{reinterpret_cast<const char*>(data) + 1, size - 1};
+  auto newline = rest.find('\n');
+  std::string_view raw_query = rest.substr(0, newline);
+  std::string_view body_text = newline == std::string_view::npos
+                                 ? std::string_view{}
+                                 : rest.substr(newline + 1);
+
+  http::query_map query;
+  http::request_headers headers;
+  if (!parse_query(raw_query, query, headers))
+    return 0;
+
+  rapidjson::Document doc;
+  const rapidjson::Value* body = nullptr;
+  if (!body_text.empty()) {
+    if (http::parse_json(body_text, doc))
+      return 0; // 400 malformed JSON: decode_input never sees it
+    if (!miyabi::fuzz::check_parsed_utf8(doc))
+      return 0;
+    body = &doc;
+  }
+  auto input = http::decode_input(op, body, query, headers);
+  if (input)
+    check_decoded(op, *input);
+  return 0;
+}
