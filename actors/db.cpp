@@ -244,8 +244,6 @@ void spawn_session(pool_actor self, size_t index) {
   st.idle.push_back(index);
 }
 
-void submit(pool_actor self, pending_job p);
-
 void start(pool_actor self, size_t index, pending_job p) {
   auto& st = self->state;
   auto& s = st.slots[index];
@@ -257,18 +255,10 @@ void start(pool_actor self, size_t index, pending_job p) {
     st.idle.push_front(index);
     return;
   }
-  auto job = p.job;
-  self->request(s.session, left, std::move(job))
-    .then([rp = p.rp](db_result& r) mutable { rp.deliver(std::move(r)); },
-          [self, p](caf::error& err) mutable {
-            if (is(err, errc::connection_lost) && p.job.idempotent &&
-                !p.job.retried) {
-              p.job.retried = true;
-              submit(self, std::move(p));
-              return;
-            }
-            p.rp.deliver(err);
-          });
+  // The session answers the requester directly (one hop less); it retries
+  // idempotent work itself when its connection breaks, and the requester's
+  // own deadline bounds the wait.
+  p.rp.delegate(s.session, std::move(p.job));
 }
 
 void drain_queue(pool_actor self) {

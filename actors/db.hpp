@@ -43,7 +43,6 @@ struct db_job {
   bool idempotent = true;        ///< may be retried after a lost connection
   clock::time_point deadline;
   storage::unit_of_work work;
-  bool retried = false;
 };
 
 /// The value a job produced.

@@ -6,6 +6,7 @@
 #include "http/errors.hpp"
 #include "http/headers.hpp"
 #include "http/json_codec.hpp"
+#include "http/request_guard.hpp"
 #include "metrics/metrics.hpp"
 
 namespace miyabi::http {
@@ -89,19 +90,20 @@ void exchange::send(int status, std::string_view content_type, std::string body,
     for (auto& [name, value] : extra)
       out.add(
         std::make_shared<named_header>(std::move(name), std::move(value)));
-    if (facts_.close) {
-      out.remove<Http::Header::Connection>();
-      out.add<Http::Header::Connection>(Http::ConnectionControl::Close);
-    }
     auto code = static_cast<Http::Code>(status);
     bool no_body = facts_.verb == method::head || body.empty();
     // The returned promise is deliberately ignored (see the header).
-    if (no_body)
-      writer_.send(code, "",
-                   content_type.empty() ? Http::Mime::MediaType{}
-                                        : media_type(content_type));
-    else
-      writer_.send(code, body, media_type(content_type));
+    bool sent = send_if_connected(peer_, [&] {
+      if (no_body)
+        writer_.send(code, "",
+                     content_type.empty() ? Http::Mime::MediaType{}
+                                          : media_type(content_type));
+      else
+        writer_.send(code, body, media_type(content_type));
+    });
+    if (!sent)
+      log::debug("client left before its answer; answer dropped",
+                 {{"request_id", facts_.request_id}});
   } catch (const std::exception& e) {
     // The client went away or the response did not fit; nothing to answer.
     log::warning("could not write a response",

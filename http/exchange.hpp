@@ -55,7 +55,6 @@ struct request_facts {
   std::string trace;
   actors::clock::time_point received;
   bool no_store = false; ///< Cache-Control: no-store (auth paths)
-  bool close = false;    ///< answer with Connection: close
 };
 
 class exchange final : public actors::responder {

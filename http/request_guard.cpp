@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <sys/socket.h>
@@ -30,6 +32,8 @@ struct guard_state {
   guard_limits limits;
   bool refused = false;
   bool head_checked = false;
+  std::mutex gone_mtx; ///< orders `gone` against late answers
+  bool gone = false;   ///< the client disconnected
 };
 
 errc code_for_status(int status) {
@@ -212,6 +216,8 @@ class guarded_parser final : public Http::RequestParser {
 
   bool refused() const { return state_.refused; }
 
+  guard_state& state() { return state_; }
+
  private:
   guard_state state_;
 };
@@ -286,6 +292,37 @@ bool refused(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
     return false;
   auto data = peer->tryGetData(Http::Handler::ParserData);
   return data && std::static_pointer_cast<guarded_parser>(data)->refused();
+}
+
+namespace {
+
+guard_state* state_of(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+  if (!peer)
+    return nullptr;
+  auto data = peer->tryGetData(Http::Handler::ParserData);
+  return data ? &std::static_pointer_cast<guarded_parser>(data)->state()
+              : nullptr;
+}
+
+} // namespace
+
+void mark_gone(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+  if (auto* st = state_of(peer)) {
+    std::lock_guard<std::mutex> guard{st->gone_mtx};
+    st->gone = true;
+  }
+}
+
+bool send_if_connected(const std::shared_ptr<Pistache::Tcp::Peer>& peer,
+                       const std::function<void()>& send) {
+  auto* st = state_of(peer);
+  if (st == nullptr)
+    return false;
+  std::lock_guard<std::mutex> guard{st->gone_mtx};
+  if (st->gone)
+    return false;
+  send();
+  return true;
 }
 
 } // namespace miyabi::http

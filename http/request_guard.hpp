@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include <pistache/peer.h>
@@ -41,6 +42,18 @@ void install_guarded_parser(const std::shared_ptr<Pistache::Tcp::Peer>& peer,
 /// True when the guard refused a request on this connection: it was
 /// answered already and must not be answered again.
 bool refused(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+
+/// Records that the client of `peer` disconnected (from the reactor thread,
+/// in Handler::onDisconnection, before Pistache closes the descriptor).
+void mark_gone(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+
+/// Runs `send` unless the client disconnected, holding the connection's
+/// lock so a disconnect cannot slip in between the check and the send.
+/// Pistache 0.0.5 queues writes by descriptor number and closes the
+/// descriptor on disconnect, so an answer sent after the client left could
+/// reach the next connection that gets the same number. False when dropped.
+bool send_if_connected(const std::shared_ptr<Pistache::Tcp::Peer>& peer,
+                       const std::function<void()>& send);
 
 /// Result of checking a complete header block (exposed for tests).
 struct head_check {

@@ -196,6 +196,11 @@ class api_handler final : public Http::Handler {
   }
 
  private:
+  void
+  onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    mark_gone(peer);
+  }
+
   void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
     install_guarded_parser(peer, getMaxRequestSize(), limits_);
   }
@@ -234,7 +239,6 @@ void api_handler::handle(const Http::Request& req,
       Http::ConnectionControl::KeepAlive);
   }
   bool draining = ctx_->status->draining.load(std::memory_order_relaxed);
-  facts.close = draining;
   auto ex =
     std::make_shared<exchange>(ctx_, std::move(writer), std::move(facts));
   const auto& f = ex->facts();
@@ -243,7 +247,14 @@ void api_handler::handle(const Http::Request& req,
       make_error(errc::service_unavailable, "the service is shutting down"));
     return;
   }
-  if (ctx_->in_flight.load(std::memory_order_relaxed) > cfg.max_inflight) {
+  auto probe = table.find(match.route, method::get);
+  bool exempt = probe && (probe->op == operation::health_live ||
+                          probe->op == operation::health ||
+                          probe->op == operation::metrics);
+  // Probes and scrapes stay answerable under overload: a liveness probe
+  // failing because the instance is busy would get it restarted.
+  if (!exempt &&
+      ctx_->in_flight.load(std::memory_order_relaxed) > cfg.max_inflight) {
     ex->fail(
       make_error(errc::service_unavailable, "too many requests in flight"));
     return;

@@ -854,12 +854,12 @@ BOOST_AUTO_TEST_CASE(
     1s));
 }
 
-BOOST_AUTO_TEST_CASE(
-  a_draining_answer_that_says_connection_close_closes_the_connection,
-  *boost::unit_test::timeout(60)) {
+BOOST_AUTO_TEST_CASE(a_draining_answer_never_claims_a_close_it_does_not_do,
+                     *boost::unit_test::timeout(60)) {
   // RFC 9112, 9.6: a server that sends "Connection: close" must close the
-  // connection after that response. Keep-alive clients that ignore the
-  // header would otherwise go on getting 503s until the process exits.
+  // connection after that response. Pistache 0.0.5 cannot close after a
+  // queued write, so draining answers keep the connection and say nothing
+  // about closing; the endpoint closes every connection when the drain ends.
   auto url = create_database();
   service_process svc{full_env(url)};
   auto user = seed_user(svc, 8000);
@@ -887,14 +887,10 @@ BOOST_AUTO_TEST_CASE(
   std::string lower;
   for (char c : draining)
     lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  BOOST_TEST(lower.find("\r\nconnection: close\r\n") != std::string::npos);
-  auto closed = keep_alive.closed_within(1s);
-  BOOST_TEST(closed, "the connection stayed open after \"Connection: close\"");
-  if (!closed) {
-    keep_alive.send("GET /api/v1/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
-    BOOST_TEST_MESSAGE("a second request on it was answered "
-                       << status_of(keep_alive.read_response(1s)));
-  }
+  BOOST_TEST(lower.find("\r\nconnection: close\r\n") == std::string::npos);
+  // The connection still works for a client that sends more meanwhile.
+  keep_alive.send("GET /api/v1/health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+  BOOST_TEST(status_of(keep_alive.read_response(2s)) == 503);
   lock.abort();
   BOOST_TEST(status_of(slow.read_response(5s)) == 200);
   BOOST_TEST(svc.wait_exit(6s).value_or(-1) == 0);
@@ -1187,16 +1183,16 @@ BOOST_AUTO_TEST_CASE(admission_control_answers_503_at_once_over_max_inflight,
   auto admitted = 60 - first.answered() - burst.answered();
   BOOST_TEST(first.answered() == 0u);
   BOOST_TEST(admitted <= cap);
-  // At the cap: a new request of any route, liveness included, is refused
-  // at once with Retry-After (admission control comes before routing).
+  // At the cap: a new request is refused at once with Retry-After, but
+  // the liveness probe still answers (a platform would otherwise restart a
+  // merely busy instance).
   http_client over{3s};
   auto live_over = over.get(base + "/api/v1/health/live");
   auto refused = over.get(base + "/api/v1/repositories", bearer(token));
+  BOOST_TEST(live_over.status == 200);
   if (admitted == cap) {
-    BOOST_TEST(live_over.status == 503);
     BOOST_TEST(refused.status == 503);
     BOOST_TEST(!refused.header("Retry-After").empty());
-    BOOST_TEST(!live_over.header("Retry-After").empty());
   }
   BOOST_TEST(live_over.seconds < 0.1);
   BOOST_TEST(refused.seconds < 0.1);
