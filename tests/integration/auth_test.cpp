@@ -36,8 +36,7 @@ using std::chrono::steady_clock;
 
 namespace {
 
-// -- small helpers (independent of the service's own code)
-// --------------------------
+// -- small helpers (independent of the service's own code) --------------------
 
 constexpr const char* client_id = "Iv1.fakeclient42";
 constexpr const char* client_secret = "fake-client-secret-5f3a9c1e7d";
@@ -302,8 +301,7 @@ std::vector<std::string> split(const std::string& text, char sep) {
   return out;
 }
 
-// -- the fake GitHub
-// ----------------------------------------------------------------
+// -- the fake GitHub ----------------------------------------------------------
 
 struct github_profile {
   int64_t id = 0;
@@ -513,8 +511,7 @@ class fake_github {
   fake_http_server server_; // last: its threads call handle()
 };
 
-// -- service instances
-// --------------------------------------------------------------
+// -- service instances --------------------------------------------------------
 
 env_map github_env(const fake_github& gh, const std::string& database) {
   auto env = base_env();
@@ -563,8 +560,7 @@ instance& service() {
   return *shared;
 }
 
-// -- steps of the login flow
-// --------------------------------------------------------
+// -- steps of the login flow --------------------------------------------------
 
 struct login_start {
   http_response resp;

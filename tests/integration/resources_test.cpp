@@ -73,8 +73,7 @@ const std::string& db() {
   return shared().database;
 }
 
-// -- JSON
-// -------------------------------------------------------------------------
+// -- JSON ---------------------------------------------------------------------
 
 rapidjson::Document parse(const std::string& body) {
   rapidjson::Document doc;
@@ -168,8 +167,7 @@ std::string base64url(const std::string& in) {
   return out;
 }
 
-// -- HTTP
-// -------------------------------------------------------------------------
+// -- HTTP ---------------------------------------------------------------------
 
 /// One user's view of the API: a token and a connection of its own (one
 /// object per thread).
@@ -353,8 +351,7 @@ std::string workflow_body(const std::string& repository,
 
 } // namespace
 
-// -- repositories
-// ---------------------------------------------------------------
+// -- repositories -------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(repositories)
 
@@ -538,8 +535,7 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- agents
-// -------------------------------------------------------------------------
+// -- agents -------------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(agents)
 
@@ -568,8 +564,7 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- executions
-// ---------------------------------------------------------------------
+// -- executions ---------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(executions)
 
@@ -771,8 +766,7 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- idempotency
-// --------------------------------------------------------------------
+// -- idempotency --------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(idempotency)
 
@@ -957,8 +951,7 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- the claim queue
-// ------------------------------------------------------------------
+// -- the claim queue ----------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(claims)
 
@@ -1140,8 +1133,7 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- the state machine
-// --------------------------------------------------------------
+// -- the state machine --------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(state_machine)
 
@@ -1288,8 +1280,7 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- logs
-// ---------------------------------------------------------------------------
+// -- logs ---------------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(logs)
 
@@ -1419,8 +1410,7 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- workflows
-// ----------------------------------------------------------------------
+// -- workflows ----------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(workflows)
 
@@ -1649,8 +1639,7 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- dashboard
-// ----------------------------------------------------------------------
+// -- dashboard ----------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(dashboard)
 
@@ -1756,8 +1745,7 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- user isolation
-// -------------------------------------------------------------------
+// -- user isolation -----------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(isolation)
 
@@ -1840,8 +1828,7 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- pagination under concurrent inserts
-// ----------------------------------------------------
+// -- pagination under concurrent inserts --------------------------------------
 
 BOOST_AUTO_TEST_SUITE(pagination)
 
@@ -1953,8 +1940,7 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- authentication
-// -------------------------------------------------------------------
+// -- authentication -----------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(authentication)
 
@@ -2010,8 +1996,7 @@ BOOST_AUTO_TEST_CASE(
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- common rules on the resource routes
-// -------------------------------------------------
+// -- common rules on the resource routes --------------------------------------
 
 BOOST_AUTO_TEST_SUITE(common_rules)
 
