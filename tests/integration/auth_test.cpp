@@ -6,12 +6,6 @@
 // JWT checks (cross-checked with PyJWT), refresh rotation and reuse, logout
 // (also as seen by a second process) and the auth metrics.
 #define BOOST_TEST_MODULE auth_test
-#include "fakes/fake_http.hpp"
-#include "support/env.hpp"
-#include "support/http_client.hpp"
-#include "support/postgres.hpp"
-#include "support/process.hpp"
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -29,6 +23,13 @@
 #include <boost/test/unit_test.hpp>
 #include <openssl/sha.h>
 #include <rapidjson/document.h>
+
+#include "fakes/fake_http.hpp"
+#include "support/checks.hpp"
+#include "support/env.hpp"
+#include "support/http_client.hpp"
+#include "support/postgres.hpp"
+#include "support/process.hpp"
 
 using namespace miyabi::test;
 using namespace std::chrono_literals;
@@ -83,32 +84,6 @@ int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
            std::chrono::system_clock::now().time_since_epoch())
     .count();
-}
-
-std::string base64url(const std::string& bytes) {
-  static constexpr char table[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) |
-                 uint8_t(bytes[i + 2]);
-    out += table[(n >> 18) & 63];
-    out += table[(n >> 12) & 63];
-    out += table[(n >> 6) & 63];
-    out += table[n & 63];
-  }
-  if (bytes.size() - i == 1) {
-    uint32_t n = uint8_t(bytes[i]) << 16;
-    out += table[(n >> 18) & 63];
-    out += table[(n >> 12) & 63];
-  } else if (bytes.size() - i == 2) {
-    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
-    out += table[(n >> 18) & 63];
-    out += table[(n >> 12) & 63];
-    out += table[(n >> 6) & 63];
-  }
-  return out;
 }
 
 std::string sha256_raw(const std::string& text) {
@@ -174,64 +149,6 @@ std::string value_of(const std::map<std::string, std::string>& m,
                      const std::string& key) {
   auto i = m.find(key);
   return i == m.end() ? "<absent>" : i->second;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-rapidjson::Document parse(const std::string& body) {
-  rapidjson::Document doc;
-  doc.Parse(body.c_str());
-  BOOST_REQUIRE_MESSAGE(!doc.HasParseError() && doc.IsObject(),
-                        "not a JSON object: " << body);
-  return doc;
-}
-
-/// A string member, or a marker saying why there is none.
-std::string text_of(const rapidjson::Value& v, const char* key) {
-  if (!v.IsObject() || !v.HasMember(key))
-    return "<absent>";
-  if (v[key].IsNull())
-    return "<null>";
-  if (!v[key].IsString())
-    return "<not a string>";
-  return {v[key].GetString(), v[key].GetStringLength()};
-}
-
-int64_t int_of(const rapidjson::Value& v, const char* key) {
-  if (!v.IsObject() || !v.HasMember(key) || !v[key].IsInt64())
-    return -1;
-  return v[key].GetInt64();
-}
-
-void check_envelope(const http_response& resp, int status,
-                    const std::string& code) {
-  BOOST_TEST(resp.status == status,
-             "status " << resp.status << " body " << resp.body);
-  BOOST_TEST(resp.header("Content-Type") == "application/json");
-  BOOST_TEST(resp.header("Cache-Control") == "no-store");
-  rapidjson::Document doc;
-  doc.Parse(resp.body.c_str());
-  BOOST_REQUIRE_MESSAGE(!doc.HasParseError() && doc.IsObject(),
-                        "not a JSON envelope: " << resp.body);
-  BOOST_TEST(text_of(doc, "error") == code);
-  BOOST_TEST(doc.HasMember("message"));
-  BOOST_TEST(text_of(doc, "request_id") == resp.header("X-Request-Id"));
-}
-
-/// Polls `pred` until it holds or `limit` passes.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit,
-                std::chrono::milliseconds every = 50ms) {
-  auto deadline = steady_clock::now() + limit;
-  for (;;) {
-    if (pred())
-      return true;
-    if (steady_clock::now() >= deadline)
-      return false;
-    std::this_thread::sleep_for(every);
-  }
 }
 
 /// Runs a Python snippet with Debian's python3-jwt; returns its stdout.
@@ -623,30 +540,6 @@ log_in_with_github(http_client& client, instance& svc,
   return out;
 }
 
-/// A user and tokens through /auth/mock.
-struct mock_user {
-  std::string id;
-  std::string access;
-  std::string refresh;
-};
-
-mock_user mock_login(http_client& client, const std::string& base,
-                     int64_t github_id) {
-  auto resp = client.post_json(base + "/api/v1/auth/mock",
-                               R"({"github_id":)" + std::to_string(github_id) +
-                                 R"(,"email":"u)" + std::to_string(github_id) +
-                                 R"(@example.com"})");
-  BOOST_REQUIRE_MESSAGE(resp.status == 200,
-                        "mock login: " << resp.status << " " << resp.body);
-  auto doc = parse(resp.body);
-  return {text_of(doc["user"], "id"), text_of(doc, "access_token"),
-          text_of(doc, "refresh_token")};
-}
-
-header_pairs bearer(const std::string& token) {
-  return {{"Authorization", "Bearer " + token}};
-}
-
 std::atomic<int64_t> next_github_id{7000000};
 
 /// A GitHub id no other test of this run uses.
@@ -668,25 +561,6 @@ long long rows_containing(const std::string& db, const std::string& needle) {
                              "LIKE '%" +
                              needle + "%'");
   return total;
-}
-
-/// The value of the first sample line of `/metrics` text matching `prefix`
-/// and containing every string of `parts`; -1 when there is none.
-double sample(const std::string& text, const std::string& prefix,
-              const std::vector<std::string>& parts = {}) {
-  std::stringstream in{text};
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) != 0 || line.size() <= prefix.size() ||
-        (line[prefix.size()] != ' ' && line[prefix.size()] != '{'))
-      continue;
-    bool all = true;
-    for (const auto& p : parts)
-      all = all && contains(line, p);
-    if (all)
-      return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return -1;
 }
 
 } // namespace
@@ -779,7 +653,7 @@ BOOST_AUTO_TEST_CASE(
   auto me = client.get(svc.url("/api/v1/auth/me"), bearer(access));
   BOOST_TEST(me.status == 200, me.body);
   BOOST_TEST(me.header("Cache-Control") == "no-store");
-  auto user = parse(me.body);
+  auto user = parse_object(me.body);
   BOOST_TEST(int_of(user, "github_id") == profile.id);
   BOOST_TEST(text_of(user, "login") == "octo-cat");
   BOOST_TEST(text_of(user, "email") == "octo@example.com");
@@ -797,8 +671,8 @@ BOOST_AUTO_TEST_CASE(
   auto me2 = client.get(svc.url("/api/v1/auth/me"),
                         bearer(value_of(again.fragment, "access_token")));
   BOOST_TEST(me2.status == 200);
-  BOOST_TEST(text_of(parse(me2.body), "id") == user_id);
-  BOOST_TEST(text_of(parse(me2.body), "login") == "octo-renamed");
+  BOOST_TEST(text_of(parse_object(me2.body), "id") == user_id);
+  BOOST_TEST(text_of(parse_object(me2.body), "login") == "octo-renamed");
   auto gid = std::to_string(profile.id);
   BOOST_TEST(query_int(svc.db, "SELECT count(*) FROM users WHERE github_id = " +
                                  gid) == 1);
@@ -841,7 +715,7 @@ BOOST_AUTO_TEST_CASE(
   auto me = client.get(svc.url("/api/v1/auth/me"),
                        bearer(value_of(login.fragment, "access_token")));
   BOOST_TEST(me.status == 200);
-  BOOST_TEST(text_of(parse(me.body), "email") == "main@example.com");
+  BOOST_TEST(text_of(parse_object(me.body), "email") == "main@example.com");
   BOOST_TEST(query_text(svc.db, "SELECT email FROM users WHERE github_id = " +
                                   std::to_string(profile.id)) ==
              "main@example.com");
@@ -860,8 +734,8 @@ BOOST_AUTO_TEST_CASE(a_failing_emails_call_still_logs_in_with_a_null_email) {
   auto me = client.get(svc.url("/api/v1/auth/me"),
                        bearer(value_of(login.fragment, "access_token")));
   BOOST_TEST(me.status == 200);
-  BOOST_TEST(text_of(parse(me.body), "email") == "<null>");
-  BOOST_TEST(text_of(parse(me.body), "login") == "no-mail");
+  BOOST_TEST(text_of(parse_object(me.body), "email") == "<null>");
+  BOOST_TEST(text_of(parse_object(me.body), "login") == "no-mail");
 }
 
 BOOST_AUTO_TEST_CASE(the_login_cookie_is_found_among_other_cookies) {
@@ -1078,7 +952,7 @@ BOOST_AUTO_TEST_CASE(an_exchange_answered_200_with_an_error_is_a_400) {
   http_client client;
   auto login = log_in_with_github(client, svc);
   check_envelope(login.resp, 400, "validation_error");
-  auto doc = parse(login.resp.body);
+  auto doc = parse_object(login.resp.body);
   BOOST_TEST((contains(text_of(doc, "message"), "bad_verification_code") ||
               contains(text_of(doc, "details"), "bad_verification_code")),
              login.resp.body);
@@ -1163,7 +1037,7 @@ BOOST_AUTO_TEST_CASE(mock_login_upserts_the_user_and_returns_a_token_response) {
   BOOST_TEST(resp.status == 200, resp.body);
   BOOST_TEST(resp.header("Content-Type") == "application/json");
   BOOST_TEST(resp.header("Cache-Control") == "no-store");
-  auto doc = parse(resp.body);
+  auto doc = parse_object(resp.body);
   BOOST_TEST(split(text_of(doc, "access_token"), '.').size() == 3u);
   BOOST_TEST(text_of(doc, "refresh_token").size() >= 32u);
   BOOST_TEST(text_of(doc, "token_type") == "Bearer");
@@ -1188,7 +1062,7 @@ BOOST_AUTO_TEST_CASE(mock_login_upserts_the_user_and_returns_a_token_response) {
                      R"({"github_id":)" + std::to_string(gid) +
                        R"(,"email":"m2@example.com","login":"mocky"})");
   BOOST_TEST(again.status == 200, again.body);
-  auto doc2 = parse(again.body);
+  auto doc2 = parse_object(again.body);
   BOOST_TEST(text_of(doc2["user"], "id") == text_of(user, "id"));
   BOOST_TEST(text_of(doc2["user"], "login") == "mocky");
   BOOST_TEST(text_of(doc2, "refresh_token") != text_of(doc, "refresh_token"));
@@ -1198,7 +1072,7 @@ BOOST_AUTO_TEST_CASE(mock_login_upserts_the_user_and_returns_a_token_response) {
   auto me = client.get(svc.url("/api/v1/auth/me"),
                        bearer(text_of(doc2, "access_token")));
   BOOST_TEST(me.status == 200);
-  BOOST_TEST(text_of(parse(me.body), "email") == "m2@example.com");
+  BOOST_TEST(text_of(parse_object(me.body), "email") == "m2@example.com");
 }
 
 BOOST_AUTO_TEST_CASE(mock_login_validates_its_body) {
@@ -1207,10 +1081,12 @@ BOOST_AUTO_TEST_CASE(mock_login_validates_its_body) {
   auto url = svc.url("/api/v1/auth/mock");
   auto no_id = client.post_json(url, R"({"email":"a@example.com"})");
   check_envelope(no_id, 422, "unprocessable_entity");
-  BOOST_TEST(contains(text_of(parse(no_id.body), "details"), "github_id"));
+  BOOST_TEST(
+    contains(text_of(parse_object(no_id.body), "details"), "github_id"));
   auto no_email = client.post_json(url, R"({"github_id":5})");
   check_envelope(no_email, 422, "unprocessable_entity");
-  BOOST_TEST(contains(text_of(parse(no_email.body), "details"), "email"));
+  BOOST_TEST(
+    contains(text_of(parse_object(no_email.body), "details"), "email"));
   auto wrong_type =
     client.post_json(url, R"({"github_id":"5","email":"a@b.c"})");
   check_envelope(wrong_type, 422, "unprocessable_entity");
@@ -1339,7 +1215,7 @@ BOOST_AUTO_TEST_CASE(
   auto token = pyjwt_encode(claims_json(user.id, gid));
   auto me = client.get(svc.url("/api/v1/auth/me"), bearer(token));
   BOOST_TEST(me.status == 200, me.body);
-  BOOST_TEST(text_of(parse(me.body), "id") == user.id);
+  BOOST_TEST(text_of(parse_object(me.body), "id") == user.id);
   // Within the 30 s leeway: expired 10 s ago, valid only in 10 s.
   auto now = unix_now();
   for (const auto& [what, over] :
@@ -1364,7 +1240,7 @@ BOOST_AUTO_TEST_CASE(
            " options={\"require\":[\"exp\",\"iat\",\"nbf\",\"sub\",\"jti\"]});"
            " print(json.dumps({\"header\":h,\"claims\":c}))",
            {user.access, jwt_secret()});
-  auto doc = parse(decoded);
+  auto doc = parse_object(decoded);
   BOOST_TEST(text_of(doc["header"], "alg") == "HS256");
   BOOST_TEST(text_of(doc["header"], "typ") == "JWT");
   const auto& c = doc["claims"];
@@ -1391,7 +1267,7 @@ BOOST_AUTO_TEST_CASE(refresh_rotates_and_a_reused_token_revokes_its_family) {
   auto first = client.post_json(url, body(user.refresh));
   BOOST_TEST(first.status == 200, first.body);
   BOOST_TEST(first.header("Cache-Control") == "no-store");
-  auto pair = parse(first.body);
+  auto pair = parse_object(first.body);
   auto next = text_of(pair, "refresh_token");
   BOOST_TEST(next != user.refresh);
   BOOST_TEST(text_of(pair, "token_type") == "Bearer");
@@ -1408,7 +1284,7 @@ BOOST_AUTO_TEST_CASE(refresh_rotates_and_a_reused_token_revokes_its_family) {
   auto missing = client.post_json(url, "{}");
   check_envelope(missing, 422, "unprocessable_entity");
   BOOST_TEST(
-    contains(text_of(parse(missing.body), "details"), "refresh_token"));
+    contains(text_of(parse_object(missing.body), "details"), "refresh_token"));
   check_envelope(client.post_json(url, "{\"refresh_token\":"), 400,
                  "validation_error");
 }
@@ -1575,7 +1451,8 @@ BOOST_AUTO_TEST_CASE(auth_failures_issued_tokens_and_github_calls_are_counted) {
   auto metrics = [&] {
     return client.get(svc.url("/metrics")).body;
   };
-  auto issued_before = sample(metrics(), "miyabi_auth_tokens_issued_total");
+  auto issued_before =
+    metric_sample(metrics(), "miyabi_auth_tokens_issued_total");
   BOOST_TEST(issued_before >= 0);
 
   // A failed verification: a tampered signature.
@@ -1592,17 +1469,18 @@ BOOST_AUTO_TEST_CASE(auth_failures_issued_tokens_and_github_calls_are_counted) {
   BOOST_TEST(login.resp.status == 302, login.resp.body);
 
   auto text = metrics();
-  auto failures = sample(text, "miyabi_auth_failures_total");
+  auto failures = metric_sample(text, "miyabi_auth_failures_total");
   BOOST_TEST(failures >= 1, "no miyabi_auth_failures_total sample");
-  BOOST_TEST(sample(text, "miyabi_auth_failures_total",
-                    {"reason=\"bad_signature\""}) >= 1);
-  auto issued_after = sample(text, "miyabi_auth_tokens_issued_total");
+  BOOST_TEST(metric_sample(text, "miyabi_auth_failures_total",
+                           {"reason=\"bad_signature\""}) >= 1);
+  auto issued_after = metric_sample(text, "miyabi_auth_tokens_issued_total");
   BOOST_TEST(issued_after >= issued_before + 2); // mock + GitHub login
-  BOOST_TEST(sample(text, "miyabi_outbound_requests_total",
-                    {"code=\"200\"", "service=\"github\""}) >=
+  BOOST_TEST(metric_sample(text, "miyabi_outbound_requests_total",
+                           {"code=\"200\"", "service=\"github\""}) >=
              2); // the exchange and /user
-  BOOST_TEST(sample(text, "miyabi_outbound_request_duration_seconds_count",
-                    {"service=\"github\""}) >= 2);
+  BOOST_TEST(metric_sample(text,
+                           "miyabi_outbound_request_duration_seconds_count",
+                           {"service=\"github\""}) >= 2);
   BOOST_TEST_MESSAGE("issued " << issued_before << " -> " << issued_after);
 }
 

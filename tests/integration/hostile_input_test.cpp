@@ -17,6 +17,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "support/checks.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
@@ -45,45 +46,14 @@ service_process& service() {
   return *instance;
 }
 
-/// Health status; the answer must carry our own request id (an answer
-/// meant for another connection would not).
-long health_status() {
-  static int probe = 0;
-  auto id = "health-probe-" + std::to_string(++probe);
-  http_client client{5s};
-  auto resp =
-    client.get(service().base_url() + "/api/v1/health", {{"X-Request-Id", id}});
-  if (resp.status != 200 || resp.header("X-Request-Id") != id) {
-    BOOST_TEST_MESSAGE("health probe " << id << ": " << resp.status << " "
-                                       << resp.error << " request id "
-                                       << resp.header("X-Request-Id") << " "
-                                       << resp.body.substr(0, 200));
-    return 0;
-  }
-  return resp.status;
-}
-
-/// Requests the server is still working on (the scrape counts itself).
-double in_flight() {
-  http_client client{5s};
-  auto text = "\n" + client.get(service().base_url() + "/metrics").body;
-  auto pos = text.find("\nhttp_requests_in_flight ");
-  return pos == std::string::npos ? -1 : std::stod(text.substr(pos + 25));
-}
-
-/// Waits until nothing but the scrape is in flight. A connection is hung up
-/// only then: an answer written after its client left can land on the
-/// next connection that gets the same descriptor (a known defect, see
-/// pressure_test's a_response_for_a_client_that_left_never_reaches_another_
-/// connection), and these cases are not about that.
+/// Waits (up to 3 s) until nothing but the scrape itself is in flight. A
+/// connection is hung up only then: an answer written after its client left
+/// can land on the next connection that gets the same descriptor (a known
+/// defect, see pressure_test's a_response_for_a_client_that_left_never_
+/// reaches_another_connection), and these cases are not about that.
 void wait_idle() {
-  auto deadline = clock_type::now() + 3s;
-  while (in_flight() > 1 && clock_type::now() < deadline)
-    std::this_thread::sleep_for(5ms);
-}
-
-bool alive() {
-  return !service().wait_exit(0ms).has_value();
+  time_until([] { return metric(service(), "http_requests_in_flight") <= 1; },
+             3s, 5ms);
 }
 
 /// What came back on one connection.
@@ -386,7 +356,7 @@ BOOST_AUTO_TEST_SUITE(hostile_input)
 BOOST_AUTO_TEST_CASE(
   every_hostile_request_gets_a_4xx_or_a_close_and_the_service_lives,
   *boost::unit_test::timeout(120)) {
-  BOOST_REQUIRE(health_status() == 200);
+  BOOST_REQUIRE(health_status(service(), 5s) == 200);
   auto rss_before = service().resident_bytes();
   for (const auto& c : hostile_cases()) {
     auto out = exchange(c.request, c.bound, std::max<size_t>(c.pipelined, 1));
@@ -426,8 +396,8 @@ BOOST_AUTO_TEST_CASE(
         BOOST_TEST(out.closed);
         BOOST_TEST(out.end_ms >= c.not_before.count());
       }
-      BOOST_TEST(alive());
-      BOOST_TEST(health_status() == 200);
+      BOOST_TEST(alive(service()));
+      BOOST_TEST(health_status(service(), 5s) == 200);
     }
     BOOST_TEST_MESSAGE(
       c.name << ": " << (statuses.empty() ? "no answer" : seen.substr(0, 40))
@@ -437,7 +407,7 @@ BOOST_AUTO_TEST_CASE(
              << "in " << std::max(out.first_byte_ms, 0LL) << " ms, connection "
              << (out.closed ? "closed" : "left open") << " at " << out.end_ms
              << " ms");
-    if (!alive())
+    if (!alive(service()))
       break;
   }
   auto rss_after = service().resident_bytes();
@@ -447,8 +417,8 @@ BOOST_AUTO_TEST_CASE(
                                         << rss_after / 1024 << " KiB ("
                                         << growth / 1024 << " KiB)");
   BOOST_TEST(growth < 10 * 1024 * 1024);
-  BOOST_TEST(alive());
-  BOOST_TEST(health_status() == 200);
+  BOOST_TEST(alive(service()));
+  BOOST_TEST(health_status(service(), 5s) == 200);
 }
 
 BOOST_AUTO_TEST_CASE(
@@ -470,8 +440,8 @@ BOOST_AUTO_TEST_CASE(
   for (auto s : statuses)
     BOOST_TEST(s == 200);
   BOOST_TEST((statuses.size() == 3 || out.closed));
-  BOOST_TEST(alive());
-  BOOST_TEST(health_status() == 200);
+  BOOST_TEST(alive(service()));
+  BOOST_TEST(health_status(service(), 5s) == 200);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,7 @@
 #include <boost/test/unit_test.hpp>
 #include <rapidjson/document.h>
 
+#include "support/checks.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
 #include "support/load.hpp"
@@ -34,24 +35,6 @@ service_process& service() {
 
 std::string url(const std::string& path) {
   return service().base_url() + path;
-}
-
-rapidjson::Document parse(const std::string& body) {
-  rapidjson::Document doc;
-  doc.Parse(body.c_str());
-  BOOST_REQUIRE_MESSAGE(!doc.HasParseError(), "not JSON: " << body);
-  return doc;
-}
-
-void check_envelope(const http_response& resp, int status,
-                    const std::string& code) {
-  BOOST_TEST(resp.status == status);
-  BOOST_TEST(resp.header("Content-Type") == "application/json");
-  BOOST_TEST(resp.header("Cache-Control") == "no-store");
-  auto doc = parse(resp.body);
-  BOOST_TEST(doc["error"].GetString() == code);
-  BOOST_TEST(doc["message"].IsString());
-  BOOST_TEST(doc["request_id"].GetString() == resp.header("X-Request-Id"));
 }
 
 void check_security_headers(const http_response& resp) {
@@ -79,7 +62,7 @@ BOOST_AUTO_TEST_CASE(health_answers_ok_with_version_mode_database_and_uptime) {
   auto resp = client.get(url("/api/v1/health"));
   BOOST_TEST(resp.status == 200);
   BOOST_TEST(resp.header("Content-Type") == "application/json");
-  auto doc = parse(resp.body);
+  auto doc = parse_object(resp.body);
   BOOST_TEST(doc["status"].GetString() == std::string{"ok"});
   BOOST_TEST(std::regex_match(doc["version"].GetString(),
                               std::regex{R"(\d+\.\d+\.\d+)"}));
@@ -143,7 +126,7 @@ BOOST_AUTO_TEST_CASE(every_method_on_every_kind_of_path_gets_an_envelope) {
       BOOST_TEST(resp.status >= 200);
       BOOST_TEST(resp.status < 600);
       if (resp.status >= 400)
-        BOOST_TEST(parse(resp.body)["error"].IsString());
+        BOOST_TEST(parse_object(resp.body)["error"].IsString());
     }
   }
 }
@@ -157,7 +140,7 @@ BOOST_AUTO_TEST_CASE(a_body_that_is_not_json_gets_415_and_bad_json_400) {
   auto bad =
     client.post_json(url("/api/v1/telegram/webhook"), "{\"update_id\":");
   check_envelope(bad, 400, "validation_error");
-  BOOST_TEST(parse(bad.body).HasMember("details"));
+  BOOST_TEST(parse_object(bad.body).HasMember("details"));
 }
 
 BOOST_AUTO_TEST_CASE(database_routes_answer_503_in_telegram_only_mode) {

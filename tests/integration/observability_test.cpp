@@ -5,13 +5,12 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
-#include <thread>
 
 #include <boost/test/unit_test.hpp>
-
 #include <rapidjson/document.h>
 
 #include "http/routes.hpp"
+#include "support/checks.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
 #include "support/postgres.hpp"
@@ -19,32 +18,6 @@
 
 using namespace miyabi::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::string token_for(const service_process& svc, int github_id) {
-  http_client client;
-  auto resp = client.post_json(svc.base_url() + "/api/v1/auth/mock",
-                               R"({"github_id":)" + std::to_string(github_id)
-                                 + R"(,"email":"o@example.com"})");
-  BOOST_REQUIRE_MESSAGE(resp.status == 200, resp.body);
-  rapidjson::Document doc;
-  doc.Parse(resp.body.c_str());
-  return doc["access_token"].GetString();
-}
-
-template <class Probe>
-bool eventually(Probe probe, std::chrono::milliseconds limit) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (probe())
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return probe();
-}
-
-} // namespace
 
 BOOST_AUTO_TEST_SUITE(logs)
 
@@ -54,29 +27,30 @@ BOOST_AUTO_TEST_CASE(request_logs_carry_the_cloud_trace_and_request_id) {
   env["LOG_LEVEL"] = "debug";
   service_process svc{env};
   http_client client;
-  client.get(svc.base_url() + "/api/v1/health",
-             {{"X-Cloud-Trace-Context",
-               "4bf92f3577b34da6a3ce929d0e0e4736/1;o=1"},
-              {"X-Request-Id", "trace-check-1"}});
+  client.get(
+    svc.base_url() + "/api/v1/health",
+    {{"X-Cloud-Trace-Context", "4bf92f3577b34da6a3ce929d0e0e4736/1;o=1"},
+     {"X-Request-Id", "trace-check-1"}});
   client.get(svc.base_url() + "/api/v1/health",
              {{"X-Request-Id", "untraced-2"}});
   BOOST_TEST(svc.wait_for_line(
     [](const std::string& l) {
-      return l.find("\"request_id\":\"trace-check-1\"") != std::string::npos
-             && l.find("\"logging.googleapis.com/trace\":\"projects/"
-                       "miyabi-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736\"")
-                  != std::string::npos;
+      return l.find("\"request_id\":\"trace-check-1\"") != std::string::npos &&
+             l.find("\"logging.googleapis.com/trace\":\"projects/"
+                    "miyabi-prod/traces/4bf92f3577b34da6a3ce929d0e0e4736\"") !=
+               std::string::npos;
     },
     5s));
   BOOST_TEST(svc.wait_for_line(
     [](const std::string& l) {
-      return l.find("\"request_id\":\"untraced-2\"") != std::string::npos
-             && l.find("logging.googleapis.com/trace") == std::string::npos;
+      return l.find("\"request_id\":\"untraced-2\"") != std::string::npos &&
+             l.find("logging.googleapis.com/trace") == std::string::npos;
     },
     5s));
 }
 
-BOOST_AUTO_TEST_CASE(every_output_line_is_one_json_object_with_the_core_fields) {
+BOOST_AUTO_TEST_CASE(
+  every_output_line_is_one_json_object_with_the_core_fields) {
   auto env = base_env();
   env["LOG_LEVEL"] = "debug";
   {
@@ -101,8 +75,8 @@ BOOST_AUTO_TEST_CASE(every_output_line_is_one_json_object_with_the_core_fields) 
       BOOST_TEST(doc.HasMember("message"));
       BOOST_TEST(doc.HasMember("severity"));
       std::string severity = doc["severity"].GetString();
-      BOOST_TEST((severity == "DEBUG" || severity == "INFO"
-                  || severity == "WARNING" || severity == "ERROR"));
+      BOOST_TEST((severity == "DEBUG" || severity == "INFO" ||
+                  severity == "WARNING" || severity == "ERROR"));
     }
   }
 }
@@ -111,7 +85,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(metrics)
 
-BOOST_AUTO_TEST_CASE(the_exposition_after_traffic_on_every_route_passes_promtool) {
+BOOST_AUTO_TEST_CASE(
+  the_exposition_after_traffic_on_every_route_passes_promtool) {
   auto env = base_env();
   env["DATABASE_URL"] = create_database();
   env["AUTHORIZED_CHAT_IDS"] = "77";
@@ -120,7 +95,7 @@ BOOST_AUTO_TEST_CASE(the_exposition_after_traffic_on_every_route_passes_promtool
   env["GITHUB_CLIENT_ID"] = "client";
   env["GITHUB_CLIENT_SECRET"] = "secret";
   service_process svc{env};
-  auto token = token_for(svc, 501);
+  auto token = mock_login(svc, 501).access;
   http_client client;
   const auto& table = miyabi::http::route_table::instance();
   const char* fake_id = "6b0f7c5e-0d8e-4c71-9d2a-3d3f1c9b2a10";
@@ -138,7 +113,7 @@ BOOST_AUTO_TEST_CASE(the_exposition_after_traffic_on_every_route_passes_promtool
       if (route.pattern == "/api/v1/telegram/webhook")
         body = R"({"update_id":1,"message":{"message_id":1,"date":1,)"
                R"("chat":{"id":77},"text":"/help"}})";
-      header_pairs headers = {{"Authorization", "Bearer " + token}};
+      header_pairs headers = bearer(token);
       if (!body.empty())
         headers.emplace_back("Content-Type", "application/json");
       auto resp = client.request(method, svc.base_url() + path, body, headers);
@@ -152,8 +127,8 @@ BOOST_AUTO_TEST_CASE(the_exposition_after_traffic_on_every_route_passes_promtool
   auto scrape = client.get(svc.base_url() + "/metrics").body;
   for (const auto& route : table.routes()) {
     BOOST_TEST_INFO(route.pattern);
-    BOOST_TEST(scrape.find("route=\"" + route.pattern + "\"")
-               != std::string::npos);
+    BOOST_TEST(scrape.find("route=\"" + route.pattern + "\"") !=
+               std::string::npos);
   }
   auto path = "/tmp/miyabi-all-routes-" + std::to_string(::getpid()) + ".txt";
   std::ofstream{path} << scrape;
@@ -182,9 +157,9 @@ BOOST_AUTO_TEST_CASE(expired_rows_are_purged_periodically) {
                 " (1, now() - interval '8 days'), (2, now())");
   BOOST_TEST(eventually(
     [&] {
-      return query_int(url, "SELECT count(*) FROM revoked_tokens") == 1
-             && query_int(url, "SELECT count(*) FROM oauth_states") == 0
-             && query_int(url, "SELECT count(*) FROM telegram_updates") == 1;
+      return query_int(url, "SELECT count(*) FROM revoked_tokens") == 1 &&
+             query_int(url, "SELECT count(*) FROM oauth_states") == 0 &&
+             query_int(url, "SELECT count(*) FROM telegram_updates") == 1;
     },
     15s));
   BOOST_TEST(query_text(url, "SELECT jti FROM revoked_tokens") == "kept");

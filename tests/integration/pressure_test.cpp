@@ -27,6 +27,7 @@
 #include <pqxx/pqxx>
 #include <rapidjson/document.h>
 
+#include "support/checks.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
 #include "support/load.hpp"
@@ -43,39 +44,12 @@ namespace {
 
 constexpr long long authorized_chat = 424242;
 
-long long ms_between(clock_type::time_point from, clock_type::time_point to) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from)
-    .count();
-}
-
 env_map full_env(const std::string& url) {
   auto env = base_env();
   env["DATABASE_URL"] = url;
   env["DB_POOL_SIZE"] = "8";
   env["AUTHORIZED_CHAT_IDS"] = std::to_string(authorized_chat);
   return env;
-}
-
-rapidjson::Document parse(const std::string& body) {
-  rapidjson::Document doc;
-  doc.Parse(body.c_str());
-  BOOST_REQUIRE_MESSAGE(!doc.HasParseError() && doc.IsObject(),
-                        "not a JSON object: " << body.substr(0, 300));
-  return doc;
-}
-
-std::string login(const service_process& svc, int github_id) {
-  http_client client;
-  auto resp = client.post_json(svc.base_url() + "/api/v1/auth/mock",
-                               R"({"github_id":)" + std::to_string(github_id) +
-                                 R"(,"email":"e@x"})");
-  BOOST_REQUIRE_MESSAGE(resp.status == 200,
-                        "mock login: " << resp.status << " " << resp.body);
-  return parse(resp.body)["access_token"].GetString();
-}
-
-header_pairs bearer(const std::string& token) {
-  return {{"Authorization", "Bearer " + token}};
 }
 
 /// A repository and an execution of the user, so logs can be written.
@@ -89,7 +63,7 @@ struct seeded_user {
 seeded_user seed_user(const service_process& svc, int github_id) {
   seeded_user u;
   u.github_id = github_id;
-  u.token = login(svc, github_id);
+  u.token = mock_login(svc, github_id).access;
   http_client client;
   auto repo = client.post_json(svc.base_url() + "/api/v1/repositories",
                                R"({"full_name":"seed)" +
@@ -97,7 +71,7 @@ seeded_user seed_user(const service_process& svc, int github_id) {
                                bearer(u.token));
   BOOST_REQUIRE_MESSAGE(repo.status == 201,
                         "seed repository: " << repo.status << " " << repo.body);
-  u.repository = parse(repo.body)["id"].GetString();
+  u.repository = parse_object(repo.body)["id"].GetString();
   auto exec =
     client.post_json(svc.base_url() + "/api/v1/agents/execute",
                      R"({"repository_id":")" + u.repository +
@@ -105,41 +79,8 @@ seeded_user seed_user(const service_process& svc, int github_id) {
                      bearer(u.token));
   BOOST_REQUIRE_MESSAGE(exec.status == 202,
                         "seed execution: " << exec.status << " " << exec.body);
-  u.execution = parse(exec.body)["id"].GetString();
+  u.execution = parse_object(exec.body)["id"].GetString();
   return u;
-}
-
-/// Polls `probe` every 10 ms until it returns true or `limit` passes;
-/// returns the time it took (or nothing).
-template <class Probe>
-std::optional<std::chrono::milliseconds>
-time_until(Probe probe, std::chrono::milliseconds limit) {
-  auto start = clock_type::now();
-  while (clock_type::now() - start < limit) {
-    if (probe())
-      return std::chrono::duration_cast<std::chrono::milliseconds>(
-        clock_type::now() - start);
-    std::this_thread::sleep_for(10ms);
-  }
-  return std::nullopt;
-}
-
-long health_status(const service_process& svc) {
-  http_client client{2s};
-  return client.get(svc.base_url() + "/api/v1/health").status;
-}
-
-double metric(const service_process& svc, const std::string& series) {
-  http_client client{5s};
-  auto text = "\n" + client.get(svc.base_url() + "/metrics").body;
-  auto pos = text.find("\n" + series + " ");
-  if (pos == std::string::npos)
-    return 0;
-  return std::stod(text.substr(pos + series.size() + 2));
-}
-
-bool alive(service_process& svc) {
-  return !svc.wait_exit(0ms).has_value();
 }
 
 /// Waits until the server's descriptor count is within `slack` of

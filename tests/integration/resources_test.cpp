@@ -8,11 +8,6 @@
 // case signs in users of its own (fresh github_id), so cases never see each
 // other's rows. The claim race starts a second process on the same database.
 #define BOOST_TEST_MODULE resources_test
-#include "support/env.hpp"
-#include "support/http_client.hpp"
-#include "support/postgres.hpp"
-#include "support/process.hpp"
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -31,6 +26,12 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include "support/checks.hpp"
+#include "support/env.hpp"
+#include "support/http_client.hpp"
+#include "support/postgres.hpp"
+#include "support/process.hpp"
 
 using namespace miyabi::test;
 using namespace std::chrono_literals;
@@ -75,36 +76,11 @@ const std::string& db() {
 
 // -- JSON ---------------------------------------------------------------------
 
-rapidjson::Document parse(const std::string& body) {
-  rapidjson::Document doc;
-  doc.Parse(body.c_str());
-  BOOST_REQUIRE_MESSAGE(!doc.HasParseError(), "not JSON: " << body);
-  return doc;
-}
-
 const rapidjson::Value* find(const rapidjson::Value& obj, const char* key) {
   if (!obj.IsObject())
     return nullptr;
   auto i = obj.FindMember(key);
   return i == obj.MemberEnd() ? nullptr : &i->value;
-}
-
-/// A string member, or a marker saying why there is none.
-std::string text(const rapidjson::Value& obj, const char* key) {
-  const auto* v = find(obj, key);
-  if (v == nullptr)
-    return "<missing>";
-  if (v->IsNull())
-    return "<null>";
-  if (!v->IsString())
-    return "<not a string>";
-  return {v->GetString(), v->GetStringLength()};
-}
-
-/// An integer member, or -999999 when missing or not an integer.
-long long number(const rapidjson::Value& obj, const char* key) {
-  const auto* v = find(obj, key);
-  return v != nullptr && v->IsInt64() ? v->GetInt64() : -999999;
 }
 
 bool is_null(const rapidjson::Value& obj, const char* key) {
@@ -133,7 +109,7 @@ std::vector<std::string> ids_of(const rapidjson::Value& array) {
   std::vector<std::string> out;
   if (array.IsArray())
     for (const auto& item : array.GetArray())
-      out.push_back(text(item, "id"));
+      out.push_back(text_of(item, "id"));
   return out;
 }
 
@@ -146,25 +122,6 @@ bool is_uuid(const std::string& s) {
 bool is_timestamp(const std::string& s) {
   static const std::regex re{R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z)"};
   return std::regex_match(s, re);
-}
-
-std::string base64url(const std::string& in) {
-  static constexpr char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned value = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    value = (value << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += alphabet[(value >> bits) & 0x3f];
-    }
-  }
-  if (bits > 0)
-    out += alphabet[(value << (6 - bits)) & 0x3f];
-  return out;
 }
 
 // -- HTTP ---------------------------------------------------------------------
@@ -212,44 +169,23 @@ struct account {
   std::string token;
 };
 
-account sign_in(long long github_id) {
-  http_client client;
-  auto id = std::to_string(github_id);
-  auto resp = client.post_json(base_url() + "/api/v1/auth/mock",
-                               R"({"github_id":)" + id + R"(,"email":"user)" +
-                                 id + R"(@example.com"})");
-  BOOST_REQUIRE_MESSAGE(resp.status == 200,
-                        "mock login: " << resp.status << " " << resp.body);
-  auto doc = parse(resp.body);
-  const auto* user = find(doc, "user");
-  BOOST_REQUIRE(user != nullptr);
-  return {text(*user, "id"), text(doc, "access_token")};
-}
-
 /// A user nobody else in this file uses.
 account new_account() {
   static std::atomic<long long> next{700000};
-  return sign_in(next++);
+  http_client client;
+  auto user = mock_login(client, base_url(), next++);
+  return {user.id, user.access};
 }
 
-/// Checks the error envelope of api.md: status, code, request id, and that
+/// Checks the error envelope of api.md (see check_envelope), and that
 /// `details` mentions `detail` when given.
 void expect_error(const http_response& resp, long status,
                   const std::string& code, const std::string& detail = {},
                   const std::string& what = {}) {
   BOOST_TEST_CONTEXT(what << " -> " << resp.status << " " << resp.body) {
-    BOOST_TEST(resp.status == status);
-    BOOST_TEST(resp.header("Content-Type") == "application/json");
-    rapidjson::Document doc;
-    doc.Parse(resp.body.c_str());
-    BOOST_TEST(!doc.HasParseError());
-    if (doc.HasParseError())
-      return;
-    BOOST_TEST(text(doc, "error") == code);
-    BOOST_TEST(text(doc, "message") != "<missing>");
-    BOOST_TEST(text(doc, "request_id") == resp.header("X-Request-Id"));
+    check_envelope(resp, status, code);
     if (!detail.empty())
-      BOOST_TEST(text(doc, "details").find(detail) != std::string::npos);
+      BOOST_TEST(contains(text_of(parse_object(resp.body), "details"), detail));
   }
 }
 
@@ -262,7 +198,7 @@ std::string create_repository(api& a, const std::string& full_name) {
   BOOST_REQUIRE_MESSAGE(resp.status == 201 || resp.status == 200,
                         "create " << full_name << ": " << resp.status << " "
                                   << resp.body);
-  return text(parse(resp.body), "id");
+  return text_of(parse_json(resp.body), "id");
 }
 
 std::string execution_body(const std::string& repository, long long issue,
@@ -283,7 +219,7 @@ std::string start_execution(api& a, const std::string& repository,
     a.post("/agents/execute", execution_body(repository, issue, type));
   BOOST_REQUIRE_MESSAGE(resp.status == 202,
                         "execute: " << resp.status << " " << resp.body);
-  return text(parse(resp.body), "id");
+  return text_of(parse_json(resp.body), "id");
 }
 
 http_response set_status(api& a, const std::string& id,
@@ -306,7 +242,7 @@ std::string status_of(api& a, const std::string& id) {
   auto resp = a.get("/agents/executions/" + id);
   if (resp.status != 200)
     return "<" + std::to_string(resp.status) + ">";
-  return text(parse(resp.body), "status");
+  return text_of(parse_json(resp.body), "status");
 }
 
 long long sql_count(const std::string& sql) {
@@ -369,7 +305,7 @@ BOOST_AUTO_TEST_CASE(
   auto third = create_repository(a, "octo/gamma");
   auto list = a.get("/repositories");
   BOOST_TEST(list.status == 200);
-  auto doc = parse(list.body);
+  auto doc = parse_json(list.body);
   BOOST_REQUIRE(doc.IsArray());
   std::vector<std::string> expected{third, second, first};
   BOOST_TEST(ids_of(doc) == expected, boost::test_tools::per_element());
@@ -386,27 +322,29 @@ BOOST_AUTO_TEST_CASE(
     R"({"full_name":"octo/hello","github_repo_id":1296269,"default_branch":"develop"})");
   BOOST_TEST(resp.status == 201);
   BOOST_TEST(resp.header("Content-Type") == "application/json");
-  auto doc = parse(resp.body);
+  auto doc = parse_json(resp.body);
   std::set<std::string> shape{"id",        "owner",          "name",
                               "full_name", "github_repo_id", "default_branch",
                               "is_active", "created_at",     "updated_at"};
   BOOST_TEST(keys(doc) == shape, boost::test_tools::per_element());
-  BOOST_TEST(is_uuid(text(doc, "id")));
-  BOOST_TEST(text(doc, "owner") == "octo");
-  BOOST_TEST(text(doc, "name") == "hello");
-  BOOST_TEST(text(doc, "full_name") == "octo/hello");
-  BOOST_TEST(number(doc, "github_repo_id") == 1296269);
-  BOOST_TEST(text(doc, "default_branch") == "develop");
+  BOOST_TEST(is_uuid(text_of(doc, "id")));
+  BOOST_TEST(text_of(doc, "owner") == "octo");
+  BOOST_TEST(text_of(doc, "name") == "hello");
+  BOOST_TEST(text_of(doc, "full_name") == "octo/hello");
+  BOOST_TEST(int_of(doc, "github_repo_id") == 1296269);
+  BOOST_TEST(text_of(doc, "default_branch") == "develop");
   BOOST_TEST(doc["is_active"].IsBool());
   BOOST_TEST(doc["is_active"].GetBool());
-  BOOST_TEST(is_timestamp(text(doc, "created_at")), text(doc, "created_at"));
-  BOOST_TEST(is_timestamp(text(doc, "updated_at")), text(doc, "updated_at"));
+  BOOST_TEST(is_timestamp(text_of(doc, "created_at")),
+             text_of(doc, "created_at"));
+  BOOST_TEST(is_timestamp(text_of(doc, "updated_at")),
+             text_of(doc, "updated_at"));
 
   auto plain = a.post("/repositories", repository_body("octo/plain"));
   BOOST_TEST(plain.status == 201);
-  auto plain_doc = parse(plain.body);
+  auto plain_doc = parse_json(plain.body);
   BOOST_TEST(is_null(plain_doc, "github_repo_id"));
-  BOOST_TEST(text(plain_doc, "default_branch") == "main");
+  BOOST_TEST(text_of(plain_doc, "default_branch") == "main");
   BOOST_TEST(sql_count("SELECT count(*) FROM repositories WHERE user_id = '" +
                        user.id + "'") == 2);
 }
@@ -417,17 +355,17 @@ BOOST_AUTO_TEST_CASE(
   api a{user.token};
   auto created = a.post("/repositories", repository_body("octo/hello"));
   BOOST_REQUIRE(created.status == 201);
-  auto id = text(parse(created.body), "id");
+  auto id = text_of(parse_json(created.body), "id");
   for (auto again : {"octo/hello", "Octo/Hello", "OCTO/HELLO"}) {
     BOOST_TEST_CONTEXT(again) {
       auto resp = a.post("/repositories", repository_body(again));
       BOOST_TEST(resp.status == 200);
-      auto doc = parse(resp.body);
-      BOOST_TEST(text(doc, "id") == id);
+      auto doc = parse_json(resp.body);
+      BOOST_TEST(text_of(doc, "id") == id);
       BOOST_TEST(doc["is_active"].GetBool());
     }
   }
-  BOOST_TEST(parse(a.get("/repositories").body).Size() == 1u);
+  BOOST_TEST(parse_json(a.get("/repositories").body).Size() == 1u);
   BOOST_TEST(sql_count("SELECT count(*) FROM repositories WHERE user_id = '" +
                        user.id + "'") == 1);
 }
@@ -483,9 +421,9 @@ BOOST_AUTO_TEST_CASE(
   auto id = create_repository(a, "octo/lookup");
   auto found = a.get("/repositories/" + id);
   BOOST_TEST(found.status == 200);
-  auto doc = parse(found.body);
-  BOOST_TEST(text(doc, "id") == id);
-  BOOST_TEST(text(doc, "full_name") == "octo/lookup");
+  auto doc = parse_json(found.body);
+  BOOST_TEST(text_of(doc, "id") == id);
+  BOOST_TEST(text_of(doc, "full_name") == "octo/lookup");
 
   expect_error(a.get("/repositories/" + unknown_id), 404, "not_found", {},
                "unknown id");
@@ -512,7 +450,7 @@ BOOST_AUTO_TEST_CASE(
   expect_error(a.get("/repositories/" + drop), 404, "not_found", {},
                "GET after DELETE");
   std::vector<std::string> only_keep{keep};
-  BOOST_TEST(ids_of(parse(a.get("/repositories").body)) == only_keep,
+  BOOST_TEST(ids_of(parse_json(a.get("/repositories").body)) == only_keep,
              boost::test_tools::per_element());
   expect_error(a.del("/repositories/" + drop), 404, "not_found", {},
                "DELETE twice");
@@ -523,13 +461,13 @@ BOOST_AUTO_TEST_CASE(
 
   auto again = a.post("/repositories", repository_body("octo/drop"));
   BOOST_TEST(again.status == 200);
-  auto doc = parse(again.body);
-  BOOST_TEST(text(doc, "id") == drop);
+  auto doc = parse_json(again.body);
+  BOOST_TEST(text_of(doc, "id") == drop);
   BOOST_TEST(doc["is_active"].GetBool());
   BOOST_TEST(a.get("/repositories/" + drop).status == 200);
   // Reactivation touches updated_at: it is the newest again.
   std::vector<std::string> both{drop, keep};
-  BOOST_TEST(ids_of(parse(a.get("/repositories").body)) == both,
+  BOOST_TEST(ids_of(parse_json(a.get("/repositories").body)) == both,
              boost::test_tools::per_element());
 }
 
@@ -545,13 +483,13 @@ BOOST_AUTO_TEST_CASE(
   auto resp = anonymous.get("/agents");
   BOOST_TEST(resp.status == 200);
   BOOST_TEST(resp.header("Content-Type") == "application/json");
-  auto doc = parse(resp.body);
+  auto doc = parse_json(resp.body);
   const auto* agents = find(doc, "agents");
   BOOST_REQUIRE(agents != nullptr);
   BOOST_REQUIRE(agents->IsArray());
   std::vector<std::string> types;
   for (const auto& agent : agents->GetArray()) {
-    types.push_back(text(agent, "type"));
+    types.push_back(text_of(agent, "type"));
     std::set<std::string> shape{"type", "name", "description"};
     BOOST_TEST(keys(agent) == shape, boost::test_tools::per_element());
     BOOST_TEST(!std::string{agent["name"].GetString()}.empty());
@@ -578,32 +516,32 @@ BOOST_AUTO_TEST_CASE(executing_an_agent_answers_202_with_a_pending_execution) {
     a.post("/agents/execute", execution_body(repo, 7, "review", options));
   BOOST_TEST(resp.status == 202);
   BOOST_TEST(resp.header("Content-Type") == "application/json");
-  auto doc = parse(resp.body);
+  auto doc = parse_json(resp.body);
   std::set<std::string> shape{
     "id",         "repository_id", "agent_type",     "issue_number",
     "status",     "options",       "result_summary", "quality_score",
     "pr_number",  "error_message", "started_at",     "completed_at",
     "created_at", "updated_at"};
   BOOST_TEST(keys(doc) == shape, boost::test_tools::per_element());
-  BOOST_TEST(is_uuid(text(doc, "id")));
-  BOOST_TEST(text(doc, "repository_id") == repo);
-  BOOST_TEST(text(doc, "agent_type") == "review");
-  BOOST_TEST(number(doc, "issue_number") == 7);
-  BOOST_TEST(text(doc, "status") == "pending");
+  BOOST_TEST(is_uuid(text_of(doc, "id")));
+  BOOST_TEST(text_of(doc, "repository_id") == repo);
+  BOOST_TEST(text_of(doc, "agent_type") == "review");
+  BOOST_TEST(int_of(doc, "issue_number") == 7);
+  BOOST_TEST(text_of(doc, "status") == "pending");
   BOOST_TEST(doc["options"].IsObject());
-  BOOST_TEST((doc["options"] == parse(options)), compact(doc["options"]));
+  BOOST_TEST((doc["options"] == parse_json(options)), compact(doc["options"]));
   for (auto empty : {"result_summary", "quality_score", "pr_number",
                      "error_message", "started_at", "completed_at"})
     BOOST_TEST(is_null(doc, empty), empty);
-  BOOST_TEST(is_timestamp(text(doc, "created_at")));
-  BOOST_TEST(is_timestamp(text(doc, "updated_at")));
+  BOOST_TEST(is_timestamp(text_of(doc, "created_at")));
+  BOOST_TEST(is_timestamp(text_of(doc, "updated_at")));
   BOOST_TEST(
     query_text(db(), "SELECT status FROM agent_executions WHERE id = '" +
-                       text(doc, "id") + "'") == "pending");
+                       text_of(doc, "id") + "'") == "pending");
 
   auto bare = a.post("/agents/execute", execution_body(repo, 8));
   BOOST_TEST(bare.status == 202);
-  BOOST_TEST(is_null(parse(bare.body), "options"));
+  BOOST_TEST(is_null(parse_json(bare.body), "options"));
 }
 
 BOOST_AUTO_TEST_CASE(
@@ -667,10 +605,10 @@ BOOST_AUTO_TEST_CASE(getting_an_execution_answers_200_404_or_400) {
   auto id = start_execution(a, repo, 3, "pr");
   auto resp = a.get("/agents/executions/" + id);
   BOOST_TEST(resp.status == 200);
-  auto doc = parse(resp.body);
-  BOOST_TEST(text(doc, "id") == id);
-  BOOST_TEST(text(doc, "agent_type") == "pr");
-  BOOST_TEST(number(doc, "issue_number") == 3);
+  auto doc = parse_json(resp.body);
+  BOOST_TEST(text_of(doc, "id") == id);
+  BOOST_TEST(text_of(doc, "agent_type") == "pr");
+  BOOST_TEST(int_of(doc, "issue_number") == 3);
   expect_error(a.get("/agents/executions/" + unknown_id), 404, "not_found", {},
                "unknown");
   expect_error(a.get("/agents/executions/nope"), 400, "validation_error", {},
@@ -692,7 +630,7 @@ BOOST_AUTO_TEST_CASE(
   auto list = [&a](const std::string& query) {
     auto resp = a.get("/agents/executions" + query);
     BOOST_TEST(resp.status == 200, query << ": " << resp.body);
-    auto doc = parse(resp.body);
+    auto doc = parse_json(resp.body);
     BOOST_TEST(keys(doc) == (std::set<std::string>{"items", "next_cursor"}));
     BOOST_TEST(is_null(doc, "next_cursor"), query);
     const auto* items = find(doc, "items");
@@ -734,7 +672,7 @@ BOOST_AUTO_TEST_CASE(
     auto resp = a.get("/agents/executions?limit=2" +
                       (cursor.empty() ? "" : "&cursor=" + cursor));
     BOOST_REQUIRE_MESSAGE(resp.status == 200, resp.body);
-    auto doc = parse(resp.body);
+    auto doc = parse_json(resp.body);
     auto page = ids_of(doc["items"]);
     BOOST_TEST(page.size() == (pages < 2 ? 2u : 1u));
     seen.insert(seen.end(), page.begin(), page.end());
@@ -747,11 +685,11 @@ BOOST_AUTO_TEST_CASE(
 
   auto one = a.get("/agents/executions?limit=1");
   BOOST_TEST(one.status == 200);
-  BOOST_TEST(parse(one.body)["items"].Size() == 1u);
-  BOOST_TEST(parse(one.body)["next_cursor"].IsString());
+  BOOST_TEST(parse_json(one.body)["items"].Size() == 1u);
+  BOOST_TEST(parse_json(one.body)["next_cursor"].IsString());
   auto hundred = a.get("/agents/executions?limit=100");
   BOOST_TEST(hundred.status == 200);
-  BOOST_TEST(parse(hundred.body)["items"].Size() == 5u);
+  BOOST_TEST(parse_json(hundred.body)["items"].Size() == 5u);
 
   for (auto limit : {"0", "101", "abc", "-1", "", "1.5", "20x"})
     expect_error(a.get(std::string{"/agents/executions?limit="} + limit), 400,
@@ -782,10 +720,10 @@ BOOST_AUTO_TEST_CASE(
 
   auto first = a.post("/agents/execute", body, key);
   BOOST_REQUIRE_MESSAGE(first.status == 202, first.body);
-  auto id = text(parse(first.body), "id");
+  auto id = text_of(parse_json(first.body), "id");
   auto second = a.post("/agents/execute", body, key);
   BOOST_TEST(second.status == 202);
-  BOOST_TEST(text(parse(second.body), "id") == id);
+  BOOST_TEST(text_of(parse_json(second.body), "id") == id);
   // Same request, other spacing and member order: still the same request.
   auto respaced = a.post(
     "/agents/execute",
@@ -793,13 +731,13 @@ BOOST_AUTO_TEST_CASE(
       repo + "\" }",
     key);
   BOOST_TEST(respaced.status == 202, respaced.body);
-  BOOST_TEST(text(parse(respaced.body), "id") == id);
+  BOOST_TEST(text_of(parse_json(respaced.body), "id") == id);
   // JSON objects are unordered: {"y":"z","x":1} is the same options object.
   auto reordered =
     a.post("/agents/execute",
            execution_body(repo, 11, "codegen", R"({"y":"z","x":1})"), key);
   BOOST_TEST(reordered.status == 202, reordered.body);
-  BOOST_TEST(text(parse(reordered.body), "id") == id);
+  BOOST_TEST(text_of(parse_json(reordered.body), "id") == id);
   BOOST_TEST(
     sql_count("SELECT count(*) FROM agent_executions WHERE repository_id"
               " = '" +
@@ -817,14 +755,15 @@ BOOST_AUTO_TEST_CASE(
   auto other_repo = create_repository(b, "other/idem");
   auto theirs = b.post("/agents/execute", execution_body(other_repo, 11), key);
   BOOST_TEST(theirs.status == 202);
-  auto their_id = text(parse(theirs.body), "id");
+  auto their_id = text_of(parse_json(theirs.body), "id");
   BOOST_TEST(their_id != id);
   BOOST_TEST(
-    text(parse(
-           b.post("/agents/execute", execution_body(other_repo, 11), key).body),
-         "id") == their_id);
-  BOOST_TEST(text(parse(a.post("/agents/execute", body, key).body), "id") ==
-             id);
+    text_of(
+      parse_json(
+        b.post("/agents/execute", execution_body(other_repo, 11), key).body),
+      "id") == their_id);
+  BOOST_TEST(
+    text_of(parse_json(a.post("/agents/execute", body, key).body), "id") == id);
 
   // Without a key every POST is a new execution.
   auto plain = create_repository(a, "octo/plain");
@@ -900,11 +839,10 @@ BOOST_AUTO_TEST_CASE(
         auto& out = answers[static_cast<size_t>(i)];
         out.status = resp.status;
         out.body = resp.body + resp.error;
-        rapidjson::Document doc;
-        doc.Parse(resp.body.c_str());
+        auto doc = parse_lenient(resp.body);
         if (!doc.HasParseError()) {
-          out.id = text(doc, "id");
-          out.error = text(doc, "error");
+          out.id = text_of(doc, "id");
+          out.error = text_of(doc, "error");
         }
       });
     auto deadline = steady::now() + 10s;
@@ -940,7 +878,7 @@ BOOST_AUTO_TEST_CASE(
       auto retry = a.post("/agents/execute", body, key);
       BOOST_TEST(retry.status == 202);
       if (!ids.empty())
-        BOOST_TEST(text(parse(retry.body), "id") == *ids.begin());
+        BOOST_TEST(text_of(parse_json(retry.body), "id") == *ids.begin());
     }
   }
   BOOST_TEST_MESSAGE(rounds << " rounds of " << posters
@@ -967,19 +905,19 @@ BOOST_AUTO_TEST_CASE(
 
   auto claimed = a.post("/agents/executions/claim");
   BOOST_TEST(claimed.status == 200, claimed.body);
-  auto doc = parse(claimed.body);
-  BOOST_TEST(text(doc, "id") == first);
-  BOOST_TEST(text(doc, "status") == "running");
-  BOOST_TEST(is_timestamp(text(doc, "started_at")));
+  auto doc = parse_json(claimed.body);
+  BOOST_TEST(text_of(doc, "id") == first);
+  BOOST_TEST(text_of(doc, "status") == "running");
+  BOOST_TEST(is_timestamp(text_of(doc, "started_at")));
   BOOST_TEST(status_of(a, first) == "running");
 
   auto review =
     a.post("/agents/executions/claim", R"({"agent_types":["review"]})");
   BOOST_TEST(review.status == 200);
-  BOOST_TEST(text(parse(review.body), "id") == second);
+  BOOST_TEST(text_of(parse_json(review.body), "id") == second);
   auto review2 =
     a.post("/agents/executions/claim", R"({"agent_types":["review"]})");
-  BOOST_TEST(text(parse(review2.body), "id") == fourth);
+  BOOST_TEST(text_of(parse_json(review2.body), "id") == fourth);
   auto none =
     a.post("/agents/executions/claim", R"({"agent_types":["review","pr"]})");
   BOOST_TEST(none.status == 204, none.body);
@@ -987,7 +925,7 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(status_of(a, third) == "pending");
   auto rest = a.post("/agents/executions/claim", "{}");
   BOOST_TEST(rest.status == 200);
-  BOOST_TEST(text(parse(rest.body), "id") == third);
+  BOOST_TEST(text_of(parse_json(rest.body), "id") == third);
   BOOST_TEST(a.post("/agents/executions/claim").status == 204);
 
   expect_error(
@@ -1019,10 +957,9 @@ BOOST_AUTO_TEST_CASE(
       for (int i = t; i < executions; i += creators) {
         auto resp = client.post("/agents/execute",
                                 execution_body(repo, i + 1, "codegen"));
-        rapidjson::Document doc;
-        doc.Parse(resp.body.c_str());
+        auto doc = parse_lenient(resp.body);
         made[static_cast<size_t>(t)].push_back(
-          resp.status == 202 && !doc.HasParseError() ? text(doc, "id")
+          resp.status == 202 && !doc.HasParseError() ? text_of(doc, "id")
                                                      : "<failed>");
       }
     });
@@ -1063,17 +1000,16 @@ BOOST_AUTO_TEST_CASE(
           ++out.no_content;
           break;
         }
-        rapidjson::Document doc;
-        doc.Parse(resp.body.c_str());
+        auto doc = parse_lenient(resp.body);
         if (resp.status != 200 || doc.HasParseError()) {
           out.odd.push_back(std::to_string(resp.status) + " " + resp.body +
                             resp.error);
           break;
         }
-        if (text(doc, "status") != "running" ||
-            !is_timestamp(text(doc, "started_at")))
+        if (text_of(doc, "status") != "running" ||
+            !is_timestamp(text_of(doc, "started_at")))
           out.odd.push_back("claimed but not running: " + resp.body);
-        out.ids.push_back(text(doc, "id"));
+        out.ids.push_back(text_of(doc, "id"));
       }
     });
   auto deadline = steady::now() + 20s;
@@ -1146,29 +1082,29 @@ BOOST_AUTO_TEST_CASE(
   auto done = start_execution(a, repo, 1);
   auto running = set_status(a, done, "running");
   BOOST_TEST(running.status == 200, running.body);
-  auto run_doc = parse(running.body);
-  BOOST_TEST(text(run_doc, "status") == "running");
-  BOOST_TEST(is_timestamp(text(run_doc, "started_at")));
+  auto run_doc = parse_json(running.body);
+  BOOST_TEST(text_of(run_doc, "status") == "running");
+  BOOST_TEST(is_timestamp(text_of(run_doc, "started_at")));
   BOOST_TEST(is_null(run_doc, "completed_at"));
   auto completed = set_status(
     a, done, "completed",
     R"(,"result_summary":{"files":3,"tests":"passed"},"quality_score":88,"pr_number":42)");
   BOOST_TEST(completed.status == 200, completed.body);
-  auto doc = parse(completed.body);
-  BOOST_TEST(text(doc, "status") == "completed");
-  BOOST_TEST(is_timestamp(text(doc, "completed_at")));
-  BOOST_TEST(text(doc, "started_at") == text(run_doc, "started_at"));
+  auto doc = parse_json(completed.body);
+  BOOST_TEST(text_of(doc, "status") == "completed");
+  BOOST_TEST(is_timestamp(text_of(doc, "completed_at")));
+  BOOST_TEST(text_of(doc, "started_at") == text_of(run_doc, "started_at"));
   BOOST_TEST(
-    (doc["result_summary"] == parse(R"({"files":3,"tests":"passed"})")),
+    (doc["result_summary"] == parse_json(R"({"files":3,"tests":"passed"})")),
     compact(doc["result_summary"]));
-  BOOST_TEST(number(doc, "quality_score") == 88);
-  BOOST_TEST(number(doc, "pr_number") == 42);
+  BOOST_TEST(int_of(doc, "quality_score") == 88);
+  BOOST_TEST(int_of(doc, "pr_number") == 42);
   // Stored, not just echoed.
-  auto stored = parse(a.get("/agents/executions/" + done).body);
-  BOOST_TEST(text(stored, "status") == "completed");
-  BOOST_TEST(number(stored, "quality_score") == 88);
-  BOOST_TEST(number(stored, "pr_number") == 42);
-  BOOST_TEST(text(stored, "completed_at") == text(doc, "completed_at"));
+  auto stored = parse_json(a.get("/agents/executions/" + done).body);
+  BOOST_TEST(text_of(stored, "status") == "completed");
+  BOOST_TEST(int_of(stored, "quality_score") == 88);
+  BOOST_TEST(int_of(stored, "pr_number") == 42);
+  BOOST_TEST(text_of(stored, "completed_at") == text_of(doc, "completed_at"));
   BOOST_TEST(sql_count("SELECT count(*) FROM agent_executions WHERE id = '" +
                        done +
                        "' AND completed_at >= started_at"
@@ -1177,19 +1113,19 @@ BOOST_AUTO_TEST_CASE(
   auto cancelled = start_execution(a, repo, 2);
   auto cancel = set_status(a, cancelled, "cancelled");
   BOOST_TEST(cancel.status == 200, cancel.body);
-  BOOST_TEST(text(parse(cancel.body), "status") == "cancelled");
-  BOOST_TEST(is_timestamp(text(parse(cancel.body), "completed_at")));
-  BOOST_TEST(is_null(parse(cancel.body), "started_at"));
+  BOOST_TEST(text_of(parse_json(cancel.body), "status") == "cancelled");
+  BOOST_TEST(is_timestamp(text_of(parse_json(cancel.body), "completed_at")));
+  BOOST_TEST(is_null(parse_json(cancel.body), "started_at"));
 
   auto failed = start_execution(a, repo, 3);
   move_to(a, failed, "running");
   auto fail =
     set_status(a, failed, "failed", R"(,"error_message":"boom: tests red")");
   BOOST_TEST(fail.status == 200, fail.body);
-  auto fail_doc = parse(fail.body);
-  BOOST_TEST(text(fail_doc, "status") == "failed");
-  BOOST_TEST(text(fail_doc, "error_message") == "boom: tests red");
-  BOOST_TEST(is_timestamp(text(fail_doc, "completed_at")));
+  auto fail_doc = parse_json(fail.body);
+  BOOST_TEST(text_of(fail_doc, "status") == "failed");
+  BOOST_TEST(text_of(fail_doc, "error_message") == "boom: tests red");
+  BOOST_TEST(is_timestamp(text_of(fail_doc, "completed_at")));
   BOOST_TEST(query_text(db(), "SELECT error_message FROM agent_executions"
                               " WHERE id = '" +
                                 failed + "'") == "boom: tests red");
@@ -1198,7 +1134,7 @@ BOOST_AUTO_TEST_CASE(
   move_to(a, stopped, "running");
   auto stop = set_status(a, stopped, "cancelled");
   BOOST_TEST(stop.status == 200, stop.body);
-  BOOST_TEST(is_timestamp(text(parse(stop.body), "completed_at")));
+  BOOST_TEST(is_timestamp(text_of(parse_json(stop.body), "completed_at")));
 }
 
 BOOST_AUTO_TEST_CASE(
@@ -1294,24 +1230,24 @@ BOOST_AUTO_TEST_CASE(appending_a_log_answers_201_with_the_execution_log_shape) {
     R"({"level":"INFO","message":"cloned the repository","metadata":{"files":12,"ref":"main"}})");
   BOOST_TEST(resp.status == 201, resp.body);
   BOOST_TEST(resp.header("Content-Type") == "application/json");
-  auto doc = parse(resp.body);
+  auto doc = parse_json(resp.body);
   std::set<std::string> shape{"id",      "execution_id", "level",
                               "message", "metadata",     "timestamp"};
   BOOST_TEST(keys(doc) == shape, boost::test_tools::per_element());
-  BOOST_TEST(is_uuid(text(doc, "id")));
-  BOOST_TEST(text(doc, "execution_id") == id);
-  BOOST_TEST(text(doc, "level") == "INFO");
-  BOOST_TEST(text(doc, "message") == "cloned the repository");
-  BOOST_TEST((doc["metadata"] == parse(R"({"files":12,"ref":"main"})")),
+  BOOST_TEST(is_uuid(text_of(doc, "id")));
+  BOOST_TEST(text_of(doc, "execution_id") == id);
+  BOOST_TEST(text_of(doc, "level") == "INFO");
+  BOOST_TEST(text_of(doc, "message") == "cloned the repository");
+  BOOST_TEST((doc["metadata"] == parse_json(R"({"files":12,"ref":"main"})")),
              compact(doc["metadata"]));
-  BOOST_TEST(is_timestamp(text(doc, "timestamp")));
+  BOOST_TEST(is_timestamp(text_of(doc, "timestamp")));
 
   for (auto level : {"DEBUG", "WARN", "ERROR"}) {
     auto other =
       a.post("/agents/executions/" + id + "/logs",
              std::string{R"({"level":")"} + level + R"(","message":"m"})");
     BOOST_TEST(other.status == 201, level);
-    BOOST_TEST(is_null(parse(other.body), "metadata"));
+    BOOST_TEST(is_null(parse_json(other.body), "metadata"));
   }
   BOOST_TEST(
     sql_count("SELECT count(*) FROM execution_logs WHERE execution_id = '" +
@@ -1334,16 +1270,16 @@ BOOST_AUTO_TEST_CASE(logs_are_listed_oldest_first_with_after_and_limit) {
     auto resp =
       a.post(path, R"({"level":"INFO","message":")" + message + "\"}");
     BOOST_REQUIRE(resp.status == 201);
-    stamps.push_back(text(parse(resp.body), "timestamp"));
+    stamps.push_back(text_of(parse_json(resp.body), "timestamp"));
   }
   auto messages_of = [&a, &path](const std::string& query) {
     auto resp = a.get(path + query);
     BOOST_TEST(resp.status == 200, query << ": " << resp.body);
     std::vector<std::string> out;
-    auto doc = parse(resp.body);
+    auto doc = parse_json(resp.body);
     if (doc.IsArray())
       for (const auto& log : doc.GetArray())
-        out.push_back(text(log, "message"));
+        out.push_back(text_of(log, "message"));
     return out;
   };
   using texts = std::vector<std::string>;
@@ -1425,19 +1361,19 @@ BOOST_AUTO_TEST_CASE(
     "/workflows", workflow_body(r1, "build", small_graph,
                                 R"(,"description":"plan, code, review")"));
   BOOST_TEST(created.status == 201, created.body);
-  auto doc = parse(created.body);
+  auto doc = parse_json(created.body);
   std::set<std::string> shape{"id",          "repository_id",  "name",
                               "description", "dag_definition", "is_active",
                               "created_at",  "updated_at"};
   BOOST_TEST(keys(doc) == shape, boost::test_tools::per_element());
-  auto w1 = text(doc, "id");
+  auto w1 = text_of(doc, "id");
   BOOST_TEST(is_uuid(w1));
-  BOOST_TEST(text(doc, "repository_id") == r1);
-  BOOST_TEST(text(doc, "name") == "build");
-  BOOST_TEST(text(doc, "description") == "plan, code, review");
+  BOOST_TEST(text_of(doc, "repository_id") == r1);
+  BOOST_TEST(text_of(doc, "name") == "build");
+  BOOST_TEST(text_of(doc, "description") == "plan, code, review");
   BOOST_TEST(doc["is_active"].GetBool());
   // The graph comes back as stored, extra node members included.
-  BOOST_TEST((doc["dag_definition"] == parse(small_graph)),
+  BOOST_TEST((doc["dag_definition"] == parse_json(small_graph)),
              compact(doc["dag_definition"]));
 
   auto second =
@@ -1446,15 +1382,15 @@ BOOST_AUTO_TEST_CASE(
                          R"({"nodes":[{"id":"d","agent_type":"deployment"}]})",
                          R"(,"is_active":false)"));
   BOOST_TEST(second.status == 201, second.body);
-  auto w2 = text(parse(second.body), "id");
-  BOOST_TEST(!parse(second.body)["is_active"].GetBool());
-  BOOST_TEST(is_null(parse(second.body), "description"));
+  auto w2 = text_of(parse_json(second.body), "id");
+  BOOST_TEST(!parse_json(second.body)["is_active"].GetBool());
+  BOOST_TEST(is_null(parse_json(second.body), "description"));
 
   using ids = std::vector<std::string>;
   auto list = [&a](const std::string& query) {
     auto resp = a.get("/workflows" + query);
     BOOST_TEST(resp.status == 200, query << ": " << resp.body);
-    return ids_of(parse(resp.body));
+    return ids_of(parse_json(resp.body));
   };
   auto all = list("");
   std::sort(all.begin(), all.end());
@@ -1471,7 +1407,7 @@ BOOST_AUTO_TEST_CASE(
 
   auto read = a.get("/workflows/" + w1);
   BOOST_TEST(read.status == 200);
-  BOOST_TEST((parse(read.body) == doc), read.body);
+  BOOST_TEST((parse_json(read.body) == doc), read.body);
 
   const std::string bigger =
     R"({"nodes":[{"id":"plan","agent_type":"coordinator"},{"id":"code","agent_type":"codegen"},)"
@@ -1480,15 +1416,15 @@ BOOST_AUTO_TEST_CASE(
   auto replaced =
     a.put("/workflows/" + w1, workflow_body(r1, "build and ship", bigger));
   BOOST_TEST(replaced.status == 200, replaced.body);
-  auto new_doc = parse(replaced.body);
-  BOOST_TEST(text(new_doc, "id") == w1);
-  BOOST_TEST(text(new_doc, "name") == "build and ship");
-  BOOST_TEST((new_doc["dag_definition"] == parse(bigger)),
+  auto new_doc = parse_json(replaced.body);
+  BOOST_TEST(text_of(new_doc, "id") == w1);
+  BOOST_TEST(text_of(new_doc, "name") == "build and ship");
+  BOOST_TEST((new_doc["dag_definition"] == parse_json(bigger)),
              compact(new_doc["dag_definition"]));
-  BOOST_TEST(text(new_doc, "created_at") == text(doc, "created_at"));
-  BOOST_TEST((text(new_doc, "updated_at") >= text(doc, "updated_at")),
-             text(new_doc, "updated_at"));
-  BOOST_TEST((parse(a.get("/workflows/" + w1).body) == new_doc));
+  BOOST_TEST(text_of(new_doc, "created_at") == text_of(doc, "created_at"));
+  BOOST_TEST((text_of(new_doc, "updated_at") >= text_of(doc, "updated_at")),
+             text_of(new_doc, "updated_at"));
+  BOOST_TEST((parse_json(a.get("/workflows/" + w1).body) == new_doc));
 
   auto deleted = a.del("/workflows/" + w1);
   BOOST_TEST(deleted.status == 204);
@@ -1551,9 +1487,8 @@ BOOST_AUTO_TEST_CASE(invalid_graphs_are_422_with_details_naming_the_problem) {
   for (const auto& c : cases) {
     auto resp = a.post("/workflows", workflow_body(repo, "bad", c.graph));
     expect_error(resp, 422, "unprocessable_entity", "dag_definition", c.what);
-    rapidjson::Document doc;
-    doc.Parse(resp.body.c_str());
-    auto details = doc.HasParseError() ? "" : text(doc, "details");
+    auto doc = parse_lenient(resp.body);
+    auto details = doc.HasParseError() ? "" : text_of(doc, "details");
     for (const auto& word : c.details)
       BOOST_TEST(details.find(word) != std::string::npos,
                  c.what << ": '" << word << "' not in details: " << details);
@@ -1613,7 +1548,7 @@ BOOST_AUTO_TEST_CASE(
   auto created =
     a.post("/workflows", workflow_body(repo, "steady", small_graph));
   BOOST_REQUIRE(created.status == 201);
-  auto id = text(parse(created.body), "id");
+  auto id = text_of(parse_json(created.body), "id");
   auto before = a.get("/workflows/" + id).body;
 
   const std::string cycle =
@@ -1651,7 +1586,7 @@ BOOST_AUTO_TEST_CASE(
   auto summary = [&a] {
     auto resp = a.get("/dashboard/summary");
     BOOST_TEST(resp.status == 200, resp.body);
-    auto doc = parse(resp.body);
+    auto doc = parse_json(resp.body);
     std::string out;
     if (doc.IsObject())
       for (const auto& m : doc.GetObject())
@@ -1698,10 +1633,10 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(summary() == expect(8, 2, 2, 2, 1, 1, 3, 2));
   BOOST_REQUIRE(a.del("/repositories/" + r2).status == 204);
   BOOST_TEST(summary() == expect(5, 1, 1, 1, 1, 1, 2, 1));
-  auto recent = parse(a.get("/dashboard/recent").body);
+  auto recent = parse_json(a.get("/dashboard/recent").body);
   BOOST_TEST(recent.Size() == 5u);
   for (const auto& e : recent.GetArray())
-    BOOST_TEST(text(e, "repository_id") == r1);
+    BOOST_TEST(text_of(e, "repository_id") == r1);
   // Another user's activity does not count.
   auto other = new_account();
   api b{other.token};
@@ -1723,23 +1658,24 @@ BOOST_AUTO_TEST_CASE(
     created.push_back(start_execution(a, i % 2 == 0 ? r2 : r1, i));
   auto resp = a.get("/dashboard/recent");
   BOOST_TEST(resp.status == 200);
-  auto doc = parse(resp.body);
+  auto doc = parse_json(resp.body);
   BOOST_REQUIRE(doc.IsArray());
   BOOST_TEST(doc.Size() == 20u);
   std::vector<std::string> expected(created.rbegin(), created.rbegin() + 20);
   BOOST_TEST(ids_of(doc) == expected, boost::test_tools::per_element());
   std::string previous = "9999";
   for (const auto& e : doc.GetArray()) {
-    auto issue = number(e, "issue_number");
+    auto issue = int_of(e, "issue_number");
     bool even = issue % 2 == 0;
-    BOOST_TEST(text(e, "repository_id") == (even ? r2 : r1));
-    BOOST_TEST(text(e, "repository_owner") ==
+    BOOST_TEST(text_of(e, "repository_id") == (even ? r2 : r1));
+    BOOST_TEST(text_of(e, "repository_owner") ==
                (even ? "second" : "recent-owner"));
-    BOOST_TEST(text(e, "repository_name") ==
+    BOOST_TEST(text_of(e, "repository_name") ==
                (even ? "Repo.two" : "recent-repo"));
-    BOOST_TEST(text(e, "status") == "pending");
-    BOOST_TEST((text(e, "created_at") <= previous), text(e, "created_at"));
-    previous = text(e, "created_at");
+    BOOST_TEST(text_of(e, "status") == "pending");
+    BOOST_TEST((text_of(e, "created_at") <= previous),
+               text_of(e, "created_at"));
+    previous = text_of(e, "created_at");
   }
 }
 
@@ -1762,7 +1698,7 @@ BOOST_AUTO_TEST_CASE(
                   .status == 201);
   auto created = a.post("/workflows", workflow_body(repo, "mine", small_graph));
   BOOST_REQUIRE(created.status == 201);
-  auto workflow = text(parse(created.body), "id");
+  auto workflow = text_of(parse_json(created.body), "id");
   auto own_repo = create_repository(b, "theirs/repo");
   auto repo_before = a.get("/repositories/" + repo).body;
   auto execution_before = a.get("/agents/executions/" + execution).body;
@@ -1797,16 +1733,17 @@ BOOST_AUTO_TEST_CASE(
   // Nothing of A's shows up in B's lists, and B's claims never take A's work.
   BOOST_TEST(b.get("/repositories").body ==
              "[" + b.get("/repositories/" + own_repo).body + "]");
-  auto their_list = parse(b.get("/agents/executions").body);
+  auto their_list = parse_json(b.get("/agents/executions").body);
   BOOST_TEST(their_list["items"].Size() == 0u);
-  auto filtered = parse(b.get("/agents/executions?repository_id=" + repo).body);
+  auto filtered =
+    parse_json(b.get("/agents/executions?repository_id=" + repo).body);
   BOOST_TEST(filtered["items"].Size() == 0u);
   BOOST_TEST(b.get("/workflows").body == "[]");
   BOOST_TEST(b.get("/workflows?repository_id=" + repo).body == "[]");
   BOOST_TEST(b.post("/agents/executions/claim").status == 204);
   BOOST_TEST(b.get("/dashboard/recent").body == "[]");
-  BOOST_TEST(
-    number(parse(b.get("/dashboard/summary").body), "total_executions") == 0);
+  BOOST_TEST(int_of(parse_json(b.get("/dashboard/summary").body),
+                    "total_executions") == 0);
 
   // A's data is unchanged.
   BOOST_TEST(a.get("/repositories/" + repo).body == repo_before);
@@ -1845,7 +1782,8 @@ BOOST_AUTO_TEST_CASE(
   BOOST_REQUIRE_EQUAL(original.size(), static_cast<size_t>(originals));
 
   auto first_default = a.get("/agents/executions");
-  BOOST_TEST(parse(first_default.body)["items"].Size() == 20u); // default limit
+  BOOST_TEST(parse_json(first_default.body)["items"].Size() ==
+             20u); // default limit
 
   // An inserter keeps adding executions through the API while we page.
   std::atomic<bool> stop{false};
@@ -1865,7 +1803,7 @@ BOOST_AUTO_TEST_CASE(
       }
       {
         std::lock_guard<std::mutex> lock{new_mtx};
-        added.insert(text(parse(resp.body), "id"));
+        added.insert(text_of(parse_json(resp.body), "id"));
       }
       ++inserted;
     }
@@ -1889,10 +1827,10 @@ BOOST_AUTO_TEST_CASE(
       failed = true;
       break;
     }
-    auto doc = parse(resp.body);
+    auto doc = parse_json(resp.body);
     for (const auto& item : doc["items"].GetArray()) {
-      seen.push_back(text(item, "id"));
-      stamps.push_back(text(item, "created_at"));
+      seen.push_back(text_of(item, "id"));
+      stamps.push_back(text_of(item, "created_at"));
     }
     BOOST_TEST(doc["items"].Size() <= 25u);
     cursor =

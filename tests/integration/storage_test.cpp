@@ -10,8 +10,8 @@
 
 #include <boost/test/unit_test.hpp>
 #include <pqxx/pqxx>
-#include <rapidjson/document.h>
 
+#include "support/checks.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
 #include "support/load.hpp"
@@ -29,51 +29,6 @@ env_map db_env(const std::string& url) {
   auto env = base_env();
   env["DATABASE_URL"] = url;
   return env;
-}
-
-std::string login(const service_process& svc, int github_id) {
-  http_client client;
-  auto resp = client.post_json(svc.base_url() + "/api/v1/auth/mock",
-                               R"({"github_id":)" + std::to_string(github_id) +
-                                 R"(,"email":"u@example.com"})");
-  BOOST_REQUIRE_MESSAGE(resp.status == 200,
-                        "mock login: " << resp.status << " " << resp.body);
-  rapidjson::Document doc;
-  doc.Parse(resp.body.c_str());
-  return doc["access_token"].GetString();
-}
-
-header_pairs bearer(const std::string& token) {
-  return {{"Authorization", "Bearer " + token}};
-}
-
-/// Polls `probe` every 10 ms until it returns true or `limit` passes;
-/// returns the time it took (or nothing).
-template <class Probe>
-std::optional<std::chrono::milliseconds>
-time_until(Probe probe, std::chrono::milliseconds limit) {
-  auto start = clock_type::now();
-  while (clock_type::now() - start < limit) {
-    if (probe())
-      return std::chrono::duration_cast<std::chrono::milliseconds>(
-        clock_type::now() - start);
-    std::this_thread::sleep_for(10ms);
-  }
-  return std::nullopt;
-}
-
-long health_status(const service_process& svc) {
-  http_client client{2s};
-  return client.get(svc.base_url() + "/api/v1/health").status;
-}
-
-double metric(const service_process& svc, const std::string& series) {
-  http_client client;
-  auto text = "\n" + client.get(svc.base_url() + "/metrics").body;
-  auto pos = text.find("\n" + series + " ");
-  if (pos == std::string::npos)
-    return 0;
-  return std::stod(text.substr(pos + series.size() + 2));
 }
 
 bool saw_line(const service_process& svc, const std::string& needle) {
@@ -142,7 +97,7 @@ BOOST_AUTO_TEST_CASE(a_killed_session_is_replaced_and_the_next_request_works) {
   auto env = db_env(url);
   env["DB_POOL_SIZE"] = "2";
   service_process svc{env};
-  auto token = login(svc, 7);
+  auto token = mock_login(svc, 7).access;
   http_client client;
   BOOST_REQUIRE(
     client.get(svc.base_url() + "/api/v1/repositories", bearer(token)).status ==
@@ -170,7 +125,7 @@ BOOST_AUTO_TEST_CASE(a_full_queue_answers_503_at_once) {
   env["DB_POOL_SIZE"] = "1";
   env["DB_QUEUE_LIMIT"] = "1";
   service_process svc{env};
-  auto token = login(svc, 8);
+  auto token = mock_login(svc, 8).access;
   auto base = svc.base_url();
   // Hold a lock that the list query waits for, so the only session stays
   // busy and the next request fills the queue.
@@ -211,7 +166,7 @@ BOOST_AUTO_TEST_CASE(a_statement_past_the_deadline_is_cancelled_with_504) {
   auto env = db_env(url);
   env["REQUEST_TIMEOUT_MS"] = "1500";
   service_process svc{env};
-  auto token = login(svc, 9);
+  auto token = mock_login(svc, 9).access;
   pqxx::connection blocker{url};
   pqxx::work lock{blocker};
   lock.exec("LOCK TABLE repositories IN ACCESS EXCLUSIVE MODE");
@@ -247,7 +202,7 @@ BOOST_AUTO_TEST_CASE(postgres_stopped_under_load_gives_503_then_recovers) {
   private_postgres pg;
   auto url = pg.url();
   service_process svc{db_env(url)};
-  auto token = login(svc, 11);
+  auto token = mock_login(svc, 11).access;
   auto base = svc.base_url();
   // Background load: authenticated reads on keep-alive connections.
   std::atomic<size_t> transport_errors{0};
@@ -317,7 +272,7 @@ BOOST_AUTO_TEST_CASE(postgres_stopped_under_load_gives_503_then_recovers) {
   BOOST_TEST(transport_errors == 0u);
   BOOST_TEST(server_errors == 0u);
   // The process survived, and sessions that lost the server were restarted.
-  BOOST_TEST(!svc.wait_exit(0ms).has_value());
+  BOOST_TEST(alive(svc));
   BOOST_TEST(metric(svc, "miyabi_actor_restarts_total{actor=\"db_session\"}") >=
              1);
 }
@@ -338,7 +293,7 @@ BOOST_AUTO_TEST_CASE(a_start_without_a_reachable_database_serves_degraded) {
   BOOST_REQUIRE(
     time_until([&] { return health_status(svc) == 200; }, 10s).has_value());
   BOOST_TEST(query_int(url, "SELECT count(*) FROM schema_migrations") == 1);
-  BOOST_TEST(login(svc, 3).size() > 20u);
+  BOOST_TEST(mock_login(svc, 3).access.size() > 20u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -348,7 +303,7 @@ BOOST_AUTO_TEST_SUITE(shutdown)
 BOOST_AUTO_TEST_CASE(sigterm_answers_requests_waiting_on_the_database) {
   auto url = create_database();
   service_process svc{db_env(url)};
-  auto token = login(svc, 12);
+  auto token = mock_login(svc, 12).access;
   auto base = svc.base_url();
   pqxx::connection blocker{url};
   pqxx::work lock{blocker};

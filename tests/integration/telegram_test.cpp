@@ -38,6 +38,7 @@
 
 #include "fakes/fake_http.hpp"
 #include "storage/telegram.hpp"
+#include "support/checks.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
 #include "support/postgres.hpp"
@@ -89,10 +90,6 @@ std::string authorized_list() {
 
 // -- small helpers ------------------------------------------------------------
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 bool is_ascii(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
     return static_cast<unsigned char>(c) < 0x80;
@@ -113,12 +110,6 @@ std::string quote(const std::string& s) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-rapidjson::Document parse(const std::string& text) {
-  rapidjson::Document doc;
-  doc.Parse(text.c_str(), text.size());
-  return doc;
-}
-
 /// A string member (empty when missing or not a string).
 std::string str(const rapidjson::Value& obj, const char* key) {
   if (!obj.IsObject())
@@ -129,38 +120,12 @@ std::string str(const rapidjson::Value& obj, const char* key) {
   return {i->value.GetString(), i->value.GetStringLength()};
 }
 
-/// An integer member (or -999999).
-int64_t num(const rapidjson::Value& obj, const char* key) {
-  if (!obj.IsObject())
-    return -999999;
-  auto i = obj.FindMember(key);
-  return i != obj.MemberEnd() && i->value.IsInt64() ? i->value.GetInt64()
-                                                    : -999999;
-}
-
 std::string error_code(const http_response& r) {
-  return str(parse(r.body), "error");
+  return str(parse_object(r.body), "error");
 }
 
 std::string error_details(const http_response& r) {
-  return str(parse(r.body), "details");
-}
-
-/// Polls `probe` until it holds or `limit` passes.
-template <class Probe>
-bool eventually(Probe probe, milliseconds limit) {
-  auto end = steady::now() + limit;
-  for (;;) {
-    if (probe())
-      return true;
-    if (steady::now() >= end)
-      return false;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
-long long ms_between(steady::time_point a, steady::time_point b) {
-  return std::chrono::duration_cast<milliseconds>(b - a).count();
+  return str(parse_object(r.body), "details");
 }
 
 // -- Telegram updates ---------------------------------------------------------
@@ -224,7 +189,7 @@ void script_answers(int64_t chat, std::vector<fake_response> answers) {
 }
 
 int64_t chat_of(const fake_request& r) {
-  return num(parse(r.body), "chat_id");
+  return int_of(parse_lenient(r.body), "chat_id");
 }
 
 fake_response telegram_answer(const fake_request& req) {
@@ -260,7 +225,7 @@ const std::string& long_url() {
 fake_response github_answer(const fake_request& req) {
   if (req.method != "POST" || req.path() != issues_path)
     return fake_response::json(404, R"({"message":"Not Found"})");
-  auto title = str(parse(req.body), "title");
+  auto title = str(parse_lenient(req.body), "title");
   if (title == "Long URL")
     return fake_response::json(201, R"({"number":42,"html_url":)" +
                                       quote(long_url()) + "}");
@@ -468,11 +433,11 @@ bot_reply to_reply(const http_response& r) {
   bot_reply out;
   out.status = r.status;
   out.body = r.body;
-  auto doc = parse(r.body);
+  auto doc = parse_lenient(r.body);
   if (doc.HasParseError() || !doc.IsObject())
     return out;
   out.method = str(doc, "method");
-  out.chat_id = num(doc, "chat_id");
+  out.chat_id = int_of(doc, "chat_id");
   out.text = str(doc, "text");
   out.callback_id = str(doc, "callback_query_id");
   out.ok_only = doc.HasMember("ok") && doc["ok"].IsBool() &&
@@ -521,7 +486,7 @@ account sign_in(const service_process& svc, const std::string& login) {
   remember(r);
   BOOST_REQUIRE_MESSAGE(r.status == 200,
                         "mock login: " << r.status << " " << r.body);
-  auto doc = parse(r.body);
+  auto doc = parse_object(r.body);
   return {str(doc["user"], "id"), str(doc["user"], "login"),
           str(doc, "access_token")};
 }
@@ -544,7 +509,7 @@ std::string new_link_code(const service_process& svc, const account& a) {
   auto r = api(svc, "POST", "/telegram/link", {}, a.token);
   BOOST_REQUIRE_MESSAGE(r.status == 201,
                         "link code: " << r.status << " " << r.body);
-  return str(parse(r.body), "code");
+  return str(parse_object(r.body), "code");
 }
 
 // -- what the fakes saw
@@ -560,8 +525,8 @@ struct delivery {
 std::vector<delivery> deliveries(int64_t chat) {
   std::vector<delivery> out;
   for (const auto& r : world().telegram.requests_to(send_path)) {
-    auto doc = parse(r.body);
-    if (num(doc, "chat_id") == chat)
+    auto doc = parse_object(r.body);
+    if (int_of(doc, "chat_id") == chat)
       out.push_back({str(doc, "text"), r.at, r.header("Content-Type")});
   }
   return out;
@@ -575,7 +540,7 @@ bool wait_deliveries(int64_t chat, size_t n, milliseconds limit) {
 std::vector<fake_request> issues_titled(const std::string& title) {
   std::vector<fake_request> out;
   for (auto& r : world().github.requests_to(issues_path))
-    if (str(parse(r.body), "title") == title)
+    if (str(parse_object(r.body), "title") == title)
       out.push_back(r);
   return out;
 }
@@ -594,17 +559,12 @@ long long outbox_rows(const std::string& db, int64_t chat,
                          std::to_string(chat) + " AND " + where);
 }
 
-/// The value of a sample of /metrics (`name{labels}` exactly), or -1.
-double metric(const service_process& svc, const std::string& series) {
-  http_client c;
-  auto r = c.get(svc.base_url() + "/metrics");
+/// metric() of checks.hpp, with the scrape kept for the secrets check.
+double remembered_metric(const service_process& svc,
+                         const std::string& series) {
+  auto r = scrape_metrics(svc);
   remember(r);
-  std::istringstream in{r.body};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(series + " ", 0) == 0)
-      return std::stod(line.substr(series.size() + 1));
-  return -1;
+  return metric_value(r.body, series);
 }
 
 } // namespace
@@ -788,7 +748,7 @@ BOOST_AUTO_TEST_CASE(every_command_answers_in_english_and_in_japanese) {
   auto repo = api(svc, "POST", "/repositories",
                   R"({"full_name":"status-org/status-repo"})", owner.token);
   BOOST_REQUIRE_MESSAGE(repo.status == 201, repo.body);
-  auto repo_id = str(parse(repo.body), "id");
+  auto repo_id = str(parse_object(repo.body), "id");
   for (int issue = 1; issue <= 3; ++issue) {
     auto e = api(svc, "POST", "/agents/execute",
                  R"({"repository_id":")" + repo_id + R"(","issue_number":)" +
@@ -807,7 +767,7 @@ BOOST_AUTO_TEST_CASE(every_command_answers_in_english_and_in_japanese) {
   BOOST_TEST(running >= 1);
   http_client hc;
   auto health = hc.get(svc.base_url() + "/api/v1/health");
-  auto version = str(parse(health.body), "version");
+  auto version = str(parse_object(health.body), "version");
   BOOST_REQUIRE(!version.empty());
 
   auto bot = main_bot();
@@ -926,7 +886,7 @@ BOOST_AUTO_TEST_CASE(linking_a_chat_with_a_code_authorizes_it_until_unlinked) {
   BOOST_REQUIRE_EQUAL(a.login, "linker-a");
   auto created = api(svc, "POST", "/telegram/link", {}, a.token);
   BOOST_REQUIRE_EQUAL(created.status, 201);
-  auto doc = parse(created.body);
+  auto doc = parse_object(created.body);
   auto code = str(doc, "code");
   BOOST_TEST(code.size() >= 6);
   BOOST_TEST(!str(doc, "expires_at").empty());
@@ -1016,7 +976,7 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(req.path() == issues_path);
   BOOST_TEST(req.header("Authorization") == "Bearer " + github_token);
   BOOST_TEST(contains(req.header("Accept"), "application/vnd.github+json"));
-  auto body = str(parse(req.body), "body");
+  auto body = str(parse_object(req.body), "body");
   BOOST_TEST(contains(body, "Steps:"));
   BOOST_TEST(contains(body, "1. open"));
 
@@ -1065,7 +1025,8 @@ BOOST_AUTO_TEST_CASE(
   auto inline_issue = issues_titled("Inline issue");
   BOOST_TEST(inline_issue.size() == 1u);
   if (!inline_issue.empty()) {
-    BOOST_TEST(str(parse(inline_issue[0].body), "body") == "Details here");
+    BOOST_TEST(str(parse_object(inline_issue[0].body), "body") ==
+               "Details here");
     BOOST_TEST(inline_issue[0].header("Authorization") ==
                "Bearer " + github_token);
   }
@@ -1089,7 +1050,7 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(calls[0].method == "POST");
   BOOST_TEST(calls[0].path() == "/v1/chat/completions");
   BOOST_TEST(calls[0].header("Authorization") == "Bearer " + openai_key);
-  auto call = parse(calls[0].body);
+  auto call = parse_object(calls[0].body);
   BOOST_TEST(str(call, "model") == llm_model);
   bool user_message = false;
   if (call.IsObject() && call.HasMember("messages") &&
@@ -1102,7 +1063,7 @@ BOOST_AUTO_TEST_CASE(
 
   auto issue = issues_titled("Add dark mode main");
   BOOST_TEST(issue.size() == 1u);
-  auto idoc = parse(issue[0].body);
+  auto idoc = parse_object(issue[0].body);
   BOOST_TEST(str(idoc, "body") == "Users want a dark theme.");
   std::vector<std::string> labels;
   if (idoc.HasMember("labels") && idoc["labels"].IsArray())
@@ -1217,7 +1178,8 @@ BOOST_AUTO_TEST_CASE(
     },
     12s));
   BOOST_TEST_MESSAGE("token-less warning: " << warning);
-  BOOST_TEST(metric(svc, R"(miyabi_telegram_outbox{state="pending"})") == 3);
+  BOOST_TEST(
+    remembered_metric(svc, R"(miyabi_telegram_outbox{state="pending"})") == 3);
   // The first reply needs no token: it rides in the webhook answer.
   bot_client bot{svc};
   expect_message(say(bot, authorized(30), "/help"), authorized(30),
@@ -1498,7 +1460,7 @@ BOOST_AUTO_TEST_CASE(execution_status_changes_reach_the_linked_chat) {
   auto repo = api(svc, "POST", "/repositories",
                   R"({"full_name":"octo-org/notify-repo"})", b.token);
   BOOST_REQUIRE_MESSAGE(repo.status == 201, repo.body);
-  auto repo_id = str(parse(repo.body), "id");
+  auto repo_id = str(parse_object(repo.body), "id");
   auto execute = [&](int issue, const std::string& agent) {
     auto e =
       api(svc, "POST", "/agents/execute",
@@ -1506,13 +1468,13 @@ BOOST_AUTO_TEST_CASE(execution_status_changes_reach_the_linked_chat) {
             std::to_string(issue) + R"(,"agent_type":")" + agent + R"("})",
           b.token);
     BOOST_REQUIRE_MESSAGE(e.status == 202, e.body);
-    return str(parse(e.body), "id");
+    return str(parse_object(e.body), "id");
   };
   auto claim = [&](const std::string& agent) {
     auto c = api(svc, "POST", "/agents/executions/claim",
                  R"({"agent_types":[")" + agent + R"("]})", b.token);
     BOOST_REQUIRE_MESSAGE(c.status == 200, c.body);
-    return str(parse(c.body), "id");
+    return str(parse_object(c.body), "id");
   };
 
   auto first = execute(77, "review");
@@ -1569,8 +1531,8 @@ BOOST_AUTO_TEST_CASE(telegram_metrics_follow_updates_sends_and_the_outbox) {
   auto& w = world();
   auto& svc = *w.main;
   auto updates = [&](const std::string& result) {
-    return metric(svc,
-                  R"(miyabi_telegram_updates_total{result=")" + result + "\"}");
+    return remembered_metric(svc, R"(miyabi_telegram_updates_total{result=")" +
+                                    result + "\"}");
   };
   auto processed = updates("processed");
   auto duplicate = updates("duplicate");
@@ -1592,8 +1554,8 @@ BOOST_AUTO_TEST_CASE(telegram_metrics_follow_updates_sends_and_the_outbox) {
   BOOST_TEST(updates("rejected") == rejected + 4);
 
   // Sends by status code.
-  auto sent_200 =
-    std::max(0.0, metric(svc, R"(miyabi_telegram_send_total{code="200"})"));
+  auto sent_200 = std::max(
+    0.0, remembered_metric(svc, R"(miyabi_telegram_send_total{code="200"})"));
   const int64_t chat = 8101;
   exec_sql(w.main_db,
            "INSERT INTO telegram_outbox (chat_id, payload) VALUES (" +
@@ -1601,14 +1563,15 @@ BOOST_AUTO_TEST_CASE(telegram_metrics_follow_updates_sends_and_the_outbox) {
   BOOST_REQUIRE(wait_deliveries(chat, 1, 10s));
   BOOST_TEST(eventually(
     [&] {
-      return metric(svc, R"(miyabi_telegram_send_total{code="200"})") ==
+      return remembered_metric(svc,
+                               R"(miyabi_telegram_send_total{code="200"})") ==
              sent_200 + 1;
     },
     5s));
   for (const std::string code : {"429", "403", "500"})
-    BOOST_TEST(
-      metric(svc, R"(miyabi_telegram_send_total{code=")" + code + "\"}") >= 1,
-      "code " << code);
+    BOOST_TEST(remembered_metric(svc, R"(miyabi_telegram_send_total{code=")" +
+                                        code + "\"}") >= 1,
+               "code " << code);
 
   // The pending gauge follows the table (refreshed every ~5 s).
   const std::string pending_series =
@@ -1624,17 +1587,21 @@ BOOST_AUTO_TEST_CASE(telegram_metrics_follow_updates_sends_and_the_outbox) {
   BOOST_TEST(pending_now() >= 4);
   BOOST_TEST(eventually(
     [&] {
-      return metric(svc, pending_series) == static_cast<double>(pending_now());
+      return remembered_metric(svc, pending_series) ==
+             static_cast<double>(pending_now());
     },
     12s));
   exec_sql(w.main_db, "DELETE FROM telegram_outbox WHERE chat_id = 8102");
   BOOST_TEST(eventually(
     [&] {
-      return metric(svc, pending_series) == static_cast<double>(pending_now());
+      return remembered_metric(svc, pending_series) ==
+             static_cast<double>(pending_now());
     },
     12s));
-  BOOST_TEST(metric(svc, R"(miyabi_telegram_outbox{state="sent"})") > 0);
-  BOOST_TEST(metric(svc, R"(miyabi_telegram_outbox{state="failed"})") >= 1);
+  BOOST_TEST(remembered_metric(svc, R"(miyabi_telegram_outbox{state="sent"})") >
+             0);
+  BOOST_TEST(
+    remembered_metric(svc, R"(miyabi_telegram_outbox{state="failed"})") >= 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
