@@ -4,12 +4,16 @@
 #include <cctype>
 
 #include "config/text.hpp"
+#include "config/utf8.hpp"
 
 namespace miyabi::actors {
 
 bot_backend::~bot_backend() = default;
 
 namespace {
+
+/// Longest /issue title kept, in bytes.
+constexpr size_t max_issue_title = 256;
 
 std::string text_trim(std::string_view s) {
   return std::string{trim(s, " \t\r\n")};
@@ -195,7 +199,10 @@ bot_action decide(const telegram_update& update, bot_backend& backend,
     auto action = message(
       chat, tr(ja, "Creating the issue in ", "Issue を作成しています: ") +
               s.repository + " ...");
-    action.issue = issue_request{chat, ja, title.substr(0, 256), body, {}};
+    // Never cut inside a character: the task is stored as jsonb and sent
+    // to GitHub, and both refuse invalid UTF-8.
+    action.issue = issue_request{
+      chat, ja, text_trim(cut_utf8(title, max_issue_title)), body, {}};
     return action;
   }
   if (!cmd.name.empty())

@@ -11,6 +11,7 @@
 #include <rapidjson/writer.h>
 
 #include "actors/crypto.hpp"
+#include "config/utf8.hpp"
 
 namespace miyabi::actors {
 
@@ -35,7 +36,9 @@ bool parse_object(rapidjson::Document& doc, std::string_view text) {
   if (text.find('\0') != std::string_view::npos)
     return false;
   doc.Parse<parse_flags>(text.data(), text.size());
-  return !doc.HasParseError() && doc.IsObject();
+  // The encoding flag checks raw bytes only; an escaped lone low surrogate
+  // (\uDC00) would still reach `sub` and `jti`, which end up in SQL.
+  return !doc.HasParseError() && doc.IsObject() && json_strings_valid_utf8(doc);
 }
 
 int64_t saturating_add(int64_t a, int64_t b) {

@@ -6,8 +6,10 @@
 // "JWT" and no other member; the signature compared in constant time before
 // any claim is trusted; `iss` and `aud` equal to the configured values (`aud`
 // may be a string or an array containing it); `exp` required and `nbf`
-// honoured with a leeway (30 s); `sub` and `jti` required strings. Tokens
-// over `max_token_size` bytes are refused before any decoding.
+// honoured with a leeway (30 s); `sub` and `jti` required strings. Every
+// string and member name of header and payload must be strict UTF-8 (an
+// escaped lone surrogate makes the token malformed). Tokens over
+// `max_token_size` bytes are refused before any decoding.
 //
 // Immutable after construction; any thread.
 #pragma once
@@ -34,6 +36,7 @@ struct access_claims {
 /// miyabi_auth_failures_total).
 enum class jwt_failure : uint8_t {
   malformed,     ///< not three canonical base64url segments of JSON objects
+                 ///< whose strings are all UTF-8
   too_large,     ///< longer than max_token_size
   bad_header,    ///< alg other than HS256, unknown header members, bad typ
   bad_signature, ///< signature does not match

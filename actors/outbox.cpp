@@ -14,6 +14,7 @@
 #include "actors/outbound.hpp"
 #include "actors/supervision.hpp"
 #include "config/log.hpp"
+#include "config/utf8.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/telegram.hpp"
 
@@ -31,6 +32,8 @@ constexpr auto token_warning_period = seconds{60};
 constexpr int64_t lease_seconds = 60;
 constexpr int64_t batch = 20;
 constexpr int64_t max_attempts = 8;
+/// Longest Telegram error description kept as last_error, in bytes.
+constexpr size_t max_description = 500;
 
 struct outbox_state {
   static inline const char* name = "outbox";
@@ -110,8 +113,14 @@ std::string description(const http_outcome& out) {
   rapidjson::Document doc;
   doc.Parse(out.body.c_str(), out.body.size());
   if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("description") &&
-      doc["description"].IsString())
-    return std::string{doc["description"].GetString()}.substr(0, 500);
+      doc["description"].IsString()) {
+    // Stored as last_error (SQL text): cut on a character boundary, and
+    // never kept when it is not UTF-8, or the row could not be updated.
+    const auto& text = doc["description"];
+    std::string_view why{text.GetString(), text.GetStringLength()};
+    if (valid_utf8(why))
+      return std::string{cut_utf8(why, max_description)};
+  }
   return "HTTP " + std::to_string(out.status);
 }
 

@@ -151,6 +151,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   http::request_headers headers;
   if (!parse_query(raw_query, query, headers))
     return 0;
+  // Decoded query text is what the service validates and cuts.
+  for (const auto& [key, value] : query) {
+    miyabi::fuzz::check_utf8_helpers(key, key.size() / 2);
+    miyabi::fuzz::check_utf8_helpers(value, value.size() - value.size() / 3);
+  }
 
   rapidjson::Document doc;
   const rapidjson::Value* body = nullptr;

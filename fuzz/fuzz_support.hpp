@@ -1,5 +1,6 @@
 // Shared by the harnesses: an aborting CHECK (assert is compiled out in
-// RelWithDebInfo), a strict UTF-8 validator, and the switch for known,
+// RelWithDebInfo), a strict UTF-8 validator written independently of the
+// service's (config/utf8.hpp) as the oracle, and the switches for known,
 // already reported findings.
 #pragma once
 
@@ -9,6 +10,8 @@
 #include <string_view>
 
 #include <rapidjson/document.h>
+
+#include "config/utf8.hpp"
 
 #define CHECK(cond)                                                            \
   do {                                                                         \
@@ -58,6 +61,20 @@ inline bool valid_utf8(std::string_view s) {
     i += n + 1;
   }
   return true;
+}
+
+/// The service's own helpers (config/utf8.hpp) against the oracle above:
+/// the same verdict, and a cut at any limit is a prefix that fits, loses at
+/// most 3 bytes and stays valid when the text was.
+inline void check_utf8_helpers(std::string_view s, size_t limit) {
+  bool valid = valid_utf8(s);
+  CHECK(miyabi::valid_utf8(s) == valid);
+  auto cut = miyabi::cut_utf8(s, limit);
+  CHECK(cut.size() <= limit);
+  CHECK(cut.size() + 3 >= (limit < s.size() ? limit : s.size()));
+  CHECK(s.substr(0, cut.size()) == cut);
+  if (valid)
+    CHECK(valid_utf8(cut));
 }
 
 /// True when every string and member name in `v` is valid UTF-8.

@@ -10,6 +10,7 @@
 #include "actors/crypto.hpp"
 #include "actors/rules.hpp"
 #include "config/errors.hpp"
+#include "config/utf8.hpp"
 #include "http/cursor.hpp"
 
 namespace miyabi::http {
@@ -223,13 +224,33 @@ bool valid_redirect(std::string_view path) {
   for (unsigned char c : path)
     if (c < 0x20 || c == 0x7f || c == '\\' || c == '#')
       return false;
-  return true;
+  // It is stored as a SQL text parameter until the callback.
+  return valid_utf8(path);
 }
 
 const std::string* query_value(const query_map& query, const char* key) {
   auto i = query.find(key);
   return i == query.end() ? nullptr : &i->second;
 }
+
+/// Longest query parameter name echoed in an error detail, in bytes.
+constexpr size_t max_echoed_name = 64;
+
+/// Decoded query text reaches SQL parameters and JSON error bodies, so all
+/// of it must be UTF-8, whether or not the operation reads the parameter.
+caf::error check_query_utf8(const query_map& query) {
+  for (const auto& [key, value] : query) {
+    if (!valid_utf8(key))
+      return bad_value("query", "parameter names must be valid UTF-8");
+    if (!valid_utf8(value))
+      return bad_value(std::string{cut_utf8(key, max_echoed_name)},
+                       "must be valid UTF-8");
+  }
+  return {};
+}
+
+/// Longest text of GitHub's `error` kept for the error envelope, in bytes.
+constexpr size_t max_github_error = 100;
 
 template <class T>
 using decoded = caf::expected<actors::request_input>;
@@ -535,6 +556,8 @@ std::string cookie_value(std::string_view header, std::string_view name) {
 caf::expected<actors::request_input>
 decode_input(operation op, const rapidjson::Value* body, const query_map& query,
              const request_headers& headers) {
+  if (auto err = check_query_utf8(query))
+    return err;
   switch (op) {
     case operation::auth_mock: return mock_login(body);
     case operation::auth_refresh: {
@@ -567,7 +590,7 @@ decode_input(operation op, const rapidjson::Value* body, const query_map& query,
     case operation::auth_github_callback: {
       actors::github_callback_input in;
       if (auto* error = query_value(query, "error")) {
-        in.error = error->substr(0, 100);
+        in.error = cut_utf8(*error, max_github_error);
         return in;
       }
       auto* code = query_value(query, "code");

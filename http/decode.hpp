@@ -31,6 +31,8 @@ struct request_headers {
 std::string cookie_value(std::string_view header, std::string_view name);
 
 /// The typed input of `op`. `body` is null when the request had none.
+/// Every query name and value must be strict UTF-8 (400 naming the
+/// parameter otherwise), whether or not `op` reads it.
 caf::expected<actors::request_input>
 decode_input(actors::operation op, const rapidjson::Value* body,
              const query_map& query, const request_headers& headers);

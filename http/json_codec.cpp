@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 
 #include "actors/rules.hpp"
+#include "config/utf8.hpp"
 #include "http/cursor.hpp"
 
 namespace miyabi::http {
@@ -368,6 +369,13 @@ caf::error parse_json(std::string_view text, rapidjson::Document& doc) {
       errc::validation_error, "malformed JSON",
       std::string{rapidjson::GetParseError_En(doc.GetParseError())} +
         " at offset " + std::to_string(doc.GetErrorOffset()));
+  // kParseValidateEncodingFlag checks raw bytes only: RapidJSON 1.1.0 turns
+  // an escaped low surrogate without a high one before it into the bytes of
+  // a surrogate code point, which PostgreSQL refuses.
+  if (!json_strings_valid_utf8(doc))
+    return make_error(errc::validation_error, "malformed JSON",
+                      "a string is not valid UTF-8 (a \\u escape of an "
+                      "unpaired surrogate, U+D800 to U+DFFF)");
   return {};
 }
 

@@ -1,7 +1,8 @@
 // The JSON codec of the API: writes every reply body and error envelope and
 // parses every request body, on RapidJSON. Parsing is iterative, validates
-// UTF-8 and refuses nesting deeper than `max_json_depth`, so hostile bodies
-// cannot exhaust the stack. Pure functions; any thread.
+// UTF-8 (of the text and of the decoded strings) and refuses nesting deeper
+// than `max_json_depth`, so hostile bodies cannot exhaust the stack or
+// carry text PostgreSQL refuses. Pure functions; any thread.
 #pragma once
 
 #include <string>
@@ -30,9 +31,11 @@ encoded_body encode(const actors::reply_body& body);
 std::string encode_error(const error_response& err,
                          std::string_view request_id);
 
-/// Parses a request body into `doc`. Errors (as `validation_error` with a
-/// details text): malformed JSON, invalid UTF-8, nesting deeper than
-/// `max_json_depth`.
+/// Parses a request body into `doc`. On success every string and member
+/// name in `doc` is strict UTF-8 (config/utf8.hpp). Errors (as
+/// `validation_error` with a details text): malformed JSON, invalid UTF-8
+/// in the text or in what an escape decodes to (a lone surrogate), nesting
+/// deeper than `max_json_depth`.
 caf::error parse_json(std::string_view text, rapidjson::Document& doc);
 
 /// Nesting depth of JSON text (objects and arrays), stopping early once it

@@ -834,6 +834,31 @@ BOOST_AUTO_TEST_CASE(a_denied_authorization_is_a_400_without_calling_github) {
   BOOST_TEST(svc.github.exchanges() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(a_long_or_non_utf8_github_error_keeps_the_envelope_utf8) {
+  auto& svc = service();
+  http_client client;
+  std::string refused;
+  for (int i = 0; i < 60; ++i)
+    refused += "\xe6\x8b\x92"; // 拒, 180 bytes in all
+  auto resp = client.get(svc.url("/api/v1/auth/github/callback?error=") +
+                         url_encode(refused));
+  check_envelope(resp, 400, "validation_error");
+  // The echoed text is cut to 100 bytes on a character boundary (99 here):
+  // the envelope is strict UTF-8.
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(resp.body.c_str(),
+                                                   resp.body.size());
+  BOOST_REQUIRE(!doc.HasParseError());
+  auto message = text_of(doc, "message");
+  BOOST_TEST(contains(message, refused.substr(0, 99)), message);
+  BOOST_TEST(!contains(message, refused.substr(0, 102)), message);
+  // Bytes that are not UTF-8 are refused, naming the parameter.
+  auto bad = client.get(svc.url("/api/v1/auth/github/callback?error=no%FF"));
+  check_envelope(bad, 400, "validation_error");
+  BOOST_TEST(contains(text_of(parse_object(bad.body), "details"), "error"),
+             bad.body);
+}
+
 BOOST_AUTO_TEST_CASE(an_expired_state_is_refused_without_calling_github) {
   auto& svc = service();
   http_client client;
@@ -921,6 +946,26 @@ BOOST_AUTO_TEST_CASE(only_a_relative_path_is_accepted_as_redirect) {
       client.get(svc.url("/api/v1/auth/github?redirect=") + url_encode(good));
     BOOST_TEST(resp.status == 302);
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_redirect_that_is_not_utf8_is_a_400_naming_it) {
+  auto& svc = service();
+  http_client client;
+  // The redirect is stored (a SQL text parameter) until the callback; these
+  // were 500s (SQLSTATE 22021).
+  for (auto bad : {"/\xff", "/\xed\xb1\x8d", "/\xc0\xaf", "/caf\xc3"}) {
+    BOOST_TEST_INFO("redirect " << url_encode(bad));
+    auto resp =
+      client.get(svc.url("/api/v1/auth/github?redirect=") + url_encode(bad));
+    check_envelope(resp, 400, "validation_error");
+    BOOST_TEST(
+      contains(text_of(parse_object(resp.body), "details"), "redirect"),
+      resp.body);
+    BOOST_TEST(!resp.has_header("Location"));
+  }
+  auto resp = client.get(svc.url("/api/v1/auth/github?redirect=") +
+                         url_encode("/\xe3\x83\x80\xc3\xa9"));
+  BOOST_TEST(resp.status == 302, resp.body);
 }
 
 BOOST_AUTO_TEST_CASE(the_frontend_redirect_keeps_the_path_and_its_query) {
@@ -1191,6 +1236,8 @@ BOOST_AUTO_TEST_CASE(tokens_failing_any_check_are_a_jwt_error) {
      pyjwt_encode(claims_json(user.id, gid, {{"iss", "\"someone-else\""}}))},
     {"no exp", pyjwt_encode(claims_json(user.id, gid, {{"exp", ""}}))},
     {"no jti", pyjwt_encode(claims_json(user.id, gid, {{"jti", ""}}))},
+    {"lone low surrogate in jti",
+     pyjwt_encode(claims_json(user.id, gid, {{"jti", R"("\udc4d")"}}))},
     {"padding", good + "="},
     {"non-base64url character", parts[0] + "." + parts[1] + "." + sig + "*"},
     {"huge", good + std::string(10000 - good.size(), 'A')},

@@ -1,7 +1,8 @@
 // Hostile input on raw sockets against the real binary (issue 8, "Hostile
 // input"): broken request lines, huge headers, lying and conflicting
 // lengths, chunked bodies, bad UTF-8 and deep JSON, NUL bytes, smuggling and
-// pipelining, slow and empty connections. Each request must be answered
+// pipelining, slow and empty connections, escapes and query values that
+// decode to invalid UTF-8. Each request must be answered
 // with a 4xx or the connection closed, within a bound; after each the
 // service still answers health 200, and in the end it is alive and its
 // resident memory has not grown by more than 10 MiB.
@@ -309,6 +310,17 @@ std::vector<hostile> hostile_cases() {
     {"invalid UTF-8: truncated sequence",
      webhook_post(update_with_text(105, "\xe2\x82")),
      {400}},
+    // Escapes RapidJSON 1.1.0 decodes to invalid UTF-8 (a lone low
+    // surrogate) or refuses itself (a lone high one).
+    {"escaped lone low surrogate",
+     webhook_post(update_with_text(107, "\\udc4d")),
+     {400}},
+    {"escaped lone high surrogate",
+     webhook_post(update_with_text(108, "\\ud800x")),
+     {400}},
+    {"percent-encoded query value that is not UTF-8",
+     "GET /api/v1/health?note=%ED%B0%80 HTTP/1.1\r\nHost: x\r\n\r\n",
+     {400}},
     {"100,000 nested arrays", webhook_post(std::string(100000, '[')), {400}},
     {"100,000 nested objects", webhook_post(repeat("{\"a\":", 50000)), {400}},
     {"NUL byte in the JSON body",
@@ -417,6 +429,25 @@ BOOST_AUTO_TEST_CASE(
                                         << rss_after / 1024 << " KiB ("
                                         << growth / 1024 << " KiB)");
   BOOST_TEST(growth < 10 * 1024 * 1024);
+  BOOST_TEST(alive(service()));
+  BOOST_TEST(health_status(service(), 5s) == 200);
+}
+
+BOOST_AUTO_TEST_CASE(
+  text_that_is_not_utf8_after_decoding_gets_the_400_envelope_naming_it) {
+  http_client client;
+  auto base = service().base_url();
+  // A Telegram update whose text holds an escaped lone low surrogate: a 400
+  // (Telegram does not resend it), never a 500.
+  auto body = client.post_json(base + "/api/v1/telegram/webhook",
+                               update_with_text(109, "a\\udc4db"));
+  check_envelope(body, 400, "validation_error");
+  BOOST_TEST(contains(text_of(parse_object(body.body), "details"), "UTF-8"),
+             body.body);
+  auto query = client.get(base + "/api/v1/health?note=%FF");
+  check_envelope(query, 400, "validation_error");
+  BOOST_TEST(contains(text_of(parse_object(query.body), "details"), "note"),
+             query.body);
   BOOST_TEST(alive(service()));
   BOOST_TEST(health_status(service(), 5s) == 200);
 }

@@ -1344,6 +1344,45 @@ BOOST_AUTO_TEST_CASE(
               id + "'") == 0);
 }
 
+BOOST_AUTO_TEST_CASE(
+  text_that_is_not_utf8_is_a_400_before_it_reaches_the_database) {
+  auto user = new_account();
+  api a{user.token};
+  auto repo = create_repository(a, "octo/utf8logs");
+  auto id = start_execution(a, repo, 1);
+  const std::string path = "/agents/executions/" + id + "/logs";
+  // RapidJSON 1.1.0 decodes an escaped lone low surrogate to bytes that
+  // PostgreSQL refuses (SQLSTATE 22021): these were 500s.
+  for (const std::string body :
+       {R"({"level":"INFO","message":"a\udc4db"})",
+        R"({"level":"INFO","message":"m","metadata":{"k":["\udfff"]}})",
+        R"({"level":"INFO","message":"m","metadata":{"\udc00":1}})"})
+    expect_error(a.post(path, body), 400, "validation_error", "UTF-8", body);
+  const std::string lone_node =
+    R"({"nodes":[{"id":"pl\udc4dan","agent_type":"coordinator"}]})";
+  expect_error(a.post("/workflows", workflow_body(repo, "w", lone_node)), 400,
+               "validation_error", "UTF-8", "lone surrogate in a node id");
+  expect_error(
+    a.post("/workflows", workflow_body(repo, "w\\udc4d", small_graph)), 400,
+    "validation_error", "UTF-8", "lone surrogate in a workflow name");
+  // Percent-encoded query values are checked after decoding.
+  expect_error(a.get(path + "?after=%FF"), 400, "validation_error",
+               "after: must be valid UTF-8", "after=%FF");
+  expect_error(a.get("/agents/executions?status=%ED%B0%80"), 400,
+               "validation_error", "status: must be valid UTF-8",
+               "status=%ED%B0%80");
+  BOOST_TEST(
+    sql_count("SELECT count(*) FROM execution_logs WHERE execution_id = '" +
+              id + "'") == 0);
+  // An escaped surrogate pair is one character, stored and read back.
+  auto ok = a.post(path, R"({"level":"INFO","message":"\ud83d\ude00 ok"})");
+  BOOST_TEST(ok.status == 201, ok.body);
+  BOOST_TEST(text_of(parse_json(ok.body), "message") == "\xf0\x9f\x98\x80 ok");
+  auto listed = a.get(path);
+  BOOST_TEST(listed.status == 200, listed.body);
+  BOOST_TEST(contains(listed.body, "\xf0\x9f\x98\x80 ok"), listed.body);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // -- workflows ----------------------------------------------------------------

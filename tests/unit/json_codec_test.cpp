@@ -70,6 +70,45 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_is_refused) {
   BOOST_TEST(is(parse_json(text, doc), errc::validation_error));
 }
 
+BOOST_AUTO_TEST_CASE(a_lone_low_surrogate_escape_is_refused) {
+  // RapidJSON 1.1.0 decodes these to the bytes of a surrogate code point,
+  // which PostgreSQL refuses; parse_json must not hand them on.
+  for (auto text :
+       {R"({"message":"a\udc4db"})", R"({"m":"\uDC00"})", R"({"m":"\udfff"})",
+        R"({"a":["x",{"b":"\udc4d"}]})", R"({"key\udc4d":1})", R"("\udc4d")",
+        R"({"m":"\ud83d\ude00\ude00"})"}) {
+    rapidjson::Document doc;
+    auto err = parse_json(text, doc);
+    BOOST_TEST_INFO(text);
+    BOOST_TEST(is(err, errc::validation_error));
+    BOOST_TEST(describe(err).message == "malformed JSON");
+    BOOST_TEST(describe(err).details.find("UTF-8") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_lone_high_surrogate_escape_is_refused) {
+  for (auto text : {R"({"m":"\ud800"})", R"({"m":"\ud800x"})",
+                    R"({"m":"\ud800\u0041"})", R"({"m":"\udbff\ud800"})"}) {
+    rapidjson::Document doc;
+    BOOST_TEST_INFO(text);
+    BOOST_TEST(is(parse_json(text, doc), errc::validation_error));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_escaped_surrogate_pair_is_one_four_byte_character) {
+  rapidjson::Document doc;
+  BOOST_REQUIRE(!parse_json(R"({"m":"\ud83d\ude00 \u00e9"})", doc));
+  BOOST_TEST(std::string(doc["m"].GetString(), doc["m"].GetStringLength()) ==
+             "\xf0\x9f\x98\x80 \xc3\xa9");
+}
+
+BOOST_AUTO_TEST_CASE(a_lone_surrogate_at_the_depth_limit_is_found) {
+  auto text = std::string(max_json_depth, '[') + R"("\udc4d")" +
+              std::string(max_json_depth, ']');
+  rapidjson::Document doc;
+  BOOST_TEST(is(parse_json(text, doc), errc::validation_error));
+}
+
 BOOST_AUTO_TEST_CASE(deep_nesting_is_refused_before_parsing) {
   std::string deep(100000, '[');
   rapidjson::Document doc;

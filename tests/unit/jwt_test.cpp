@@ -1,6 +1,3 @@
-#include "actors/crypto.hpp"
-#include "actors/jwt.hpp"
-
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -17,6 +14,9 @@
 #include <boost/test/unit_test.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+
+#include "actors/crypto.hpp"
+#include "actors/jwt.hpp"
 
 using namespace miyabi::actors;
 
@@ -709,6 +709,35 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_in_the_payload_is_malformed) {
     BOOST_TEST(verify(token_with(with(standard_payload(), "x", sub))) ==
                "malformed");
   }
+}
+
+BOOST_AUTO_TEST_CASE(
+  a_lone_low_surrogate_escape_in_a_signed_token_is_malformed) {
+  // RapidJSON 1.1.0 decodes these to invalid UTF-8; `sub` and `jti` would
+  // reach SQL parameters.
+  for (std::string escape : {R"(\udc4d)", R"(\uDC00)", R"(\udfff)"}) {
+    auto text = "\"u" + escape + "\"";
+    BOOST_TEST_INFO(text);
+    BOOST_TEST(verify(token_with(with(standard_payload(), "jti", text))) ==
+               "malformed");
+    BOOST_TEST(verify(token_with(with(standard_payload(), "sub", text))) ==
+               "malformed");
+    // Anywhere in the document, member names included.
+    BOOST_TEST(verify(token_with(
+                 with(standard_payload(), "x", "[{\"y\":" + text + "}]"))) ==
+               "malformed");
+    BOOST_TEST(verify(token_with(
+                 with(standard_payload(), "n" + escape, "1"))) == "malformed");
+    BOOST_TEST(verify(forge(R"({"alg":"HS256","typ":"JWT","x":)" + text + "}",
+                            object(standard_payload()))) == "malformed");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(an_escaped_surrogate_pair_in_a_claim_is_one_character) {
+  auto result = codec().verify(
+    token_with(with(standard_payload(), "jti", R"("\ud83d\ude00")")), now);
+  BOOST_REQUIRE_EQUAL(outcome(result), "ok");
+  BOOST_TEST(std::get<access_claims>(result).jti == "\xf0\x9f\x98\x80");
 }
 
 BOOST_AUTO_TEST_CASE(a_duplicated_registered_claim_is_malformed) {
