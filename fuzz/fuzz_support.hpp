@@ -94,6 +94,27 @@ inline bool all_strings_utf8(const rapidjson::Value& v) {
   return true;
 }
 
+/// True when no string or member name in `v` holds a NUL byte (\u0000),
+/// which PostgreSQL cannot store.
+inline bool no_nul_in_strings(const rapidjson::Value& v) {
+  auto clean = [](const rapidjson::Value& s) {
+    return std::string_view{s.GetString(), s.GetStringLength()}.find('\0') ==
+           std::string_view::npos;
+  };
+  if (v.IsString())
+    return clean(v);
+  if (v.IsArray()) {
+    for (const auto& item : v.GetArray())
+      if (!no_nul_in_strings(item))
+        return false;
+  } else if (v.IsObject()) {
+    for (const auto& m : v.GetObject())
+      if (!clean(m.name) || !no_nul_in_strings(m.value))
+        return false;
+  }
+  return true;
+}
+
 /// MIYABI_FUZZ_KNOWN=lone-surrogate skips inputs that hit the reported
 /// finding "JSON \uDC00-\uDFFF escapes decode to invalid UTF-8" (RapidJSON
 /// 1.1.0 checks only high surrogates), so a long run can look past it.
@@ -127,9 +148,11 @@ inline bool skip_query_utf8() {
   return skip;
 }
 
-/// What parse_json promises: the document holds valid UTF-8 only. False
-/// when the input must be skipped (the known finding, when masked).
+/// What parse_json promises: the document holds valid UTF-8 without NUL
+/// only. False when the input must be skipped (the known finding, when
+/// masked).
 inline bool check_parsed_utf8(const rapidjson::Value& doc) {
+  CHECK(no_nul_in_strings(doc));
   if (all_strings_utf8(doc))
     return true;
   if (skip_lone_surrogates())

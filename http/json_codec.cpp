@@ -371,11 +371,22 @@ caf::error parse_json(std::string_view text, rapidjson::Document& doc) {
         " at offset " + std::to_string(doc.GetErrorOffset()));
   // kParseValidateEncodingFlag checks raw bytes only: RapidJSON 1.1.0 turns
   // an escaped low surrogate without a high one before it into the bytes of
-  // a surrogate code point, which PostgreSQL refuses.
-  if (!json_strings_valid_utf8(doc))
+  // a surrogate code point, and \u0000 into a NUL byte. PostgreSQL refuses
+  // both: the first in text and jsonb (22021), the second in jsonb (22P05),
+  // and libpq cuts a text parameter at it.
+  bool nul = false;
+  auto storable = [&nul](std::string_view s) {
+    nul = s.find('\0') != std::string_view::npos;
+    return !nul && valid_utf8(s);
+  };
+  if (!json_all_strings(doc, storable)) {
+    if (nul)
+      return make_error(errc::validation_error, "invalid request body",
+                        "a string holds \\u0000, which cannot be stored");
     return make_error(errc::validation_error, "malformed JSON",
                       "a string is not valid UTF-8 (a \\u escape of an "
                       "unpaired surrogate, U+D800 to U+DFFF)");
+  }
   return {};
 }
 

@@ -32,10 +32,11 @@ std::string encode_error(const error_response& err,
                          std::string_view request_id);
 
 /// Parses a request body into `doc`. On success every string and member
-/// name in `doc` is strict UTF-8 (config/utf8.hpp). Errors (as
-/// `validation_error` with a details text): malformed JSON, invalid UTF-8
-/// in the text or in what an escape decodes to (a lone surrogate), nesting
-/// deeper than `max_json_depth`.
+/// name in `doc` is strict UTF-8 (config/utf8.hpp) without U+0000, i.e.
+/// text PostgreSQL stores as it is. Errors (as `validation_error` with a
+/// details text): malformed JSON, invalid UTF-8 in the text or in what an
+/// escape decodes to (a lone surrogate), a \u0000 escape in a string,
+/// nesting deeper than `max_json_depth`.
 caf::error parse_json(std::string_view text, rapidjson::Document& doc);
 
 /// Nesting depth of JSON text (objects and arrays), stopping early once it

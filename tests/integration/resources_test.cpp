@@ -1358,6 +1358,14 @@ BOOST_AUTO_TEST_CASE(
         R"({"level":"INFO","message":"m","metadata":{"k":["\udfff"]}})",
         R"({"level":"INFO","message":"m","metadata":{"\udc00":1}})"})
     expect_error(a.post(path, body), 400, "validation_error", "UTF-8", body);
+  // \u0000: jsonb refused it (a 500), a text column got the text cut at it.
+  for (const std::string body :
+       {R"({"level":"INFO","message":"a\u0000b"})",
+        R"({"level":"INFO","message":"m","metadata":{"k":"\u0000"}})"})
+    expect_error(a.post(path, body), 400, "validation_error", "u0000", body);
+  expect_error(a.post("/agents/execute",
+                      execution_body(repo, 2, "codegen", R"({"x":"\u0000"})")),
+               400, "validation_error", "u0000", "\\u0000 in options");
   const std::string lone_node =
     R"({"nodes":[{"id":"pl\udc4dan","agent_type":"coordinator"}]})";
   expect_error(a.post("/workflows", workflow_body(repo, "w", lone_node)), 400,

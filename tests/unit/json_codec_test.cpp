@@ -102,6 +102,21 @@ BOOST_AUTO_TEST_CASE(an_escaped_surrogate_pair_is_one_four_byte_character) {
              "\xf0\x9f\x98\x80 \xc3\xa9");
 }
 
+BOOST_AUTO_TEST_CASE(a_nul_escape_in_a_string_or_name_is_refused) {
+  // PostgreSQL stores no U+0000: jsonb refuses it (a 500), libpq cuts a
+  // text parameter at it (silent loss).
+  for (auto text : {R"({"message":"a\u0000b"})", R"({"m":{"k":["\u0000"]}})",
+                    R"({"k\u0000":1})"}) {
+    rapidjson::Document doc;
+    auto err = parse_json(text, doc);
+    BOOST_TEST_INFO(text);
+    BOOST_TEST(is(err, errc::validation_error));
+    BOOST_TEST(describe(err).details.find("\\u0000") != std::string::npos);
+  }
+  rapidjson::Document doc;
+  BOOST_TEST(!parse_json(R"({"m":"\u0001 \\u0000 is text here"})", doc));
+}
+
 BOOST_AUTO_TEST_CASE(a_lone_surrogate_at_the_depth_limit_is_found) {
   auto text = std::string(max_json_depth, '[') + R"("\udc4d")" +
               std::string(max_json_depth, ']');
