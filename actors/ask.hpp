@@ -21,25 +21,29 @@ inline caf::actor lookup(caf::local_actor* self, caf::atom_value name) {
   return self->system().registry().get<caf::actor>(name);
 }
 
+/// Why a question to `dest` cannot start: `service_unavailable` when
+/// `dest` is not running, a timeout when the deadline passed; no error when
+/// it can.
+inline caf::error can_ask(const caf::actor& dest, const request_meta& meta) {
+  if (!dest)
+    return make_error(errc::service_unavailable,
+                      "the service is restarting a component");
+  if (meta.remaining() <= clock::duration::zero())
+    return make_error(errc::timeout, "request deadline passed");
+  return {};
+}
+
 /// Asks `dest` with the time left until `meta.deadline`; `on_value` gets
-/// the answer, `on_error` gets a timeout at once when the deadline passed,
-/// `service_unavailable` when `dest` is not running, or the answer's error.
+/// the answer, `on_error` gets the error of `can_ask` at once, or the
+/// answer's error.
 template <class Self, class OnValue, class OnError, class... Ts>
 void ask(Self* self, const caf::actor& dest, const request_meta& meta,
          OnValue on_value, OnError on_error, Ts&&... xs) {
-  if (!dest) {
-    auto err = make_error(errc::service_unavailable,
-                          "the service is restarting a component");
+  if (auto err = can_ask(dest, meta)) {
     on_error(err);
     return;
   }
-  auto left = meta.remaining();
-  if (left <= clock::duration::zero()) {
-    auto err = make_error(errc::timeout, "request deadline passed");
-    on_error(err);
-    return;
-  }
-  self->request(dest, left, std::forward<Ts>(xs)...)
+  self->request(dest, meta.remaining(), std::forward<Ts>(xs)...)
     .then(std::move(on_value), std::move(on_error));
 }
 

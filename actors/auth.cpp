@@ -13,6 +13,7 @@
 #include "actors/jwt.hpp"
 #include "actors/outbound.hpp"
 #include "actors/supervision.hpp"
+#include "actors/token_verifier.hpp"
 #include "config/errors.hpp"
 #include "config/log.hpp"
 #include "metrics/metrics.hpp"
@@ -39,8 +40,8 @@ struct auth_state {
   static inline const char* name = "auth";
   std::shared_ptr<const config::settings> cfg;
   std::shared_ptr<metrics::service_metrics> metrics;
-  std::unique_ptr<jwt_codec> jwt;
-  std::unordered_map<std::string, int64_t> revoked; ///< jti -> exp
+  std::shared_ptr<token_verifier> tokens;
+  revocation_list revoked; ///< the working copy; `tokens` gets snapshots
   double watermark = 0;
   bool refreshing = false;
   /// False until the revocation list was read once: a token must not pass
@@ -51,10 +52,10 @@ struct auth_state {
 
 using auth_actor = caf::stateful_actor<auth_state>*;
 
-caf::error jwt_failed(auth_actor self, jwt_failure why) {
-  self->state.metrics->auth_failures[to_string(why)].Increment();
-  return make_error(errc::jwt_error, "the access token is not valid",
-                    to_string(why));
+/// Hands the front actors a snapshot of the revocation list.
+void publish_revocations(auth_actor self) {
+  auto& st = self->state;
+  st.tokens->publish(std::make_shared<const revocation_list>(st.revoked));
 }
 
 caf::error login_failed(auth_actor self, const char* reason, errc code,
@@ -76,7 +77,7 @@ token_response tokens_for(auth_actor self, storage::user u,
   claims.nbf = now;
   claims.exp = now + st.cfg->jwt_expiration.count();
   token_response out;
-  out.access_token = st.jwt->sign(claims);
+  out.access_token = st.tokens->sign(claims);
   out.refresh_token = std::move(refresh_token);
   out.expires_in = st.cfg->jwt_expiration.count();
   out.user = std::move(u);
@@ -96,7 +97,7 @@ void login(auth_actor self, const request_meta& meta,
   grant.token_hash = sha256_hex(refresh);
   grant.ttl_seconds = self->state.cfg->refresh_token_ttl.count();
   query<storage::user>(
-    self, meta, "login", false,
+    self, meta, "login", storage::access::write_once,
     [profile = std::move(profile),
      grant](pqxx::transaction_base& tx) -> caf::expected<storage::user> {
       auto u = storage::upsert_user(tx, profile);
@@ -130,7 +131,7 @@ void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
   auto next = random_token(32);
   auto ttl = self->state.cfg->refresh_token_ttl.count();
   query<refresh_result>(
-    self, call.request.meta, "refresh", false,
+    self, call.request.meta, "refresh", storage::access::write_once,
     [hash = sha256_hex(in.refresh_token), next_hash = sha256_hex(next),
      ttl](pqxx::transaction_base& tx) -> caf::expected<refresh_result> {
       refresh_result result;
@@ -172,7 +173,7 @@ void logout(auth_actor self, api_call& call, caf::response_promise rp) {
       in != nullptr && in->refresh_token)
     refresh_hash = sha256_hex(*in->refresh_token);
   query<bool>(
-    self, call.request.meta, "logout", true,
+    self, call.request.meta, "logout", storage::access::write,
     [who, refresh_hash](pqxx::transaction_base& tx) -> caf::expected<bool> {
       if (auto r = storage::revoke_access_token(tx, who.jti, who.expires_at);
           !r)
@@ -183,6 +184,7 @@ void logout(auth_actor self, api_call& call, caf::response_promise rp) {
     },
     [self, rp, who](bool) mutable {
       self->state.revoked[who.jti] = who.expires_at;
+      publish_revocations(self);
       rp.deliver(api_reply{204, {}, {}});
     },
     [rp](caf::error& err) mutable { rp.deliver(err); });
@@ -191,13 +193,13 @@ void logout(auth_actor self, api_call& call, caf::response_promise rp) {
 void me(auth_actor self, api_call& call, caf::response_promise rp) {
   auto user_id = call.request.user->user_id;
   query<std::optional<storage::user>>(
-    self, call.request.meta, "find_user", true,
+    self, call.request.meta, "find_user", storage::access::read,
     [user_id](pqxx::transaction_base& tx) {
       return storage::find_user(tx, user_id);
     },
     [self, rp](std::optional<storage::user>& u) mutable {
       if (!u) {
-        rp.deliver(jwt_failed(self, jwt_failure::missing_claim));
+        rp.deliver(self->state.tokens->refuse(jwt_failure::missing_claim));
         return;
       }
       rp.deliver(api_reply{200, std::move(*u), {}});
@@ -249,7 +251,7 @@ void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
                   "&code_challenge=" + base64url_encode(sha256(verifier)) +
                   "&code_challenge_method=S256";
   query<bool>(
-    self, call.request.meta, "store_oauth_state", false,
+    self, call.request.meta, "store_oauth_state", storage::access::write_once,
     [row](pqxx::transaction_base& tx) {
       return storage::store_oauth_state(tx, row);
     },
@@ -452,7 +454,7 @@ void github_callback(auth_actor self, api_call& call,
   }
   auto meta = call.request.meta;
   query<std::optional<storage::taken_state>>(
-    self, meta, "take_oauth_state", false,
+    self, meta, "take_oauth_state", storage::access::write_once,
     [hash = sha256_hex(in.state)](pqxx::transaction_base& tx) {
       return storage::take_oauth_state(tx, hash);
     },
@@ -472,14 +474,13 @@ void github_callback(auth_actor self, api_call& call,
 
 // -- the revocation cache -----------------------------------------------------
 
+/// Checks a token for a front actor that found no revocation list yet;
+/// called once this actor has published one.
 caf::expected<principal> verify(auth_actor self, const std::string& token) {
-  auto verified = self->state.jwt->verify(token, unix_now());
-  if (auto* why = std::get_if<jwt_failure>(&verified))
-    return jwt_failed(self, *why);
-  auto& claims = std::get<access_claims>(verified);
-  if (self->state.revoked.count(claims.jti) > 0)
-    return jwt_failed(self, jwt_failure::revoked);
-  return principal{claims.sub, claims.github_id, claims.jti, claims.exp};
+  if (auto checked = self->state.tokens->check(token))
+    return std::move(*checked);
+  return make_error(errc::service_unavailable,
+                    "token checks are not ready yet");
 }
 
 void refresh_revocations(auth_actor self) {
@@ -492,7 +493,7 @@ void refresh_revocations(auth_actor self) {
   meta.deadline = clock::now() + std::chrono::seconds{2};
   auto since = st.watermark > 0 ? st.watermark - revocation_overlap : 0.0;
   query<std::vector<storage::revocation>>(
-    self, meta, "revocations_since", true,
+    self, meta, "revocations_since", storage::access::read,
     [since](pqxx::transaction_base& tx) {
       return storage::revocations_since(tx, since);
     },
@@ -504,8 +505,11 @@ void refresh_revocations(auth_actor self) {
         s.watermark = std::max(s.watermark, r.revoked_at);
       }
       auto now = unix_now();
+      auto before = s.revoked.size();
       for (auto i = s.revoked.begin(); i != s.revoked.end();)
         i = i->second + 60 < now ? s.revoked.erase(i) : std::next(i);
+      if (!list.empty() || s.revoked.size() != before || !s.revocations_loaded)
+        publish_revocations(self);
       if (!s.revocations_loaded) {
         s.revocations_loaded = true;
         auto waiting = std::move(s.waiting);
@@ -525,12 +529,12 @@ void refresh_revocations(auth_actor self) {
 }
 
 caf::behavior auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
-                   std::shared_ptr<metrics::service_metrics> metrics) {
+                   std::shared_ptr<metrics::service_metrics> metrics,
+                   std::shared_ptr<token_verifier> tokens) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.metrics = std::move(metrics);
-  st.jwt = std::make_unique<jwt_codec>(st.cfg->jwt_secret, st.cfg->jwt_issuer,
-                                       st.cfg->jwt_audience);
+  st.tokens = std::move(tokens);
   log_exceptions(self, "auth");
   if (st.cfg->database_enabled())
     self->send(self, tick_atom::value);
@@ -576,8 +580,10 @@ caf::behavior auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
 
 caf::actor spawn_auth(caf::local_actor* parent,
                       std::shared_ptr<const config::settings> cfg,
-                      std::shared_ptr<metrics::service_metrics> metrics) {
-  return parent->spawn(auth, std::move(cfg), std::move(metrics));
+                      std::shared_ptr<metrics::service_metrics> metrics,
+                      std::shared_ptr<token_verifier> tokens) {
+  return parent->spawn(auth, std::move(cfg), std::move(metrics),
+                       std::move(tokens));
 }
 
 } // namespace miyabi::actors

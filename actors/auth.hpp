@@ -1,14 +1,18 @@
-// The auth actor (registered as names::auth): verifies access tokens for the
-// front actor, and owns the operations under /api/v1/auth: GitHub login
-// (state bound to an HttpOnly cookie and stored in PostgreSQL, PKCE S256),
-// token refresh with rotation and reuse detection, logout, /me and /mock.
+// The auth actor (registered as names::auth): owns the revocation list of
+// access tokens and the operations under /api/v1/auth: GitHub login (state
+// bound to an HttpOnly cookie and stored in PostgreSQL, PKCE S256), token
+// refresh with rotation and reuse detection, logout, /me and /mock.
 //
 // Messages:
-//   (verify_atom, token) -> principal   errors: jwt_error (details: reason)
+//   (verify_atom, token) -> principal   errors: jwt_error (details: reason),
+//                                        service_unavailable
 //   api_call (auth ops)  -> api_reply   errors: see api.md, Authentication
-// The revocation list is cached in the actor and refreshed from the
-// database every second, so a logout on any instance is seen everywhere
-// within seconds (at once on the instance that handled it).
+// The revocation list is read from the database every second and published
+// to the shared token_verifier, with which the front actors check tokens
+// themselves; a logout on any instance is seen everywhere within seconds
+// (at once on the instance that handled it). Until the list was read once
+// the verifier has none, and front actors send (verify_atom, token) here,
+// answered as soon as it was read.
 #pragma once
 
 #include <memory>
@@ -23,9 +27,12 @@ class service_metrics;
 
 namespace miyabi::actors {
 
+class token_verifier;
+
 caf::actor spawn_auth(caf::local_actor* parent,
                       std::shared_ptr<const config::settings> cfg,
-                      std::shared_ptr<metrics::service_metrics> metrics);
+                      std::shared_ptr<metrics::service_metrics> metrics,
+                      std::shared_ptr<token_verifier> tokens);
 
 /// Name of the cookie that binds a GitHub login to the browser.
 constexpr const char* login_cookie = "miyabi_oauth";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
@@ -25,6 +26,8 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
+/// How often queued jobs are checked against their deadline.
+constexpr auto sweep_interval = milliseconds{50};
 
 std::string error_kind(const caf::error& err) {
   auto info = describe(err);
@@ -51,11 +54,25 @@ storage::session_config session_config_of(const config::settings& cfg) {
   return result;
 }
 
+/// Hands a job's outcome to whoever waits for it: its db_outcome, or the
+/// requester behind `rp`.
+template <class Promise>
+void settle(db_job& job, Promise& rp, caf::expected<std::any> result) {
+  if (job.outcome)
+    job.outcome->settle(std::move(result));
+  else if (result)
+    rp.deliver(db_result{std::move(*result)});
+  else
+    rp.deliver(std::move(result.error()));
+}
+
 // -- session ------------------------------------------------------------------
 
 struct session_state {
   static inline const char* name = "db_session";
   std::unique_ptr<storage::session> db;
+  /// Duration series by job label (labels are string literals).
+  std::unordered_map<const char*, prometheus::Histogram*> durations;
 };
 
 caf::behavior db_session(caf::stateful_actor<session_state>* self,
@@ -74,35 +91,37 @@ caf::behavior db_session(caf::stateful_actor<session_state>* self,
     [=](db_job& job) -> caf::result<db_result> {
       auto rp = self->make_response_promise<db_result>();
       if (job.deadline <= clock::now()) {
-        rp.deliver(make_error(errc::timeout, "request deadline passed"));
+        settle(job, rp, make_error(errc::timeout, "request deadline passed"));
         self->send(pool, idle_atom::value, true);
         return rp;
       }
       auto& db = *self->state.db;
       bool had_connection = db.connected();
       auto started = clock::now();
-      auto result = db.run(job.work, job.idempotent);
+      auto result = db.run(job.work, job.mode);
       if (!result && had_connection &&
           is(result.error(), errc::connection_lost)) {
         // The server dropped this connection (restart, pg_terminate_backend,
         // idle kill). Replace it at once; nothing was committed, so
-        // idempotent work runs again on the new connection.
+        // work that is not write_once runs again on the new connection.
         metrics->db_errors["connection_lost"].Increment();
-        if (!db.connect() && job.idempotent)
-          result = db.run(job.work, job.idempotent);
+        if (!db.connect() && job.mode != storage::access::write_once)
+          result = db.run(job.work, job.mode);
       }
-      metrics->db_query_duration[job.label].Observe(
+      auto& series = self->state.durations[job.label];
+      if (series == nullptr)
+        series = &metrics->db_query_duration[job.label];
+      series->Observe(
         std::chrono::duration<double>(clock::now() - started).count());
       if (result) {
-        rp.deliver(db_result{std::move(*result)});
+        settle(job, rp, std::move(result));
         self->send(pool, idle_atom::value, true);
         return rp;
       }
-      auto err = std::move(result.error());
-      if (auto kind = error_kind(err);
+      if (auto kind = error_kind(result.error());
           !kind.empty() && kind != "connection_lost")
         metrics->db_errors[kind].Increment();
-      rp.deliver(err);
+      settle(job, rp, std::move(result));
       if (!db.connected() && had_connection) {
         // The database is unreachable: end this session so the pool starts
         // a fresh one after a backoff (shown in miyabi_actor_restarts_total).
@@ -132,9 +151,9 @@ caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
   cfg.application_name = "miyabi-api-monitor";
   cfg.statement_timeout = std::max(interval, milliseconds{1000});
   self->state.db = std::make_unique<storage::session>(std::move(cfg));
-  self->state.next_purge = clock::now()
-                           + std::min<clock::duration>(purge_period,
-                                                       std::chrono::seconds{30});
+  self->state.next_purge =
+    clock::now() +
+    std::min<clock::duration>(purge_period, std::chrono::seconds{30});
   log_exceptions(self, "db_monitor");
   self->send(self, tick_atom::value);
   return {
@@ -174,7 +193,7 @@ caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
               return std::move(r.error());
             return std::any{r->rows};
           },
-          true);
+          storage::access::write);
         if (purged)
           log::debug("expired rows purged",
                      {{"rows", std::any_cast<int64_t>(*purged)}});
@@ -210,6 +229,10 @@ struct pool_state {
   std::deque<pending_job> queue;
   caf::actor monitor;
   bool stopping = false;
+  bool sweeping = false; ///< a tick_atom for `sweep` is on its way
+  prometheus::Gauge* idle_sessions = nullptr;
+  prometheus::Gauge* busy_sessions = nullptr;
+  prometheus::Gauge* broken_sessions = nullptr;
 };
 
 using pool_actor = caf::stateful_actor<pool_state>*;
@@ -227,9 +250,9 @@ void update_gauges(pool_actor self) {
     else
       ++busy;
   }
-  st.metrics->db_sessions["idle"].Set(static_cast<double>(idle));
-  st.metrics->db_sessions["busy"].Set(static_cast<double>(busy));
-  st.metrics->db_sessions["broken"].Set(static_cast<double>(broken));
+  st.idle_sessions->Set(static_cast<double>(idle));
+  st.busy_sessions->Set(static_cast<double>(busy));
+  st.broken_sessions->Set(static_cast<double>(broken));
   st.metrics->db_queue_depth.Set(static_cast<double>(st.queue.size()));
 }
 
@@ -250,13 +273,13 @@ void start(pool_actor self, size_t index, pending_job p) {
   s.idle = false;
   auto left = p.job.deadline - clock::now();
   if (left <= clock::duration::zero()) {
-    p.rp.deliver(make_error(errc::timeout, "request deadline passed"));
+    settle(p.job, p.rp, make_error(errc::timeout, "request deadline passed"));
     s.idle = true;
     st.idle.push_front(index);
     return;
   }
   // The session answers the requester directly (one hop less); it retries
-  // idempotent work itself when its connection breaks, and the requester's
+  // retryable work itself when its connection breaks, and the requester's
   // own deadline bounds the wait.
   p.rp.delegate(s.session, std::move(p.job));
 }
@@ -273,10 +296,30 @@ void drain_queue(pool_actor self) {
   update_gauges(self);
 }
 
+/// Answers queued jobs whose deadline passed (jobs answered in the session
+/// have no request timeout of their own to do it).
+void sweep(pool_actor self) {
+  auto& st = self->state;
+  auto now = clock::now();
+  auto expired = [now](const pending_job& p) {
+    return p.job.deadline <= now;
+  };
+  for (auto& p : st.queue)
+    if (expired(p))
+      settle(p.job, p.rp, make_error(errc::timeout, "request deadline passed"));
+  st.queue.erase(std::remove_if(st.queue.begin(), st.queue.end(), expired),
+                 st.queue.end());
+  st.sweeping = !st.queue.empty();
+  if (st.sweeping)
+    self->delayed_send(self, sweep_interval, tick_atom::value);
+  update_gauges(self);
+}
+
 void submit(pool_actor self, pending_job p) {
   auto& st = self->state;
   if (st.status->database.load() == db_state::disconnected) {
-    p.rp.deliver(
+    settle(
+      p.job, p.rp,
       make_error(errc::service_unavailable, "the database is unavailable"));
     return;
   }
@@ -286,9 +329,14 @@ void submit(pool_actor self, pending_job p) {
     start(self, index, std::move(p));
   } else if (st.queue.size() < st.cfg->db_queue_limit) {
     st.queue.push_back(std::move(p));
+    if (!st.sweeping) {
+      st.sweeping = true;
+      self->delayed_send(self, sweep_interval, tick_atom::value);
+    }
   } else {
-    p.rp.deliver(make_error(errc::service_unavailable,
-                            "the database is busy; retry shortly"));
+    settle(p.job, p.rp,
+           make_error(errc::service_unavailable,
+                      "the database is busy; retry shortly"));
   }
   update_gauges(self);
 }
@@ -309,6 +357,9 @@ caf::behavior db_pool(pool_actor self,
   init.cfg = std::move(cfg);
   init.metrics = std::move(metrics);
   init.status = std::move(status);
+  init.idle_sessions = &init.metrics->db_sessions["idle"];
+  init.busy_sessions = &init.metrics->db_sessions["busy"];
+  init.broken_sessions = &init.metrics->db_sessions["broken"];
   init.session_cfg = session_config_of(*init.cfg);
   init.slots.resize(init.cfg->db_pool_size);
   log_exceptions(self, "db_pool");
@@ -326,7 +377,8 @@ caf::behavior db_pool(pool_actor self,
       return;
     self->state.stopping = true;
     for (auto& p : self->state.queue)
-      p.rp.deliver(make_error(errc::service_unavailable, "shutting down"));
+      settle(p.job, p.rp,
+             make_error(errc::service_unavailable, "shutting down"));
     self->state.queue.clear();
     self->quit(msg.reason);
   });
@@ -387,6 +439,7 @@ caf::behavior db_pool(pool_actor self,
         self->state.slots[*index].connected = connected;
       update_gauges(self);
     },
+    [self](tick_atom) { sweep(self); },
     [self](respawn_atom, size_t index) {
       if (self->state.stopping || self->state.slots[index].session)
         return;
@@ -397,6 +450,17 @@ caf::behavior db_pool(pool_actor self,
 }
 
 } // namespace
+
+db_outcome::~db_outcome() {
+  settle(make_error(errc::service_unavailable,
+                    "the database component restarted; retry"));
+}
+
+void db_outcome::settle(caf::expected<std::any> result) {
+  if (settled_.exchange(true))
+    return;
+  fn_(result);
+}
 
 caf::actor spawn_db_pool(caf::local_actor* parent,
                          std::shared_ptr<const config::settings> cfg,

@@ -5,10 +5,11 @@
 // scheduler or reactor threads. A job goes to an idle session first; when
 // all are busy it waits in a bounded queue; when the queue is full, or the
 // database is known to be down, it fails at once with service_unavailable
-// (503 + Retry-After). A session whose connection breaks answers its job
-// with connection_lost and exits; the pool retries idempotent jobs once on
-// another session and starts a fresh session (new connection, statements
-// prepared anew) after a backoff, counting it in miyabi_actor_restarts_total.
+// (503 + Retry-After). A session whose connection breaks reconnects in
+// place (statements are prepared anew) and runs the job once more unless it
+// is write_once; when the server is gone it answers connection_lost and
+// exits, and the pool starts a fresh session after a backoff, counting it in
+// miyabi_actor_restarts_total.
 //
 // A detached monitor actor applies migrations when the database becomes
 // reachable, probes it every DB_HEALTH_INTERVAL_MS (service_status::database
@@ -17,7 +18,9 @@
 #pragma once
 
 #include <any>
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <utility>
 
@@ -37,12 +40,34 @@ class service_metrics;
 
 namespace miyabi::actors {
 
+/// Where a job's outcome goes when the session answers in place (see
+/// `query_in_session`). Settled once, on the thread that settles the job; a
+/// job dropped unsettled (its pool or session ended) settles with
+/// service_unavailable when its last copy goes.
+class db_outcome {
+ public:
+  using handler = std::function<void(caf::expected<std::any>&)>;
+
+  explicit db_outcome(handler fn) : fn_(std::move(fn)) {}
+  db_outcome(const db_outcome&) = delete;
+  db_outcome& operator=(const db_outcome&) = delete;
+  ~db_outcome();
+
+  void settle(caf::expected<std::any> result);
+
+ private:
+  handler fn_;
+  std::atomic<bool> settled_{false};
+};
+
 /// Work for a database session.
 struct db_job {
   const char* label = "unnamed"; ///< `query` label of the duration metric
-  bool idempotent = true;        ///< may be retried after a lost connection
+  storage::access mode = storage::access::write_once;
   clock::time_point deadline;
   storage::unit_of_work work;
+  /// Set: the outcome goes here instead of to the requester.
+  std::shared_ptr<db_outcome> outcome;
 };
 
 /// The value a job produced.
@@ -56,16 +81,14 @@ caf::actor spawn_db_pool(caf::local_actor* parent,
                          std::shared_ptr<metrics::service_metrics> metrics,
                          std::shared_ptr<service_status> status);
 
-/// Runs `work` (a callable taking `pqxx::transaction_base&` and returning
-/// `caf::expected<T>`) in one transaction on a database session, within the
-/// request's deadline. `on_value(T&)` or `on_error(caf::error&)` runs in
-/// the calling actor afterwards.
-template <class T, class Self, class Work, class OnValue, class OnError>
-void query(Self* self, const request_meta& meta, const char* label,
-           bool idempotent, Work work, OnValue on_value, OnError on_error) {
+/// Wraps `work` (a callable taking `pqxx::transaction_base&` and returning
+/// `caf::expected<T>`) into a job.
+template <class Work>
+db_job make_db_job(const request_meta& meta, const char* label,
+                   storage::access mode, Work work) {
   db_job job;
   job.label = label;
-  job.idempotent = idempotent;
+  job.mode = mode;
   job.deadline = meta.deadline;
   job.work = [work = std::move(work)](
                pqxx::transaction_base& tx) -> caf::expected<std::any> {
@@ -74,12 +97,50 @@ void query(Self* self, const request_meta& meta, const char* label,
       return std::move(result.error());
     return std::any{std::move(*result)};
   };
+  return job;
+}
+
+/// Runs `work` on a database session as `mode` says (see storage::access),
+/// within the request's deadline; work that is not write_once runs again
+/// once after a lost connection. `on_value(T&)` or `on_error(caf::error&)`
+/// runs in the calling actor afterwards.
+template <class T, class Self, class Work, class OnValue, class OnError>
+void query(Self* self, const request_meta& meta, const char* label,
+           storage::access mode, Work work, OnValue on_value,
+           OnError on_error) {
   ask(
     self, lookup(self, names::db), meta,
     [on_value = std::move(on_value)](db_result& res) mutable {
       on_value(std::any_cast<T&>(res.value));
     },
-    std::move(on_error), std::move(job));
+    std::move(on_error), make_db_job(meta, label, mode, std::move(work)));
+}
+
+/// Like `query`, but `on_value` and `on_error` run on the session's thread
+/// right after the work (or on the pool's when the job cannot start): one
+/// message and one thread switch less per request. They must not touch the
+/// calling actor, only what they captured by value (a responder, say). The
+/// pool enforces the deadline while the job waits; statement_timeout while
+/// it runs.
+template <class T, class Work, class OnValue, class OnError>
+void query_in_session(caf::event_based_actor* self, const request_meta& meta,
+                      const char* label, storage::access mode, Work work,
+                      OnValue on_value, OnError on_error) {
+  auto pool = lookup(self, names::db);
+  if (auto err = can_ask(pool, meta)) {
+    on_error(err);
+    return;
+  }
+  auto job = make_db_job(meta, label, mode, std::move(work));
+  job.outcome = std::make_shared<db_outcome>(
+    [on_value = std::move(on_value),
+     on_error = std::move(on_error)](caf::expected<std::any>& result) mutable {
+      if (result)
+        on_value(std::any_cast<T&>(*result));
+      else
+        on_error(result.error());
+    });
+  self->send(pool, std::move(job));
 }
 
 } // namespace miyabi::actors

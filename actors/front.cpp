@@ -9,6 +9,7 @@
 #include "actors/names.hpp"
 #include "actors/resources.hpp"
 #include "actors/supervision.hpp"
+#include "actors/token_verifier.hpp"
 #include "config/errors.hpp"
 #include "metrics/metrics.hpp"
 
@@ -81,8 +82,10 @@ void dispatch_authenticated(caf::event_based_actor* self, api_call& call) {
   }
 }
 
-/// Verifies the Bearer token with the auth actor, then dispatches.
-void authenticate(caf::event_based_actor* self, api_call& call) {
+/// Verifies the Bearer token, then dispatches. Only until the auth actor
+/// has read the revocation list once does verification take a message.
+void authenticate(caf::event_based_actor* self, const front_deps& deps,
+                  api_call& call) {
   if (call.request.credentials == credential_kind::none) {
     call.out->fail(make_error(errc::authentication_error,
                               "missing Authorization header",
@@ -93,6 +96,15 @@ void authenticate(caf::event_based_actor* self, api_call& call) {
     call.out->fail(make_error(errc::authentication_error,
                               "malformed Authorization header",
                               "expected: Authorization: Bearer <token>"));
+    return;
+  }
+  if (auto checked = deps.tokens->check(call.request.token)) {
+    if (!*checked) {
+      call.out->fail(checked->error());
+      return;
+    }
+    call.request.user = std::move(**checked);
+    dispatch_authenticated(self, call);
     return;
   }
   auto token = std::move(call.request.token);
@@ -131,7 +143,7 @@ caf::behavior front(caf::event_based_actor* self, front_deps deps) {
           break;
         default:
           if (needs_user(call.request.op))
-            authenticate(self, call);
+            authenticate(self, deps, call);
           else
             call.out->fail(make_error(errc::not_found, "no such route"));
       }

@@ -1,6 +1,7 @@
 // The front actor: receives every decoded request (`api_call`) from the HTTP
-// layer, authenticates it when the operation needs a user, and dispatches it
-// to the actor that owns the operation with the request's deadline. It never
+// layer, authenticates it when the operation needs a user (in place, with
+// the token_verifier the auth actor keeps current), and dispatches it to the
+// actor that owns the operation with the request's deadline. It never
 // blocks and keeps no per-request state beyond pending responses.
 //
 // Errors: every failure reaches the caller's responder as a `caf::error`
@@ -21,10 +22,13 @@ class service_metrics;
 
 namespace miyabi::actors {
 
+class token_verifier;
+
 struct front_deps {
   std::shared_ptr<const config::settings> cfg;
   std::shared_ptr<service_status> status;
   std::shared_ptr<metrics::service_metrics> metrics;
+  std::shared_ptr<const token_verifier> tokens;
 };
 
 /// Spawns one front actor as a child of `parent`.

@@ -62,8 +62,8 @@ void drain(outbox_actor self);
 template <class Work>
 void update_row(outbox_actor self, const char* label, Work work) {
   query<bool>(
-    self, internal_meta(label, seconds{5}), label, true, std::move(work),
-    [](bool) {},
+    self, internal_meta(label, seconds{5}), label, storage::access::write,
+    std::move(work), [](bool) {},
     [label](caf::error&) {
       log::warning("outbox bookkeeping failed; the row retries after its "
                    "lease",
@@ -227,7 +227,7 @@ void run_task(outbox_actor self, storage::outbox_message row) {
                [self, chat](std::string text) {
                  query<int64_t>(
                    self, internal_meta("issue_result", seconds{5}),
-                   "enqueue_message", false,
+                   "enqueue_message", storage::access::write_once,
                    [chat, text](pqxx::transaction_base& tx) {
                      return storage::enqueue_message(tx, chat, text);
                    },
@@ -245,7 +245,8 @@ void refresh_gauges(outbox_actor self) {
     return;
   st.next_gauges = clock::now() + gauge_period;
   query<storage::outbox_counts>(
-    self, internal_meta("outbox_gauges", seconds{2}), "count_outbox", true,
+    self, internal_meta("outbox_gauges", seconds{2}), "count_outbox",
+    storage::access::read,
     [](pqxx::transaction_base& tx) { return storage::count_outbox(tx); },
     [self](storage::outbox_counts& n) {
       auto& gauges = self->state.metrics->telegram_outbox;
@@ -294,7 +295,8 @@ void drain(outbox_actor self) {
     return;
   st.leasing = true;
   query<std::vector<storage::outbox_message>>(
-    self, internal_meta("outbox_lease", seconds{5}), "lease_outbox", false,
+    self, internal_meta("outbox_lease", seconds{5}), "lease_outbox",
+    storage::access::write_once,
     [have_token =
        !st.cfg->telegram_bot_token.empty()](pqxx::transaction_base& tx) {
       return storage::lease_outbox(tx, batch, lease_seconds, have_token);

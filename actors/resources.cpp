@@ -18,13 +18,14 @@ namespace {
 
 using pqxx::transaction_base;
 
-/// Runs `work` for the call's user and answers `status` with its value.
+/// Runs `work` for the call's user and answers `status` with its value,
+/// straight from the database session.
 template <class T, class Work>
 void answer(caf::event_based_actor* self, api_call& call, const char* label,
-            bool idempotent, uint16_t status, Work work) {
+            storage::access mode, uint16_t status, Work work) {
   auto out = call.out;
-  query<T>(
-    self, call.request.meta, label, idempotent, std::move(work),
+  query_in_session<T>(
+    self, call.request.meta, label, mode, std::move(work),
     [out, status](T& value) {
       out->reply({status, std::move(value), {}});
     },
@@ -36,8 +37,8 @@ template <class T, class Work>
 void answer_found(caf::event_based_actor* self, api_call& call,
                   const char* label, const char* what, Work work) {
   auto out = call.out;
-  query<std::optional<T>>(
-    self, call.request.meta, label, true, std::move(work),
+  query_in_session<std::optional<T>>(
+    self, call.request.meta, label, storage::access::read, std::move(work),
     [out, what](std::optional<T>& value) {
       if (!value) {
         out->fail(
@@ -54,8 +55,8 @@ template <class Work>
 void answer_deleted(caf::event_based_actor* self, api_call& call,
                     const char* label, const char* what, Work work) {
   auto out = call.out;
-  query<bool>(
-    self, call.request.meta, label, true, std::move(work),
+  query_in_session<bool>(
+    self, call.request.meta, label, storage::access::write, std::move(work),
     [out, what](bool found) {
       if (!found) {
         out->fail(
@@ -89,7 +90,7 @@ void claim(caf::event_based_actor* self, api_call& call,
   auto types = std::get<claim_input>(call.request.input).agent_types;
   auto out = call.out;
   query<std::optional<storage::execution_change>>(
-    self, call.request.meta, "claim_execution", true,
+    self, call.request.meta, "claim_execution", storage::access::write_once,
     [user, types](transaction_base& tx)
       -> caf::expected<std::optional<storage::execution_change>> {
       auto change = storage::claim_execution(tx, user, types);
@@ -116,7 +117,7 @@ void update(caf::event_based_actor* self, api_call& call,
   auto id = call.request.path_id;
   auto out = call.out;
   query<storage::execution_change>(
-    self, call.request.meta, "update_execution", false,
+    self, call.request.meta, "update_execution", storage::access::write_once,
     [user, id,
      input](transaction_base& tx) -> caf::expected<storage::execution_change> {
       auto change =
@@ -138,7 +139,7 @@ void create_repository(caf::event_based_actor* self, api_call& call,
   auto input = std::get<storage::new_repository>(call.request.input);
   auto out = call.out;
   query<storage::repository_upsert>(
-    self, call.request.meta, "upsert_repository", true,
+    self, call.request.meta, "upsert_repository", storage::access::write,
     [user, input](transaction_base& tx) {
       return storage::upsert_repository(tx, user, input);
     },
@@ -182,7 +183,7 @@ void handle_resource(caf::event_based_actor* self, api_call& call) {
   switch (call.request.op) {
     case operation::list_repositories:
       answer<std::vector<storage::repository>>(
-        self, call, "list_repositories", true, 200,
+        self, call, "list_repositories", storage::access::read, 200,
         [user](transaction_base& tx) {
           return storage::list_repositories(tx, user);
         });
@@ -206,21 +207,22 @@ void handle_resource(caf::event_based_actor* self, api_call& call) {
     case operation::execute_agent: {
       auto in = std::get<storage::new_execution>(input);
       // With a key a retry cannot create twice; without one it might.
-      bool idempotent = !in.idempotency_key.empty();
-      answer<storage::agent_execution>(
-        self, call, "create_execution", idempotent, 202,
-        [user, in](transaction_base& tx) {
-          return storage::create_execution(tx, user, in);
-        });
+      auto mode = in.idempotency_key.empty() ? storage::access::write_once
+                                             : storage::access::write;
+      answer<storage::agent_execution>(self, call, "create_execution", mode,
+                                       202, [user, in](transaction_base& tx) {
+                                         return storage::create_execution(
+                                           tx, user, in);
+                                       });
       break;
     }
     case operation::list_executions: {
       auto filter = std::get<storage::execution_filter>(input);
-      answer<storage::execution_page>(self, call, "list_executions", true, 200,
-                                      [user, filter](transaction_base& tx) {
-                                        return storage::list_executions(
-                                          tx, user, filter);
-                                      });
+      answer<storage::execution_page>(
+        self, call, "list_executions", storage::access::read, 200,
+        [user, filter](transaction_base& tx) {
+          return storage::list_executions(tx, user, filter);
+        });
       break;
     }
     case operation::get_execution:
@@ -234,17 +236,17 @@ void handle_resource(caf::event_based_actor* self, api_call& call) {
     case operation::update_execution: update(self, call, user); break;
     case operation::append_log: {
       auto log = std::get<storage::new_log>(input);
-      answer<storage::execution_log>(self, call, "append_log", false, 201,
-                                     [user, id, log](transaction_base& tx) {
-                                       return storage::append_log(tx, user, id,
-                                                                  log);
-                                     });
+      answer<storage::execution_log>(
+        self, call, "append_log", storage::access::write_once, 201,
+        [user, id, log](transaction_base& tx) {
+          return storage::append_log(tx, user, id, log);
+        });
       break;
     }
     case operation::list_logs: {
       auto filter = std::get<storage::log_filter>(input);
       answer<std::vector<storage::execution_log>>(
-        self, call, "list_logs", true, 200,
+        self, call, "list_logs", storage::access::read, 200,
         [user, id, filter](transaction_base& tx) {
           return storage::list_logs(tx, user, id, filter);
         });
@@ -253,7 +255,7 @@ void handle_resource(caf::event_based_actor* self, api_call& call) {
     case operation::list_workflows: {
       auto repo = std::get<list_workflows_input>(input).repository_id;
       answer<std::vector<storage::workflow>>(
-        self, call, "list_workflows", true, 200,
+        self, call, "list_workflows", storage::access::read, 200,
         [user, repo](transaction_base& tx) {
           return storage::list_workflows(tx, user, repo);
         });
@@ -261,7 +263,8 @@ void handle_resource(caf::event_based_actor* self, api_call& call) {
     }
     case operation::create_workflow: {
       auto in = std::get<storage::workflow_input>(input);
-      answer<storage::workflow>(self, call, "create_workflow", false, 201,
+      answer<storage::workflow>(self, call, "create_workflow",
+                                storage::access::write_once, 201,
                                 [user, in](transaction_base& tx) {
                                   return storage::create_workflow(tx, user, in);
                                 });
@@ -276,11 +279,11 @@ void handle_resource(caf::event_based_actor* self, api_call& call) {
       break;
     case operation::update_workflow: {
       auto in = std::get<storage::workflow_input>(input);
-      answer<storage::workflow>(self, call, "replace_workflow", true, 200,
-                                [user, id, in](transaction_base& tx) {
-                                  return storage::replace_workflow(tx, user, id,
-                                                                   in);
-                                });
+      answer<storage::workflow>(
+        self, call, "replace_workflow", storage::access::write, 200,
+        [user, id, in](transaction_base& tx) {
+          return storage::replace_workflow(tx, user, id, in);
+        });
       break;
     }
     case operation::delete_workflow:
@@ -291,12 +294,12 @@ void handle_resource(caf::event_based_actor* self, api_call& call) {
       break;
     case operation::dashboard_summary:
       answer<storage::dashboard_summary>(
-        self, call, "dashboard_summary", true, 200,
+        self, call, "dashboard_summary", storage::access::read, 200,
         [user](transaction_base& tx) { return storage::summarize(tx, user); });
       break;
     case operation::dashboard_recent:
       answer<std::vector<storage::recent_execution>>(
-        self, call, "dashboard_recent", true, 200,
+        self, call, "dashboard_recent", storage::access::read, 200,
         [user](transaction_base& tx) {
           return storage::recent_executions(tx, user);
         });

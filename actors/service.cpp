@@ -21,6 +21,7 @@
 #include "actors/outbox.hpp"
 #include "actors/supervision.hpp"
 #include "actors/telegram.hpp"
+#include "actors/token_verifier.hpp"
 #include "config/errors.hpp"
 #include "config/log.hpp"
 #include "metrics/metrics.hpp"
@@ -104,10 +105,12 @@ service::service(std::shared_ptr<const config::settings> cfg,
                [cfg = st.cfg, m = st.metrics](caf::local_actor* parent) {
                  return spawn_outbound(parent, cfg, m);
                });
-  st.supervise(names::auth, "auth",
-               [cfg = st.cfg, m = st.metrics](caf::local_actor* parent) {
-                 return spawn_auth(parent, cfg, m);
-               });
+  auto tokens = std::make_shared<token_verifier>(*st.cfg, st.metrics);
+  st.supervise(
+    names::auth, "auth",
+    [cfg = st.cfg, m = st.metrics, tokens](caf::local_actor* parent) {
+      return spawn_auth(parent, cfg, m, tokens);
+    });
   st.supervise(names::telegram, "telegram",
                [cfg = st.cfg, m = st.metrics,
                 status = st.status](caf::local_actor* parent) {
@@ -118,7 +121,7 @@ service::service(std::shared_ptr<const config::settings> cfg,
                  [cfg = st.cfg, m = st.metrics](caf::local_actor* parent) {
                    return spawn_outbox(parent, cfg, m);
                  });
-  front_deps deps{st.cfg, st.status, st.metrics};
+  front_deps deps{st.cfg, st.status, st.metrics, tokens};
   // One front actor per scheduler thread keeps the dispatch step from
   // becoming a single mailbox every request has to pass.
   for (size_t i = 0; i < st.cfg->actor_threads; ++i) {

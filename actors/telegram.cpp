@@ -138,7 +138,7 @@ void process_with_database(telegram_actor self, api_call& call,
   auto update = std::get<telegram_update>(call.request.input);
   auto settings = settings_of(self->state);
   query<webhook_outcome>(
-    self, call.request.meta, "telegram_update", false,
+    self, call.request.meta, "telegram_update", storage::access::write_once,
     [update,
      settings](pqxx::transaction_base& tx) -> caf::expected<webhook_outcome> {
       webhook_outcome outcome;
@@ -215,7 +215,7 @@ void create_link(telegram_actor self, api_call& call,
   auto user = call.request.user->user_id;
   auto code = link_code();
   query<std::string>(
-    self, call.request.meta, "create_link_code", false,
+    self, call.request.meta, "create_link_code", storage::access::write_once,
     [user, hash = sha256_hex(code)](pqxx::transaction_base& tx) {
       return storage::create_link_code(tx, user, hash);
     },
@@ -229,7 +229,7 @@ void delete_links(telegram_actor self, api_call& call,
                   caf::response_promise rp) {
   auto user = call.request.user->user_id;
   query<int64_t>(
-    self, call.request.meta, "unlink_chats", true,
+    self, call.request.meta, "unlink_chats", storage::access::write,
     [user](pqxx::transaction_base& tx) {
       return storage::unlink_chats(tx, user);
     },

@@ -29,7 +29,7 @@ struct settings {
   environment env = environment::development;
   log::level log_level = log::level::info;
   size_t http_threads = 0;  ///< 0 before loading; then CPUs available
-  size_t actor_threads = 0; ///< 0 before loading; then CPUs available
+  size_t actor_threads = 0; ///< 0 before loading; then half the CPUs
   size_t max_body_bytes = 1 << 20;
   milliseconds request_timeout{15000};
   size_t max_inflight = 1024;

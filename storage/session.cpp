@@ -106,12 +106,17 @@ caf::error session::translate_current_exception(bool committing) {
   }
 }
 
-caf::expected<std::any> session::run(const unit_of_work& work,
-                                     bool idempotent) {
+caf::expected<std::any> session::run(const unit_of_work& work, access mode) {
   if (auto err = connect())
     return err;
   bool committing = false;
   try {
+    if (mode == access::read) {
+      // One round trip per statement instead of three for BEGIN, the
+      // statement and COMMIT.
+      pqxx::nontransaction tx{*conn_};
+      return work(tx);
+    }
     pqxx::work tx{*conn_};
     auto result = work(tx);
     if (!result)
@@ -120,7 +125,8 @@ caf::expected<std::any> session::run(const unit_of_work& work,
     tx.commit();
     return result;
   } catch (...) {
-    return translate_current_exception(committing && !idempotent);
+    return translate_current_exception(committing &&
+                                       mode == access::write_once);
   }
 }
 

@@ -42,6 +42,21 @@ struct session_config {
 using unit_of_work =
   std::function<caf::expected<std::any>(pqxx::transaction_base&)>;
 
+/// How `session::run` wraps a unit of work.
+enum class access {
+  /// Reads only, in autocommit mode: no BEGIN and COMMIT round trips; each
+  /// statement sees its own snapshot, so use it where that is enough (one
+  /// statement, or later statements that only refine the answer). Safe to
+  /// run again after a lost connection.
+  read,
+  /// A read-committed transaction that is safe to run again after a lost
+  /// connection (its effect is the same when applied twice).
+  write,
+  /// A read-committed transaction that must not be repeated: a connection
+  /// lost during COMMIT is unknown_outcome.
+  write_once,
+};
+
 class session {
  public:
   explicit session(session_config cfg);
@@ -57,11 +72,11 @@ class session {
 
   void disconnect();
 
-  /// Runs `work` in a read-committed transaction and commits when it
-  /// returns a value. Connects first when needed. For `idempotent` work a
-  /// connection lost during COMMIT is connection_lost (safe to run again),
-  /// otherwise unknown_outcome.
-  caf::expected<std::any> run(const unit_of_work& work, bool idempotent);
+  /// Runs `work` as `mode` says and commits when it returns a value.
+  /// Connects first when needed. A connection lost during COMMIT is
+  /// connection_lost (safe to run again) unless `mode` is write_once, then
+  /// unknown_outcome.
+  caf::expected<std::any> run(const unit_of_work& work, access mode);
 
   /// Runs one statement outside a transaction (health probes).
   caf::error ping();

@@ -143,6 +143,10 @@ service_process::wait_exit(std::chrono::milliseconds timeout) {
     if (r == pid_) {
       exit_code_ =
         WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      // The child's end of the pipe is closed now: once the reader has seen
+      // end of file, lines() holds everything the process wrote.
+      if (reader_.joinable())
+        reader_.join();
       return exit_code_;
     }
     if (std::chrono::steady_clock::now() >= deadline)
