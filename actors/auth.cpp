@@ -491,6 +491,7 @@ void refresh_revocations(auth_actor self) {
   request_meta meta;
   meta.request_id = "revocations";
   meta.deadline = clock::now() + std::chrono::seconds{2};
+  meta.background = true;
   auto since = st.watermark > 0 ? st.watermark - revocation_overlap : 0.0;
   query<std::vector<storage::revocation>>(
     self, meta, "revocations_since", storage::access::read,

@@ -98,7 +98,11 @@ caf::behavior db_session(caf::stateful_actor<session_state>* self,
       auto& db = *self->state.db;
       bool had_connection = db.connected();
       auto started = clock::now();
-      auto result = db.run(job.work, job.mode);
+      auto budget = [&job] {
+        return std::chrono::duration_cast<milliseconds>(job.deadline -
+                                                        clock::now());
+      };
+      auto result = db.run(job.work, job.mode, budget());
       if (!result && had_connection &&
           is(result.error(), errc::connection_lost)) {
         // The server dropped this connection (restart, pg_terminate_backend,
@@ -106,7 +110,7 @@ caf::behavior db_session(caf::stateful_actor<session_state>* self,
         // work that is not write_once runs again on the new connection.
         metrics->db_errors["connection_lost"].Increment();
         if (!db.connect() && job.mode != storage::access::write_once)
-          result = db.run(job.work, job.mode);
+          result = db.run(job.work, job.mode, budget());
       }
       auto& series = self->state.durations[job.label];
       if (series == nullptr)
@@ -327,7 +331,7 @@ void submit(pool_actor self, pending_job p) {
     auto index = st.idle.front();
     st.idle.pop_front();
     start(self, index, std::move(p));
-  } else if (st.queue.size() < st.cfg->db_queue_limit) {
+  } else if (p.job.background || st.queue.size() < st.cfg->db_queue_limit) {
     st.queue.push_back(std::move(p));
     if (!st.sweeping) {
       st.sweeping = true;

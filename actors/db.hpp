@@ -3,12 +3,14 @@
 // The pool (registered as names::db) owns DB_POOL_SIZE detached session
 // actors, one pqxx connection each, so blocking libpqxx calls never run on
 // scheduler or reactor threads. A job goes to an idle session first; when
-// all are busy it waits in a bounded queue; when the queue is full, or the
+// all are busy it waits in a bounded queue; when the queue is full (for a
+// client's request; the service's own background jobs still queue), or the
 // database is known to be down, it fails at once with service_unavailable
-// (503 + Retry-After). A session whose connection breaks reconnects in
-// place (statements are prepared anew) and runs the job once more unless it
-// is write_once; when the server is gone it answers connection_lost and
-// exits, and the pool starts a fresh session after a backoff, counting it in
+// (503 + Retry-After). Queued jobs fail with a timeout at their deadline.
+// A session whose connection breaks reconnects in place (statements are
+// prepared anew) and runs the job once more unless it is write_once; when
+// the server is gone it answers connection_lost and exits, and the pool
+// starts a fresh session after a backoff, counting it in
 // miyabi_actor_restarts_total.
 //
 // A detached monitor actor applies migrations when the database becomes
@@ -66,6 +68,7 @@ struct db_job {
   storage::access mode = storage::access::write_once;
   clock::time_point deadline;
   storage::unit_of_work work;
+  bool background = false; ///< see request_meta::background
   /// Set: the outcome goes here instead of to the requester.
   std::shared_ptr<db_outcome> outcome;
 };
@@ -90,6 +93,7 @@ db_job make_db_job(const request_meta& meta, const char* label,
   job.label = label;
   job.mode = mode;
   job.deadline = meta.deadline;
+  job.background = meta.background;
   job.work = [work = std::move(work)](
                pqxx::transaction_base& tx) -> caf::expected<std::any> {
     auto result = work(tx);

@@ -76,6 +76,9 @@ struct request_meta {
   std::string trace; ///< logging.googleapis.com/trace value, or empty
   clock::time_point received;
   clock::time_point deadline;
+  /// The service's own periodic work, not a client's request: a full
+  /// database queue does not refuse it (there are only a few such jobs).
+  bool background = false;
 
   /// Time left until the deadline (zero or negative when passed).
   clock::duration remaining() const { return deadline - clock::now(); }

@@ -52,6 +52,7 @@ request_meta internal_meta(const char* what, milliseconds budget) {
   request_meta meta;
   meta.request_id = what;
   meta.deadline = clock::now() + budget;
+  meta.background = true;
   return meta;
 }
 

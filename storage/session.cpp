@@ -106,18 +106,27 @@ caf::error session::translate_current_exception(bool committing) {
   }
 }
 
-caf::expected<std::any> session::run(const unit_of_work& work, access mode) {
+caf::expected<std::any> session::run(const unit_of_work& work, access mode,
+                                     std::chrono::milliseconds budget) {
+  if (budget <= std::chrono::milliseconds::zero())
+    return make_error(errc::timeout, "request deadline passed");
   if (auto err = connect())
     return err;
+  // A job that waited in the queue gets less than the session's statement
+  // timeout, so its answer is not later than its deadline.
+  bool late = budget < cfg_.statement_timeout;
   bool committing = false;
   try {
-    if (mode == access::read) {
+    if (mode == access::read && !late) {
       // One round trip per statement instead of three for BEGIN, the
       // statement and COMMIT.
       pqxx::nontransaction tx{*conn_};
       return work(tx);
     }
     pqxx::work tx{*conn_};
+    if (late)
+      tx.exec("SET LOCAL statement_timeout = " +
+              std::to_string(budget.count()));
     auto result = work(tx);
     if (!result)
       return result; // leaving the scope rolls the transaction back

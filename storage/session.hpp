@@ -75,8 +75,12 @@ class session {
   /// Runs `work` as `mode` says and commits when it returns a value.
   /// Connects first when needed. A connection lost during COMMIT is
   /// connection_lost (safe to run again) unless `mode` is write_once, then
-  /// unknown_outcome.
-  caf::expected<std::any> run(const unit_of_work& work, access mode);
+  /// unknown_outcome. Statements end with `timeout` after `budget` when
+  /// that is shorter than the statement timeout (costing a transaction for
+  /// a read), at once when it is not positive.
+  caf::expected<std::any>
+  run(const unit_of_work& work, access mode,
+      std::chrono::milliseconds budget = std::chrono::milliseconds::max());
 
   /// Runs one statement outside a transaction (health probes).
   caf::error ping();

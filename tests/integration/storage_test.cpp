@@ -125,6 +125,11 @@ BOOST_AUTO_TEST_CASE(a_full_queue_answers_503_at_once) {
   env["DB_POOL_SIZE"] = "1";
   env["DB_QUEUE_LIMIT"] = "1";
   service_process svc{env};
+  // The start-up burst of the service's own jobs (revocations, outbox) may
+  // still hold the only session.
+  BOOST_REQUIRE(eventually(
+    [&] { return metric(svc, "miyabi_db_sessions{state=\"idle\"}") == 1; },
+    5s));
   auto token = mock_login(svc, 8).access;
   auto base = svc.base_url();
   // Hold a lock that the list query waits for, so the only session stays
@@ -191,6 +196,44 @@ BOOST_AUTO_TEST_CASE(a_statement_past_the_deadline_is_cancelled_with_504) {
   BOOST_TEST(
     client.get(svc.base_url() + "/api/v1/repositories", bearer(token)).status ==
     200);
+}
+
+BOOST_AUTO_TEST_CASE(a_request_queued_past_its_deadline_gets_504_in_time) {
+  auto url = create_database();
+  auto env = db_env(url);
+  env["DB_POOL_SIZE"] = "1";
+  env["REQUEST_TIMEOUT_MS"] = "1500";
+  service_process svc{env};
+  auto token = mock_login(svc, 10).access;
+  auto base = svc.base_url();
+  // The only session waits for the lock, so the second request waits in the
+  // queue: its deadline has to end it there.
+  pqxx::connection blocker{url};
+  pqxx::work lock{blocker};
+  lock.exec("LOCK TABLE repositories IN ACCESS EXCLUSIVE MODE");
+  thread_group clients;
+  std::atomic<long> first{0};
+  clients.spawn([&] {
+    http_client c;
+    first = c.get(base + "/api/v1/repositories", bearer(token)).status;
+  });
+  BOOST_REQUIRE(eventually(
+    [&] { return metric(svc, "miyabi_db_sessions{state=\"busy\"}") >= 1; },
+    5s));
+  http_client client;
+  auto started = clock_type::now();
+  auto queued = client.get(base + "/api/v1/repositories", bearer(token));
+  auto took = clock_type::now() - started;
+  BOOST_TEST(queued.status == 504);
+  BOOST_TEST((took >= 1000ms), "answered before the deadline");
+  BOOST_TEST((took < 2000ms), "answered long after the deadline");
+  BOOST_TEST(
+    eventually([&] { return metric(svc, "miyabi_db_queue_depth") == 0; }, 2s));
+  lock.abort();
+  clients.wait();
+  BOOST_TEST(first == 504);
+  BOOST_TEST(client.get(base + "/api/v1/repositories", bearer(token)).status ==
+             200);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
