@@ -431,6 +431,11 @@ bool server::wait_idle(std::chrono::steady_clock::time_point deadline) {
 
 void server::stop() {
   if (impl_->endpoint) {
+    // An answer counts as done once it is queued for its reactor thread;
+    // Pistache offers no way to see that queue empty, and shutting the
+    // reactors down first would drop what is still in it (seen as a
+    // connection closed without an answer by a client of the last burst).
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
     impl_->endpoint->shutdown();
     impl_->endpoint.reset();
   }

@@ -48,7 +48,8 @@ class server {
   /// idle.
   bool wait_idle(std::chrono::steady_clock::time_point deadline);
 
-  /// Stops the reactors and closes every connection.
+  /// Stops the reactors and closes every connection, after a short linger
+  /// that lets them write the answers queued last.
   void stop();
 
   /// The metrics labels of the routes (for the metrics registry).

@@ -5,6 +5,7 @@
 #define BOOST_TEST_MODULE storage_test
 #include <atomic>
 #include <csignal>
+#include <mutex>
 #include <regex>
 #include <thread>
 
@@ -351,13 +352,15 @@ BOOST_AUTO_TEST_CASE(sigterm_answers_requests_waiting_on_the_database) {
   pqxx::connection blocker{url};
   pqxx::work lock{blocker};
   lock.exec("LOCK TABLE repositories IN ACCESS EXCLUSIVE MODE");
-  std::atomic<int> ok{0};
+  std::mutex mtx;
+  std::vector<std::string> answers;
   thread_group clients;
   for (int i = 0; i < 6; ++i)
     clients.spawn([&] {
       http_client c{10s};
-      if (c.get(base + "/api/v1/repositories", bearer(token)).status == 200)
-        ++ok;
+      auto resp = c.get(base + "/api/v1/repositories", bearer(token));
+      std::lock_guard<std::mutex> guard{mtx};
+      answers.push_back(std::to_string(resp.status) + " " + resp.body);
     });
   BOOST_REQUIRE(time_until(
     [&] { return metric(svc, "http_requests_in_flight") >= 6; }, 5s));
@@ -372,7 +375,9 @@ BOOST_AUTO_TEST_CASE(sigterm_answers_requests_waiting_on_the_database) {
   BOOST_TEST(late.get(base + "/api/v1/health").status == 503);
   lock.abort();
   clients.wait();
-  BOOST_TEST(ok == 6);
+  BOOST_TEST(answers.size() == 6u);
+  for (const auto& answer : answers)
+    BOOST_TEST(answer.rfind("200 ", 0) == 0, answer);
   BOOST_TEST(svc.wait_exit(6s).value_or(-1) == 0);
 }
 
