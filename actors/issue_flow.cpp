@@ -10,6 +10,7 @@
 #include "actors/outbound.hpp"
 #include "actors/rules.hpp"
 #include "config/log.hpp"
+#include "config/utf8.hpp"
 
 namespace miyabi::actors {
 
@@ -106,7 +107,9 @@ void post_issue(caf::event_based_actor* self, const config::settings& cfg,
       doc.Parse(out.body.c_str(), out.body.size());
       if (out.status == 201 && !doc.HasParseError() && doc.IsObject() &&
           doc.HasMember("number") && doc["number"].IsInt64() &&
-          doc.HasMember("html_url") && doc["html_url"].IsString()) {
+          doc.HasMember("html_url") && doc["html_url"].IsString() &&
+          valid_utf8(
+            {doc["html_url"].GetString(), doc["html_url"].GetStringLength()})) {
         done(issue_created_text(ja, doc["number"].GetInt64(),
                                 doc["html_url"].GetString()));
         return;
@@ -169,7 +172,9 @@ std::optional<drafted_issue> parse_draft(const std::string& content) {
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag |
             rapidjson::kParseIterativeFlag>(content.c_str(), content.size());
-  if (doc.HasParseError() || !doc.IsObject())
+  // The encoding flag checks raw bytes only; escapes such as a lone
+  // \udc4d still decode to text PostgreSQL and GitHub refuse.
+  if (doc.HasParseError() || !doc.IsObject() || !json_strings_valid_utf8(doc))
     return std::nullopt;
   auto text = [&doc](const char* key,
                      size_t max) -> std::optional<std::string> {
