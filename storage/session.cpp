@@ -91,6 +91,14 @@ caf::error session::translate_current_exception(bool committing) {
     if (state == "55P03")
       return make_error(errc::conflict,
                         "the same request is still being processed");
+    if (state == "22021" || state == "22P05") {
+      // Input validation lets only strict UTF-8 without U+0000 through; if
+      // such text still arrives, it is the client's input, not a failure.
+      log::warning("text the database cannot store", {{"sqlstate", state}});
+      return make_error(errc::validation_error,
+                        "text the database cannot store",
+                        "strings must be UTF-8 without U+0000");
+    }
     if (state == "40001" || state == "40P01")
       return make_error(errc::conflict,
                         "a concurrent change got in the way; retry");

@@ -13,6 +13,7 @@
 //   unknown_outcome  the connection broke during COMMIT (never retry blindly)
 //   timeout          statement_timeout cancelled the statement
 //   conflict         unique violation or lock not available (in flight)
+//   validation_error text PostgreSQL cannot store (SQLSTATE 22021, 22P05)
 //   database_error   any other SQL error (logged with its SQLSTATE; clients
 //                    never see the text)
 //   internal_error   a bug: unexpected rows, usage errors

@@ -12,6 +12,8 @@
 #include <boost/test/unit_test.hpp>
 #include <pqxx/pqxx>
 
+#include "config/errors.hpp"
+#include "storage/session.hpp"
 #include "support/checks.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
@@ -197,6 +199,34 @@ BOOST_AUTO_TEST_CASE(a_statement_past_the_deadline_is_cancelled_with_504) {
   BOOST_TEST(
     client.get(svc.base_url() + "/api/v1/repositories", bearer(token)).status ==
     200);
+}
+
+BOOST_AUTO_TEST_CASE(text_the_database_cannot_store_is_a_validation_error) {
+  miyabi::storage::session_config cfg;
+  cfg.url = create_database();
+  miyabi::storage::session db{cfg};
+  // 22021: bytes that are not UTF-8; 22P05: U+0000 taken out of jsonb.
+  for (const char* sql : {"SELECT convert_from('\\xedb080'::bytea, 'UTF8')",
+                          "SELECT '{\"a\":\"\\u0000\"}'::jsonb ->> 'a'"}) {
+    auto result = db.run(
+      [sql](pqxx::transaction_base& tx) -> caf::expected<std::any> {
+        tx.exec(sql);
+        return std::any{};
+      },
+      miyabi::storage::access::read);
+    BOOST_TEST_INFO(sql);
+    BOOST_REQUIRE(!result);
+    BOOST_TEST((miyabi::describe(result.error()).code ==
+                miyabi::errc::validation_error));
+  }
+  // The session stays usable.
+  auto after = db.run(
+    [](pqxx::transaction_base& tx) -> caf::expected<std::any> {
+      return std::any{tx.exec1("SELECT 1")[0].as<int>()};
+    },
+    miyabi::storage::access::read);
+  BOOST_REQUIRE(static_cast<bool>(after));
+  BOOST_TEST(std::any_cast<int>(*after) == 1);
 }
 
 BOOST_AUTO_TEST_CASE(a_request_queued_past_its_deadline_gets_504_in_time) {
