@@ -99,19 +99,28 @@ std::vector<std::string> split_message(const std::string& text, size_t limit) {
   std::vector<std::string> parts;
   size_t start = 0;
   while (start < text.size()) {
-    // Walk `limit` characters (UTF-8 sequences) from `start`.
+    // Walk up to `limit` UTF-16 code units from `start`: Telegram counts
+    // its 4096 in those, so a character beyond U+FFFF (a 4-byte sequence,
+    // most emoji) takes two.
     size_t end = start;
-    size_t chars = 0;
+    size_t units = 0;
     size_t last_newline = std::string::npos;
-    while (end < text.size() && chars < limit) {
+    while (end < text.size()) {
+      size_t width = static_cast<unsigned char>(text[end]) >= 0xF0 ? 2 : 1;
+      if (units + width > limit)
+        break;
       if (text[end] == '\n')
         last_newline = end;
       ++end;
       while (end < text.size() &&
              continuation(static_cast<unsigned char>(text[end])))
         ++end;
-      ++chars;
+      units += width;
     }
+    if (end == start) // a limit below 2 and a wide character: take it whole
+      while (++end < text.size() &&
+             continuation(static_cast<unsigned char>(text[end])))
+        ;
     if (end < text.size() && last_newline != std::string::npos &&
         last_newline > start)
       end = last_newline + 1; // break after the last full line that fits

@@ -94,8 +94,9 @@ struct execution_counts {
 caf::expected<execution_counts>
 count_active_executions(pqxx::transaction_base& tx, const std::string& user_id);
 
-/// Splits text into parts of at most `limit` Unicode characters, preferring
-/// line breaks, never splitting a UTF-8 sequence.
+/// Splits text into parts of at most `limit` UTF-16 code units (how
+/// Telegram counts message length: a character beyond U+FFFF counts two),
+/// preferring line breaks, never splitting a UTF-8 sequence.
 std::vector<std::string> split_message(const std::string& text,
                                        size_t limit = 4096);
 

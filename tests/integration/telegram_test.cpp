@@ -1225,6 +1225,16 @@ BOOST_AUTO_TEST_CASE(split_message_keeps_every_part_within_4096_characters) {
   BOOST_TEST(characters(parts[1]) == 4096u);
   BOOST_TEST(characters(parts[2]) == 10000u - 8192u);
   BOOST_TEST(parts[0] + parts[1] + parts[2] == line);
+  // Emoji beyond U+FFFF count two UTF-16 units, as Telegram counts them.
+  std::string emoji;
+  for (int i = 0; i < 5000; ++i)
+    emoji += "\xF0\x9F\x98\x80"; // U+1F600
+  emoji = "a" + emoji;
+  parts = miyabi::storage::split_message(emoji);
+  BOOST_REQUIRE_EQUAL(parts.size(), 3u);
+  BOOST_TEST(characters(parts[0]) == 1u + 2047u); // 4095 units: no room for 2
+  BOOST_TEST(characters(parts[1]) == 2048u);
+  BOOST_TEST(parts[0] + parts[1] + parts[2] == emoji);
 }
 
 BOOST_AUTO_TEST_CASE(the_outbox_paces_each_chat_and_retries_as_telegram_asks) {
