@@ -36,6 +36,21 @@ class bot_backend {
   virtual bool has_database() const = 0;
 };
 
+/// The backend of telegram-only mode: no links, no counts.
+class telegram_only_backend final : public bot_backend {
+ public:
+  std::optional<storage::user> linked_user(int64_t) override { return {}; }
+  std::optional<storage::user> consume_link(const std::string&,
+                                            int64_t) override {
+    return {};
+  }
+  std::optional<std::pair<int64_t, int64_t>>
+  active_executions(const std::string&) override {
+    return {};
+  }
+  bool has_database() const override { return false; }
+};
+
 /// Settings the decisions depend on.
 struct bot_settings {
   std::vector<int64_t> authorized_chat_ids;

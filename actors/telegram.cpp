@@ -53,21 +53,6 @@ class transaction_backend final : public bot_backend {
   pqxx::transaction_base& tx_;
 };
 
-/// Telegram-only mode: no links, no counts.
-class no_backend final : public bot_backend {
- public:
-  std::optional<storage::user> linked_user(int64_t) override { return {}; }
-  std::optional<storage::user> consume_link(const std::string&,
-                                            int64_t) override {
-    return {};
-  }
-  std::optional<std::pair<int64_t, int64_t>>
-  active_executions(const std::string&) override {
-    return {};
-  }
-  bool has_database() const override { return false; }
-};
-
 struct webhook_outcome {
   bool duplicate = false;
   bot_action action;
@@ -196,7 +181,7 @@ void process_without_database(telegram_actor self, api_call& call,
     st.seen_order.pop_front();
   }
   count(self, "processed");
-  no_backend backend;
+  telegram_only_backend backend;
   auto action = decide(update, backend, settings_of(st));
   if (!action.issue) {
     rp.deliver(api_reply{200, reply_of(action), {}});

@@ -12,21 +12,6 @@ namespace {
 
 constexpr int64_t chat = 42;
 
-/// A backend without a database: authorization comes from the settings.
-class no_database final : public bot_backend {
- public:
-  std::optional<storage::user> linked_user(int64_t) override { return {}; }
-  std::optional<storage::user> consume_link(const std::string&,
-                                            int64_t) override {
-    return {};
-  }
-  std::optional<std::pair<int64_t, int64_t>>
-  active_executions(const std::string&) override {
-    return {};
-  }
-  bool has_database() const override { return false; }
-};
-
 bot_settings issue_settings() {
   bot_settings s;
   s.authorized_chat_ids = {chat};
@@ -44,7 +29,8 @@ std::string title_of(const std::string& text) {
   m.chat_id = chat;
   m.text = text;
   update.message = m;
-  no_database backend;
+  // Without a database, authorization comes from the settings.
+  telegram_only_backend backend;
   auto action = decide(update, backend, issue_settings());
   BOOST_REQUIRE(action.issue.has_value());
   return action.issue->title;
