@@ -319,6 +319,15 @@ void sweep(pool_actor self) {
   update_gauges(self);
 }
 
+/// Queued jobs of clients; the service's own background jobs do not count
+/// against DB_QUEUE_LIMIT.
+size_t client_jobs_queued(pool_actor self) {
+  const auto& queue = self->state.queue;
+  return static_cast<size_t>(
+    std::count_if(queue.begin(), queue.end(),
+                  [](const pending_job& p) { return !p.job.background; }));
+}
+
 void submit(pool_actor self, pending_job p) {
   auto& st = self->state;
   if (st.status->database.load() == db_state::disconnected) {
@@ -331,7 +340,8 @@ void submit(pool_actor self, pending_job p) {
     auto index = st.idle.front();
     st.idle.pop_front();
     start(self, index, std::move(p));
-  } else if (p.job.background || st.queue.size() < st.cfg->db_queue_limit) {
+  } else if (p.job.background ||
+             client_jobs_queued(self) < st.cfg->db_queue_limit) {
     st.queue.push_back(std::move(p));
     if (!st.sweeping) {
       st.sweeping = true;
