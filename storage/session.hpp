@@ -28,6 +28,7 @@
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <pqxx/connection.hxx>
 #include <pqxx/types.hxx>
 
 namespace miyabi::storage {
@@ -96,7 +97,10 @@ class session {
   caf::error translate_current_exception(bool committing);
 
   session_config cfg_;
-  std::unique_ptr<pqxx::connection_base> conn_;
+  // The concrete type: pqxx 6.4's connection_base has no public virtual
+  // destructor, so deleting through it would be undefined (ASan reports a
+  // new/delete size mismatch).
+  std::unique_ptr<pqxx::connection> conn_;
 };
 
 } // namespace miyabi::storage

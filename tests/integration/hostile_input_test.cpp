@@ -428,7 +428,13 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST_MESSAGE("resident memory " << rss_before / 1024 << " KiB -> "
                                         << rss_after / 1024 << " KiB ("
                                         << growth / 1024 << " KiB)");
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed memory in its quarantine (256 MB by default), so the
+  // resident size says nothing here; the plain pass checks it.
+  BOOST_TEST_MESSAGE("growth not checked under AddressSanitizer");
+#else
   BOOST_TEST(growth < 10 * 1024 * 1024);
+#endif
   BOOST_TEST(alive(service()));
   BOOST_TEST(health_status(service(), 5s) == 200);
 }

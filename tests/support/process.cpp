@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -74,6 +75,12 @@ void service_process::spawn(const env_map& env) {
   for (const auto& [key, value] : env)
     storage.push_back(key + "=" + value);
   storage.emplace_back("PATH=/usr/local/bin:/usr/bin:/bin");
+  // The sanitizer passes configure the service through these (halt on the
+  // first report, suppression files); nothing else of ours is inherited.
+  for (const char* name :
+       {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"})
+    if (const char* value = std::getenv(name); value && env.count(name) == 0)
+      storage.push_back(std::string{name} + "=" + value);
   std::vector<char*> envp;
   for (auto& entry : storage)
     envp.push_back(entry.data());
