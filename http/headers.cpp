@@ -43,22 +43,18 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-header_block::header_block(const header_list& headers)
-    : name_(headers.at(0).first) {
-  value_ = headers[0].second;
+std::shared_ptr<named_header> make_header_block(const header_list& headers) {
+  std::string value = headers.at(0).second;
   for (size_t i = 1; i < headers.size(); ++i)
-    value_ += "\r\n" + headers[i].first + ": " + headers[i].second;
-}
-
-uint64_t header_block::hash() const {
-  return Pistache::Http::Header::detail::hash(name_.c_str());
+    value += "\r\n" + headers[i].first + ": " + headers[i].second;
+  return std::make_shared<named_header>(headers[0].first, std::move(value));
 }
 
 constant_headers::constant_headers(bool production, const cors_policy& cors) {
   header_list list;
   add_security_headers(production, list);
   cors.constant(list);
-  common = std::make_shared<header_block>(list);
+  common = make_header_block(list);
   no_store = std::make_shared<named_header>("Cache-Control", "no-store");
 }
 

@@ -43,22 +43,9 @@ class named_header final : public Pistache::Http::Header::Header {
 /// header's, and its value carries the others on further lines. Pistache
 /// stores every header of a response in a hash map, so adding one prebuilt
 /// block instead of a dozen headers saves most of a response's allocations.
-/// Immutable; one instance is shared by all responses on all threads.
-class header_block final : public Pistache::Http::Header::Header {
- public:
-  /// `headers` must not be empty.
-  explicit header_block(const header_list& headers);
-
-  const char* name() const override { return name_.c_str(); }
-
-  uint64_t hash() const override;
-
-  void write(std::ostream& os) const override { os << value_; }
-
- private:
-  std::string name_;
-  std::string value_;
-};
+/// `headers` must not be empty (std::out_of_range). The result is immutable
+/// and may be shared by all responses on all threads.
+std::shared_ptr<named_header> make_header_block(const header_list& headers);
 
 /// The headers of a configuration that every response carries: security
 /// headers and the request-independent CORS part, plus the no-store header
@@ -66,7 +53,7 @@ class header_block final : public Pistache::Http::Header::Header {
 struct constant_headers {
   constant_headers(bool production, const cors_policy& cors);
 
-  std::shared_ptr<header_block> common;
+  std::shared_ptr<named_header> common;
   std::shared_ptr<named_header> no_store;
 };
 
