@@ -189,7 +189,23 @@ class guarded_body_step final : public Http::Private::Step {
   State apply(StreamCursor& cursor) override {
     if (st_.refused)
       return drop_input(cursor);
-    return run_guarded(st_, inner_, cursor);
+    auto state = run_guarded(st_, inner_, cursor);
+    if (state != State::Done)
+      return state;
+    // Pistache serves one request per read and then empties its buffer, so
+    // a pipelined request behind this one would be lost and its client left
+    // waiting for an answer that never comes. Refusing the read as a whole
+    // (400 and close) tells the client at once; empty lines between
+    // requests are tolerated (RFC 9112, 2.2).
+    while (cursor.remaining() > 0 &&
+           (cursor.current() == '\r' || cursor.current() == '\n'))
+      cursor.advance(1);
+    if (cursor.remaining() == 0)
+      return state;
+    refuse(st_, 400,
+           "pipelined requests are not supported: send each request after "
+           "the answer to the previous one");
+    return drop_input(cursor);
   }
 
  private:

@@ -11,6 +11,8 @@
 //   and never conflicting (400), no Transfer-Encoding (411: bodies need a
 //   length), and an announced length over the body limit is refused (413)
 //   before anything is allocated for it;
+// - a read that holds more than one request (pipelining) is refused with
+//   400: Pistache would serve the first and silently drop the rest;
 // - any exception from Pistache's steps becomes a JSON 400.
 // A refused request is answered with a JSON envelope and `Connection: close`,
 // the write side is shut, and the rest of the connection's input is dropped.

@@ -459,26 +459,34 @@ BOOST_AUTO_TEST_CASE(
 }
 
 BOOST_AUTO_TEST_CASE(
-  three_pipelined_requests_in_one_packet_are_each_answered_or_the_connection_closes,
-  *boost::unit_test::timeout(30) * boost::unit_test::expected_failures(1)) {
-  // Known defect (issue 8 report): Pistache 0.0.5's Http::Handler::onInput
-  // parses one request per read and then resets the parser, dropping the
-  // rest of the buffer. The second and third requests are never answered
-  // and the connection stays open until KEEPALIVE_TIMEOUT_MS, so a
-  // pipelining client waits. The check below states the right behaviour;
-  // it is an expected failure until the guarded parser handles the rest of
-  // the buffer ("fewer failures than expected" then means: drop the mark).
+  three_pipelined_requests_in_one_packet_are_refused_at_once_and_closed,
+  *boost::unit_test::timeout(30)) {
+  // Pistache 0.0.5 serves one request per read and drops the rest of the
+  // buffer; unguarded, the client would get one answer and then wait for
+  // the keep-alive timeout. The guard refuses the read instead.
   auto out = exchange(repeat(health_get, 3), 3s, 3);
   auto statuses = responses_in(out.bytes);
   BOOST_TEST_MESSAGE("3 pipelined GETs: " << statuses.size() << " answered, "
                                           << "connection "
                                           << (out.closed ? "closed" : "open")
                                           << " after " << out.end_ms << " ms");
-  for (auto s : statuses)
-    BOOST_TEST(s == 200);
-  BOOST_TEST((statuses.size() == 3 || out.closed));
+  BOOST_TEST(statuses == std::vector<int>{400},
+             boost::test_tools::per_element());
+  BOOST_TEST(out.closed);
+  BOOST_TEST(out.end_ms < 1000);
+  BOOST_TEST(out.bytes.find("pipelined requests are not supported") !=
+             std::string::npos);
   BOOST_TEST(alive(service()));
   BOOST_TEST(health_status(service(), 5s) == 200);
+}
+
+BOOST_AUTO_TEST_CASE(empty_lines_after_a_request_are_not_taken_for_pipelining,
+                     *boost::unit_test::timeout(30)) {
+  auto out = exchange(health_get + "\r\n\r\n", 3s, 1);
+  auto statuses = responses_in(out.bytes);
+  BOOST_TEST(statuses == std::vector<int>{200},
+             boost::test_tools::per_element());
+  BOOST_TEST(!out.closed);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
