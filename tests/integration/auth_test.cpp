@@ -24,13 +24,18 @@
 #include <openssl/sha.h>
 #include <rapidjson/document.h>
 
+#include "actors/crypto.hpp"
+#include "actors/outbound.hpp"
 #include "fakes/fake_http.hpp"
+#include "http/decode.hpp"
 #include "support/checks.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
 #include "support/postgres.hpp"
 #include "support/process.hpp"
 
+using miyabi::actors::base64url_encode;
+using miyabi::actors::url_encode;
 using namespace miyabi::test;
 using namespace std::chrono_literals;
 using std::chrono::steady_clock;
@@ -95,37 +100,12 @@ std::string sha256_raw(const std::string& text) {
 
 /// The PKCE S256 challenge of a verifier (RFC 7636): BASE64URL(SHA256(v)).
 std::string s256(const std::string& verifier) {
-  return base64url(sha256_raw(verifier));
+  return base64url_encode(sha256_raw(verifier));
 }
 
-std::string url_encode(const std::string& text) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
+/// A percent-decoded component; the raw text when it is not valid.
 std::string url_decode(const std::string& text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size()) {
-      out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
+  return miyabi::http::percent_decode(text).value_or(text);
 }
 
 /// `a=1&b=2` (query, fragment or form body), decoded.
@@ -1209,13 +1189,14 @@ BOOST_AUTO_TEST_CASE(tokens_failing_any_check_are_a_jwt_error) {
   auto sig = parts[2];
   auto flipped = sig;
   flipped[10] = flipped[10] == 'A' ? 'B' : 'A';
-  std::string none_header = base64url(R"({"alg":"none","typ":"JWT"})");
+  std::string none_header = base64url_encode(R"({"alg":"none","typ":"JWT"})");
   auto other_sub = claims_json(user.id, gid + 1);
   std::vector<std::pair<std::string, std::string>> cases{
     {"garbage", "not-a-jwt"},
     {"two segments", parts[0] + "." + parts[1]},
     {"tampered signature", parts[0] + "." + parts[1] + "." + flipped},
-    {"tampered payload", parts[0] + "." + base64url(other_sub) + "." + sig},
+    {"tampered payload",
+     parts[0] + "." + base64url_encode(other_sub) + "." + sig},
     {"alg none, no signature", none_header + "." + parts[1] + "."},
     {"alg none, old signature", none_header + "." + parts[1] + "." + sig},
     {"HS512", pyjwt_encode(good_claims, jwt_secret(), "HS512")},

@@ -27,6 +27,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "actors/crypto.hpp"
 #include "support/checks.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
@@ -695,8 +696,10 @@ BOOST_AUTO_TEST_CASE(
     expect_error(a.get(std::string{"/agents/executions?limit="} + limit), 400,
                  "validation_error", "limit", std::string{"limit="} + limit);
   const std::vector<std::string> cursors{
-    "garbage!!", "abc", base64url("2026-01-01T00:00:00Z|not-a-uuid"),
-    base64url("yesterday|" + unknown_id), std::string(300, 'A')};
+    "garbage!!", "abc",
+    miyabi::actors::base64url_encode("2026-01-01T00:00:00Z|not-a-uuid"),
+    miyabi::actors::base64url_encode("yesterday|" + unknown_id),
+    std::string(300, 'A')};
   for (const auto& bad : cursors)
     expect_error(a.get("/agents/executions?cursor=" + bad), 400,
                  "validation_error", "cursor", "cursor=" + bad);

@@ -33,33 +33,6 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-std::string base64url(const std::string& bytes) {
-  static constexpr char table[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t n = (uint32_t{uint8_t(bytes[i])} << 16) |
-                 (uint32_t{uint8_t(bytes[i + 1])} << 8) | uint8_t(bytes[i + 2]);
-    out += table[(n >> 18) & 63];
-    out += table[(n >> 12) & 63];
-    out += table[(n >> 6) & 63];
-    out += table[n & 63];
-  }
-  if (bytes.size() - i == 1) {
-    uint32_t n = uint32_t{uint8_t(bytes[i])} << 16;
-    out += table[(n >> 18) & 63];
-    out += table[(n >> 12) & 63];
-  } else if (bytes.size() - i == 2) {
-    uint32_t n = (uint32_t{uint8_t(bytes[i])} << 16) |
-                 (uint32_t{uint8_t(bytes[i + 1])} << 8);
-    out += table[(n >> 18) & 63];
-    out += table[(n >> 12) & 63];
-    out += table[(n >> 6) & 63];
-  }
-  return out;
-}
-
 long long ms_between(clock_type::time_point from, clock_type::time_point to) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(to - from)
     .count();

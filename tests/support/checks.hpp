@@ -26,9 +26,6 @@ namespace miyabi::test {
 /// True when `part` occurs in `text`.
 bool contains(const std::string& text, const std::string& part);
 
-/// Base64url (RFC 4648 section 5) without padding, as JWTs and PKCE use it.
-std::string base64url(const std::string& bytes);
-
 /// Whole milliseconds from `from` to `to`.
 long long ms_between(std::chrono::steady_clock::time_point from,
                      std::chrono::steady_clock::time_point to);
