@@ -38,13 +38,12 @@ void cors_policy::echo(std::string_view origin, header_list& out) const {
 void cors_policy::apply_preflight(std::string_view origin,
                                   std::string_view allow,
                                   header_list& out) const {
-  bool any = allowed_.empty();
-  if (!any)
-    out.emplace_back("Vary", "Origin");
-  if (!any && (origin.empty() || !allowed(origin)))
+  // Only the preflight's own headers: the origin headers (`*`, or the
+  // echoed origin with `Vary`) come from `constant` and `echo`, which every
+  // answer carries; adding them here too sent them twice, and browsers
+  // refuse an answer with two Access-Control-Allow-Origin values.
+  if (!allowed_.empty() && (origin.empty() || !allowed(origin)))
     return;
-  out.emplace_back("Access-Control-Allow-Origin",
-                   any ? std::string{"*"} : std::string{origin});
   out.emplace_back("Access-Control-Allow-Methods", std::string{allow});
   out.emplace_back("Access-Control-Allow-Headers",
                    std::string{allowed_headers});

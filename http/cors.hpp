@@ -27,8 +27,9 @@ class cors_policy {
   /// The part of `apply` that depends on the request's origin.
   void echo(std::string_view origin, header_list& out) const;
 
-  /// Headers for a preflight of a path whose methods are `allow`. A
-  /// preflight from an origin that is not allowed gets no CORS headers.
+  /// The preflight-only headers (methods, headers, max age) for a path whose
+  /// methods are `allow`; the answer carries `apply`'s headers besides. A
+  /// preflight from an origin that is not allowed gets none of them.
   void apply_preflight(std::string_view origin, std::string_view allow,
                        header_list& out) const;
 

@@ -87,6 +87,8 @@ void check_envelope(const http_response& resp, long status,
              "status " << resp.status << " body " << excerpt(resp.body));
   BOOST_TEST(resp.header("Content-Type") == "application/json");
   BOOST_TEST(resp.header("Cache-Control") == "no-store");
+  BOOST_TEST(resp.repeated_header().empty(),
+             "header sent twice: " << resp.repeated_header());
   auto doc = parse_object(resp.body);
   BOOST_TEST(text_of(doc, "error") == code);
   const auto* message = member(doc, "message");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <mutex>
 
 #include <curl/curl.h>
@@ -60,6 +61,16 @@ http_client::http_client(std::chrono::milliseconds timeout)
 
 http_client::~http_client() {
   curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+std::string http_response::repeated_header() const {
+  for (auto i = headers.begin(); i != headers.end(); ++i) {
+    auto next = std::next(i);
+    if (next != headers.end() && next->first == i->first &&
+        i->first != "set-cookie")
+      return i->first;
+  }
+  return {};
 }
 
 http_response http_client::request(const std::string& method,

@@ -19,6 +19,10 @@ struct http_response {
   /// The first value of a header (name in any case), or empty.
   std::string header(const std::string& name) const;
   bool has_header(const std::string& name) const;
+  /// The first header name that appears more than once (Set-Cookie aside),
+  /// or empty: a repeated CORS or security header makes browsers refuse
+  /// the answer.
+  std::string repeated_header() const;
 };
 
 using header_pairs = std::vector<std::pair<std::string, std::string>>;
