@@ -142,8 +142,11 @@ caf::expected<std::any> session::run(const unit_of_work& work, access mode,
     tx.commit();
     return result;
   } catch (...) {
-    return translate_current_exception(committing &&
-                                       mode == access::write_once);
+    // A connection lost during COMMIT leaves the outcome unknown for every
+    // mode: running the work again would answer from the state the first
+    // run may have made (404 after a delete that happened, 200 instead of
+    // 201), a wrong success or failure.
+    return translate_current_exception(committing);
   }
 }
 

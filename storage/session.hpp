@@ -8,9 +8,11 @@
 // set per session below the HTTP deadline.
 //
 // Errors of `run` (caf::error, category miyabi):
-//   connection_lost  the connection broke before the outcome was decided;
-//                    idempotent work may be retried on a new connection
-//   unknown_outcome  the connection broke during COMMIT (never retry blindly)
+//   connection_lost  the connection broke before COMMIT was sent; work that
+//                    is not write_once may be retried on a new connection
+//   unknown_outcome  the connection broke during COMMIT: the change may or
+//                    may not be saved, and running the work again would
+//                    answer from the state it may have made (never retried)
 //   timeout          statement_timeout cancelled the statement
 //   conflict         unique violation or lock not available (in flight)
 //   validation_error text PostgreSQL cannot store (SQLSTATE 22021, 22P05)
@@ -51,11 +53,11 @@ enum class access {
   /// statement, or later statements that only refine the answer). Safe to
   /// run again after a lost connection.
   read,
-  /// A read-committed transaction that is safe to run again after a lost
-  /// connection (its effect is the same when applied twice).
+  /// A read-committed transaction that is safe to run again when its
+  /// connection is lost before COMMIT (its effect is the same when applied
+  /// twice). Lost during COMMIT: unknown_outcome, as for every mode.
   write,
-  /// A read-committed transaction that must not be repeated: a connection
-  /// lost during COMMIT is unknown_outcome.
+  /// A read-committed transaction that is never run a second time.
   write_once,
 };
 
@@ -76,10 +78,9 @@ class session {
 
   /// Runs `work` as `mode` says and commits when it returns a value.
   /// Connects first when needed. A connection lost during COMMIT is
-  /// connection_lost (safe to run again) unless `mode` is write_once, then
-  /// unknown_outcome. Statements end with `timeout` after `budget` when
-  /// that is shorter than the statement timeout (costing a transaction for
-  /// a read), at once when it is not positive.
+  /// unknown_outcome whatever `mode` says. Statements end with `timeout` after
+  /// `budget` when that is shorter than the statement timeout (costing a
+  /// transaction for a read), at once when it is not positive.
   caf::expected<std::any>
   run(const unit_of_work& work, access mode,
       std::chrono::milliseconds budget = std::chrono::milliseconds::max());
