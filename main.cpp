@@ -133,6 +133,7 @@ int main(int argc, char** argv) {
   if (!front.wait_idle(deadline))
     log::warning("grace period over with requests still in flight");
   front.stop();
+  log::info("http endpoint stopped; later answers are dropped");
   actors.stop();
   log::info("shutdown complete");
   return actors::escalated() ? exit_escalated : 0;

@@ -7,6 +7,7 @@
 #include "actors/crypto.hpp"
 #include "actors/messages.hpp"
 #include "actors/names.hpp"
+#include "actors/rate_limit.hpp"
 #include "actors/resources.hpp"
 #include "actors/supervision.hpp"
 #include "actors/token_verifier.hpp"
@@ -59,14 +60,22 @@ void forward(caf::event_based_actor* self, caf::atom_value owner,
     [out](caf::error& err) { out->fail(err); }, std::move(call));
 }
 
-/// Operations that act for a user and need a valid access token.
-bool needs_user(operation op) {
-  return is_resource_operation(op) || op == operation::auth_logout ||
-         op == operation::auth_me || op == operation::telegram_link_create ||
-         op == operation::telegram_link_delete;
-}
-
-void dispatch_authenticated(caf::event_based_actor* self, api_call& call) {
+void dispatch_authenticated(caf::event_based_actor* self,
+                            const front_deps& deps, api_call& call) {
+  if (call.request.write) {
+    if (auto wait = deps.writes->take(call.request.user->user_id)) {
+      deps.metrics->rate_limited["write"].Increment();
+      call.out->fail(make_rate_limited("too many writes; slow down", *wait));
+      return;
+    }
+  }
+  if (call.complete) {
+    if (auto err = call.complete(call.request)) {
+      call.out->fail(err);
+      return;
+    }
+    call.complete = nullptr;
+  }
   switch (call.request.op) {
     case operation::auth_logout:
     case operation::auth_me: forward(self, names::auth, call); break;
@@ -86,16 +95,8 @@ void dispatch_authenticated(caf::event_based_actor* self, api_call& call) {
 /// has read the revocation list once does verification take a message.
 void authenticate(caf::event_based_actor* self, const front_deps& deps,
                   api_call& call) {
-  if (call.request.credentials == credential_kind::none) {
-    call.out->fail(make_error(errc::authentication_error,
-                              "missing Authorization header",
-                              "expected: Authorization: Bearer <token>"));
-    return;
-  }
-  if (call.request.credentials == credential_kind::malformed) {
-    call.out->fail(make_error(errc::authentication_error,
-                              "malformed Authorization header",
-                              "expected: Authorization: Bearer <token>"));
+  if (call.request.credentials != credential_kind::bearer) {
+    call.out->fail(credentials_error(call.request.credentials));
     return;
   }
   if (auto checked = deps.tokens->check(call.request.token)) {
@@ -104,16 +105,16 @@ void authenticate(caf::event_based_actor* self, const front_deps& deps,
       return;
     }
     call.request.user = std::move(**checked);
-    dispatch_authenticated(self, call);
+    dispatch_authenticated(self, deps, call);
     return;
   }
   auto token = std::move(call.request.token);
   auto meta = call.request.meta;
   ask(
     self, lookup(self, names::auth), meta,
-    [self, call](principal& who) mutable {
+    [self, deps, call](principal& who) mutable {
       call.request.user = std::move(who);
-      dispatch_authenticated(self, call);
+      dispatch_authenticated(self, deps, call);
     },
     [out = call.out](caf::error& err) { out->fail(err); }, verify_atom::value,
     std::move(token));
@@ -160,6 +161,20 @@ caf::behavior metrics_actor(caf::event_based_actor* self,
 }
 
 } // namespace
+
+bool needs_user(operation op) {
+  return is_resource_operation(op) || op == operation::auth_logout ||
+         op == operation::auth_me || op == operation::telegram_link_create ||
+         op == operation::telegram_link_delete;
+}
+
+caf::error credentials_error(credential_kind kind) {
+  return make_error(errc::authentication_error,
+                    kind == credential_kind::none
+                      ? "missing Authorization header"
+                      : "malformed Authorization header",
+                    "expected: Authorization: Bearer <token>");
+}
 
 caf::actor spawn_front(caf::local_actor* parent, front_deps deps) {
   return parent->spawn(front, std::move(deps));

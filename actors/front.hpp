@@ -23,12 +23,15 @@ class service_metrics;
 namespace miyabi::actors {
 
 class token_verifier;
+class rate_limiter;
 
 struct front_deps {
   std::shared_ptr<const config::settings> cfg;
   std::shared_ptr<service_status> status;
   std::shared_ptr<metrics::service_metrics> metrics;
   std::shared_ptr<const token_verifier> tokens;
+  /// Writes per caller (WRITE_RATE_PER_MINUTE), shared by the front actors.
+  std::shared_ptr<rate_limiter> writes;
 };
 
 /// Spawns one front actor as a child of `parent`.

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -101,6 +102,7 @@ struct api_request {
   std::string path_id; ///< the `{id}` path segment, already validated
   request_input input; ///< the decoded body or query, per operation
   std::optional<principal> user; ///< set once the token was verified
+  bool write = false; ///< POST, PUT, PATCH or DELETE (WRITE_RATE_PER_MINUTE)
 };
 
 /// A successful answer: status code, body and extra headers.
@@ -128,7 +130,20 @@ using responder_ptr = std::shared_ptr<responder>;
 struct api_call {
   api_request request;
   responder_ptr out;
+  /// For operations that need a caller: decodes the content (content type,
+  /// body, query) into `request.input` once the token was verified, so an
+  /// unauthenticated client never learns the body rules. Set by the HTTP
+  /// layer; runs on the thread that verified the token. Errors: the
+  /// validation errors of the decoders (400, 415, 422).
+  std::function<caf::error(api_request&)> complete;
 };
+
+/// Operations that act for a user and need a valid access token.
+bool needs_user(operation op);
+
+/// The 401 for a request to such an operation whose `Authorization` header
+/// is missing or malformed (`kind` is not `bearer`).
+caf::error credentials_error(credential_kind kind);
 
 // -- atoms --------------------------------------------------------------------
 

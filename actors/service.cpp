@@ -19,6 +19,7 @@
 #include "actors/names.hpp"
 #include "actors/outbound.hpp"
 #include "actors/outbox.hpp"
+#include "actors/rate_limit.hpp"
 #include "actors/supervision.hpp"
 #include "actors/telegram.hpp"
 #include "actors/token_verifier.hpp"
@@ -121,7 +122,9 @@ service::service(std::shared_ptr<const config::settings> cfg,
                  [cfg = st.cfg, m = st.metrics](caf::local_actor* parent) {
                    return spawn_outbox(parent, cfg, m);
                  });
-  front_deps deps{st.cfg, st.status, st.metrics, tokens};
+  front_deps deps{
+    st.cfg, st.status, st.metrics, tokens,
+    std::make_shared<rate_limiter>(st.cfg->write_rate_per_minute)};
   // One front actor per scheduler thread keeps the dispatch step from
   // becoming a single mailbox every request has to pass.
   for (size_t i = 0; i < st.cfg->actor_threads; ++i) {

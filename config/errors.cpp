@@ -14,6 +14,13 @@ caf::error make_error(errc code, std::string message, std::string details) {
                     caf::make_message(std::move(message), std::move(details))};
 }
 
+caf::error make_rate_limited(std::string message, int64_t retry_after_seconds) {
+  auto details = "retry after " + std::to_string(retry_after_seconds) + " s";
+  return caf::error{static_cast<uint8_t>(errc::rate_limited), error_category,
+                    caf::make_message(std::move(message), std::move(details),
+                                      retry_after_seconds)};
+}
+
 error_info describe(const caf::error& err) {
   error_info result;
   if (!err || err.category() != error_category)
@@ -24,6 +31,10 @@ error_info describe(const caf::error& err) {
   if (ctx.match_elements<std::string, std::string>()) {
     result.message = ctx.get_as<std::string>(0);
     result.details = ctx.get_as<std::string>(1);
+  } else if (ctx.match_elements<std::string, std::string, int64_t>()) {
+    result.message = ctx.get_as<std::string>(0);
+    result.details = ctx.get_as<std::string>(1);
+    result.retry_after_seconds = ctx.get_as<int64_t>(2);
   }
   return result;
 }

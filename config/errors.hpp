@@ -40,7 +40,7 @@ enum class errc : uint8_t {
   uri_too_long,
   // Internal refinements that answer like one of the codes above:
   connection_lost, ///< the database connection broke (503); retry if idempotent
-  unknown_outcome, ///< a commit may or may not have happened (500)
+  unknown_outcome, ///< a commit may or may not have happened (503)
 };
 
 /// The CAF error category of `errc` values.
@@ -54,12 +54,16 @@ caf::error make_error(errc code);
 /// Neither may contain internal text (SQL, exception messages, secrets).
 caf::error make_error(errc code, std::string message, std::string details = {});
 
+/// A `rate_limited` error that tells the client when to come back.
+caf::error make_rate_limited(std::string message, int64_t retry_after_seconds);
+
 /// What an error says, decoded.
 struct error_info {
   bool ours = false; ///< false for CAF's own errors (timeouts, dead actors)
   errc code = errc::internal_error;
   std::string message;
   std::string details;
+  int64_t retry_after_seconds = 0; ///< from make_rate_limited; else 0
 };
 
 /// Decodes an error created by `make_error`; `ours` is false otherwise.

@@ -85,6 +85,18 @@ std::string url(std::string_view text, std::string& out) {
   return {};
 }
 
+std::string flag(std::string_view text, bool& out) {
+  text = trim(text);
+  if (text == "true" || text == "1" || text == "yes") {
+    out = true;
+  } else if (text == "false" || text == "0" || text == "no") {
+    out = false;
+  } else {
+    return "must be true or false";
+  }
+  return {};
+}
+
 std::string text_value(std::string_view text, std::string& out) {
   out.assign(trim(text));
   return {};
@@ -243,6 +255,24 @@ const std::vector<setting_spec>& specs() {
       "Adds logging.googleapis.com/trace to request logs"},
      [](settings& c, std::string_view v) {
        return text_value(v, c.google_cloud_project);
+     }},
+    {{"AUTH_RATE_PER_MINUTE", "30",
+      "Requests per minute per client address on /auth/github, its "
+      "callback, /auth/refresh and /auth/mock (0: no limit); 429 beyond"},
+     [](settings& c, std::string_view v) {
+       return in_range<uint32_t>(v, 0, 1000000, c.auth_rate_per_minute);
+     }},
+    {{"WRITE_RATE_PER_MINUTE", "600",
+      "POST, PUT, PATCH and DELETE per minute per user or worker token "
+      "(0: no limit); 429 beyond"},
+     [](settings& c, std::string_view v) {
+       return in_range<uint32_t>(v, 0, 1000000, c.write_rate_per_minute);
+     }},
+    {{"TRUST_PROXY", "false",
+      "true behind a front end that sets X-Forwarded-For (Cloud Run): the "
+      "client address for rate limits is its first entry"},
+     [](settings& c, std::string_view v) {
+       return flag(v, c.trust_proxy);
      }},
     {{"DATABASE_URL", "(none: telegram-only mode)",
       "PostgreSQL connection URI (postgresql://user:pass@host:port/db)"},

@@ -41,6 +41,13 @@ struct settings {
   std::vector<std::string> cors_allowed_origins;
   std::string metrics_token;
   std::string google_cloud_project;
+  /// Requests per minute per client address on the login routes (0: off).
+  uint32_t auth_rate_per_minute = 30;
+  /// Writes per minute per user or worker token (0: off).
+  uint32_t write_rate_per_minute = 600;
+  /// The client address is the first X-Forwarded-For entry (behind Cloud
+  /// Run's front end) instead of the socket peer.
+  bool trust_proxy = false;
 
   // -- PostgreSQL -------------------------------------------------------------
   /// Empty: telegram-only mode (no database, DB-backed routes answer 503).

@@ -1,5 +1,7 @@
 #include "http/errors.hpp"
 
+#include <algorithm>
+
 #include <caf/sec.hpp>
 
 namespace miyabi::http {
@@ -54,7 +56,9 @@ code_info info(errc code) {
     case errc::connection_lost:
       return {503, "service_unavailable", "the database is unavailable"};
     case errc::unknown_outcome:
-      return {500, "database_error",
+      // Never a success or a failure that may be false: the client checks
+      // (GET) or repeats the request later.
+      return {503, "service_unavailable",
               "the database connection failed while committing; the change "
               "may or may not have been saved"};
   }
@@ -94,7 +98,8 @@ error_response to_response(const caf::error& err) {
     result.code = "internal_error";
     result.message = "internal error";
   }
-  result.retry_after = result.status == 503 || result.status == 429;
+  if (result.status == 503 || result.status == 429)
+    result.retry_after = std::max<int64_t>(1, described.retry_after_seconds);
   return result;
 }
 

@@ -14,10 +14,10 @@ namespace miyabi::http {
 
 struct error_response {
   int status = 500;
-  std::string_view code;    ///< the envelope's `error` field
-  std::string message;      ///< safe for clients: never internal text
-  std::string details;      ///< empty when there is nothing to add
-  bool retry_after = false; ///< 429/503: add `Retry-After`
+  std::string_view code;   ///< the envelope's `error` field
+  std::string message;     ///< safe for clients: never internal text
+  std::string details;     ///< empty when there is nothing to add
+  int64_t retry_after = 0; ///< 429/503: the `Retry-After` seconds (else 0)
 };
 
 /// Status and envelope fields of a service error or of a CAF error

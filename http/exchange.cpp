@@ -43,6 +43,10 @@ exchange::~exchange() {
   }
 }
 
+std::string exchange::peer_address() const {
+  return peer_ ? peer_->address().host() : std::string{};
+}
+
 void exchange::reply(actors::api_reply answer) {
   auto body = encode(answer.body);
   send(answer.status, body.content_type, std::move(body.text),
@@ -55,8 +59,8 @@ void exchange::fail(const caf::error& err) {
 
 void exchange::fail(const caf::error& err, header_list extra) {
   auto resp = to_response(err);
-  if (resp.retry_after)
-    extra.emplace_back("Retry-After", "1");
+  if (resp.retry_after > 0)
+    extra.emplace_back("Retry-After", std::to_string(resp.retry_after));
   if (resp.status >= 500)
     log::error("request failed",
                {{"request_id", facts_.request_id},
@@ -93,16 +97,18 @@ void exchange::send(int status, std::string_view content_type, std::string body,
     auto code = static_cast<Http::Code>(status);
     bool no_body = facts_.verb == method::head || body.empty();
     // The returned promise is deliberately ignored (see the header).
-    bool sent = send_if_connected(peer_, [&] {
-      if (no_body)
-        writer_.send(code, "",
-                     content_type.empty() ? Http::Mime::MediaType{}
-                                          : media_type(content_type));
-      else
-        writer_.send(code, body, media_type(content_type));
+    bool sent = ctx_->while_open([&] {
+      return send_if_connected(peer_, [&] {
+        if (no_body)
+          writer_.send(code, "",
+                       content_type.empty() ? Http::Mime::MediaType{}
+                                            : media_type(content_type));
+        else
+          writer_.send(code, body, media_type(content_type));
+      });
     });
     if (!sent)
-      log::debug("client left before its answer; answer dropped",
+      log::debug("client or endpoint gone before the answer; answer dropped",
                  {{"request_id", facts_.request_id}});
   } catch (const std::exception& e) {
     // The client went away or the response did not fit; nothing to answer.
@@ -133,6 +139,17 @@ server_context::server_context(
   std::shared_ptr<actors::service_status> status_ptr, cors_policy cors_rules)
     : cfg(std::move(cfg_ptr)), metrics(std::move(metrics_ptr)),
       status(std::move(status_ptr)), cors(std::move(cors_rules)),
-      headers(cfg->production(), cors) {}
+      headers(cfg->production(), cors),
+      login_limits(cfg->auth_rate_per_minute) {}
+
+void server_context::close_writes() {
+  std::unique_lock<std::shared_mutex> guard{writes_mtx_};
+  writes_open_ = false;
+}
+
+bool server_context::while_open(const std::function<bool()>& write) {
+  std::shared_lock<std::shared_mutex> guard{writes_mtx_};
+  return writes_open_ && write();
+}
 
 } // namespace miyabi::http

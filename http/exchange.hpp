@@ -10,15 +10,19 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 
 #include <pistache/http.h>
 #include <pistache/peer.h>
 
 #include "actors/messages.hpp"
+#include "actors/rate_limit.hpp"
 #include "http/cors.hpp"
 #include "http/headers.hpp"
+#include "http/request_guard.hpp"
 #include "http/routes.hpp"
 
 namespace miyabi::config {
@@ -44,6 +48,23 @@ struct server_context {
   cors_policy cors;
   constant_headers headers;
   std::atomic<size_t> in_flight{0};
+  /// Per client address on the login routes (AUTH_RATE_PER_MINUTE).
+  actors::rate_limiter login_limits;
+  /// Requests being received, shared with the parser guard.
+  std::shared_ptr<request_intake> intake = std::make_shared<request_intake>();
+
+  /// Answers enter Pistache's write queue only while the endpoint exists:
+  /// `close_writes` (before the endpoint is shut down) waits for the
+  /// answers being written and turns later ones away, so no thread writes
+  /// through a transport that is gone.
+  void close_writes();
+
+  /// Runs `write` unless the writes were closed; false when turned away.
+  bool while_open(const std::function<bool()>& write);
+
+ private:
+  std::shared_mutex writes_mtx_;
+  bool writes_open_ = true;
 };
 
 /// Facts about the request that the response needs.
@@ -75,6 +96,9 @@ class exchange final : public actors::responder {
   void empty(int status, header_list extra);
 
   const request_facts& facts() const { return facts_; }
+
+  /// The client's IP address as the socket sees it (empty once answered).
+  std::string peer_address() const;
 
  private:
   void send(int status, std::string_view content_type, std::string body,

@@ -32,9 +32,19 @@ struct guard_state {
   guard_limits limits;
   bool refused = false;
   bool head_checked = false;
-  std::mutex gone_mtx; ///< orders `gone` against late answers
-  bool gone = false;   ///< the client disconnected
+  std::mutex gone_mtx;       ///< orders `gone` against late answers
+  bool gone = false;         ///< the client disconnected
+  bool reading = false;      ///< a request began and is counted in intake
+  bool before_drain = false; ///< ...and its first byte came before SIGTERM
 };
+
+/// The request that began on this connection stops counting as being read.
+void end_reading(guard_state& st) {
+  if (st.reading) {
+    st.reading = false;
+    st.limits.intake->reading.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
 
 errc code_for_status(int status) {
   switch (status) {
@@ -51,6 +61,7 @@ void refuse(guard_state& st, int status, std::string_view details) {
   if (st.refused)
     return;
   st.refused = true;
+  end_reading(st);
   auto peer = st.peer.lock();
   if (!peer)
     return;
@@ -119,6 +130,13 @@ class guarded_line_step final : public Http::Private::Step {
     if (st_.refused)
       return drop_input(cursor);
     auto avail = cursor.remaining();
+    if (avail > 0 && !st_.reading) {
+      // The first byte of a request: from now on it is in flight.
+      st_.reading = true;
+      st_.limits.intake->reading.fetch_add(1, std::memory_order_acq_rel);
+      st_.before_drain =
+        !st_.limits.intake->draining.load(std::memory_order_acquire);
+    }
     auto eol = find_crlf(cursor.offset(),
                          std::min(avail, st_.limits.max_request_line + 2));
     if (eol == std::string_view::npos) {
@@ -324,9 +342,19 @@ guard_state* state_of(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
 
 void mark_gone(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
   if (auto* st = state_of(peer)) {
+    end_reading(*st);
     std::lock_guard<std::mutex> guard{st->gone_mtx};
     st->gone = true;
   }
+}
+
+bool take_request(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+  auto* st = state_of(peer);
+  if (st == nullptr)
+    return false;
+  bool before_drain = st->reading && st->before_drain;
+  end_reading(*st);
+  return before_drain;
 }
 
 bool send_if_connected(const std::shared_ptr<Pistache::Tcp::Peer>& peer,

@@ -20,6 +20,7 @@
 // Threads: everything here runs on the reactor thread that owns the peer.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -28,11 +29,23 @@
 
 namespace miyabi::http {
 
+/// What the server's connections share about requests being received: a
+/// request is in flight from its first byte (api.md, graceful shutdown),
+/// long before Pistache hands it to the handler. Any thread.
+struct request_intake {
+  /// Requests whose first byte arrived and that were not handed to the
+  /// handler yet (nor refused, nor abandoned by their client).
+  std::atomic<size_t> reading{0};
+  /// Set at SIGTERM: requests that begin afterwards are not waited for.
+  std::atomic<bool> draining{false};
+};
+
 struct guard_limits {
   size_t max_body = 1 << 20;
   size_t max_request_line = 8 * 1024;
   size_t max_header_block = 32 * 1024;
   bool production = false;
+  std::shared_ptr<request_intake> intake; ///< required
 };
 
 /// Installs the guarded parser on a new connection (replaces
@@ -47,7 +60,15 @@ bool refused(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
 
 /// Records that the client of `peer` disconnected (from the reactor thread,
 /// in Handler::onDisconnection, before Pistache closes the descriptor).
+/// After it returns, no answer for this connection enters Pistache's write
+/// queue (see send_if_connected).
 void mark_gone(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+
+/// Called by the handler when it takes over the request of `peer` (reactor
+/// thread): the request stops counting in `request_intake::reading`. True
+/// when its first byte arrived before the drain began, so it must be
+/// served rather than refused with 503.
+bool take_request(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
 
 /// Runs `send` unless the client disconnected, holding the connection's
 /// lock so a disconnect cannot slip in between the check and the send.

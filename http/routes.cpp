@@ -11,6 +11,7 @@ struct entry {
   operation op;
   bool json_body;
   bool database;
+  bool head = true; ///< HEAD answers like GET (a GET without side effects)
 };
 
 struct route_spec {
@@ -35,6 +36,9 @@ std::vector<std::string> split(std::string_view path) {
 std::vector<route_spec> specs() {
   constexpr bool body = true;
   constexpr bool db = true;
+  // The GitHub login routes have side effects (a login state row, the
+  // code exchange), so HEAD may not run them (api.md, Common rules).
+  constexpr bool no_head = false;
   return {
     {"/api/v1/health", {{method::get, operation::health, false, false}}},
     {"/api/v1/health/live",
@@ -42,9 +46,9 @@ std::vector<route_spec> specs() {
     {"/metrics", {{method::get, operation::metrics, false, false}}},
     {"/api/v1/openapi.json", {{method::get, operation::openapi, false, false}}},
     {"/api/v1/auth/github",
-     {{method::get, operation::auth_github_start, false, db}}},
+     {{method::get, operation::auth_github_start, false, db, no_head}}},
     {"/api/v1/auth/github/callback",
-     {{method::get, operation::auth_github_callback, false, db}}},
+     {{method::get, operation::auth_github_callback, false, db, no_head}}},
     {"/api/v1/auth/refresh",
      {{method::post, operation::auth_refresh, body, db}}},
     {"/api/v1/auth/logout",
@@ -105,13 +109,14 @@ route_table::route_table() {
     r.segments = split(r.pattern);
     for (const auto& e : spec.entries)
       r.methods[static_cast<size_t>(e.m)] =
-        operation_traits{e.op, e.json_body, e.database};
-    // Allow lists every method the path supports: HEAD with GET, OPTIONS.
+        operation_traits{e.op, e.json_body, e.database, e.head};
+    // Allow lists every method the path supports: HEAD with a GET that
+    // allows it, OPTIONS.
+    const auto& get = r.methods[static_cast<size_t>(method::get)];
     for (size_t i = 0; i < method_count; ++i) {
       auto m = static_cast<method>(i);
-      bool allowed =
-        r.methods[i].has_value() || m == method::options ||
-        (m == method::head && r.methods[static_cast<size_t>(method::get)]);
+      bool allowed = r.methods[i].has_value() || m == method::options ||
+                     (m == method::head && get && get->head);
       if (!allowed)
         continue;
       if (!r.allow.empty())
@@ -178,9 +183,12 @@ std::optional<operation_traits> route_table::find(size_t route_index,
   if (route_index >= routes_.size())
     return std::nullopt;
   const auto& r = routes_[route_index];
-  if (m == method::head)
-    m = method::get;
-  return r.methods[static_cast<size_t>(m)];
+  if (m != method::head)
+    return r.methods[static_cast<size_t>(m)];
+  const auto& get = r.methods[static_cast<size_t>(method::get)];
+  if (get && get->head)
+    return get;
+  return std::nullopt;
 }
 
 std::string_view route_table::label(size_t index) const {

@@ -38,6 +38,7 @@ struct operation_traits {
   actors::operation op;
   bool json_body = false; ///< needs a JSON body (415 otherwise)
   bool database = false;  ///< 503 in telegram-only mode
+  bool head = true;       ///< on a GET: HEAD runs it too (else HEAD is 405)
 };
 
 struct route {
@@ -61,7 +62,8 @@ class route_table {
   /// `{id}`, so `/agents/executions/claim` is not an execution id.
   route_match match(std::string_view path) const;
 
-  /// The operation of `m` on `route_index`; HEAD uses GET's.
+  /// The operation of `m` on `route_index`; HEAD uses GET's unless that
+  /// GET has side effects (then nothing: 405).
   std::optional<operation_traits> find(size_t route_index, method m) const;
 
   const std::vector<route>& routes() const { return routes_; }

@@ -62,6 +62,7 @@ struct request_header_values {
   std::string cookie;
   std::string preflight_method; ///< Access-Control-Request-Method
   std::string telegram_secret;
+  std::string forwarded_for; ///< X-Forwarded-For
   bool connection = false;
 
   explicit request_header_values(const Http::Request& req) {
@@ -85,6 +86,8 @@ struct request_header_values {
         preflight_method = entry.second.value();
       else if (iequals(name, "X-Telegram-Bot-Api-Secret-Token"))
         telegram_secret = entry.second.value();
+      else if (iequals(name, "X-Forwarded-For"))
+        forwarded_for = entry.second.value();
       else if (iequals(name, "Connection"))
         connection = true;
     }
@@ -142,6 +145,25 @@ credential_kind parse_credentials(std::string_view value, std::string& token) {
   return credential_kind::bearer;
 }
 
+/// Operations limited per client address (api.md, Rate limits).
+bool login_limited(operation op) {
+  return op == operation::auth_github_start ||
+         op == operation::auth_github_callback ||
+         op == operation::auth_refresh || op == operation::auth_mock;
+}
+
+/// The client's address: the first X-Forwarded-For entry behind a trusted
+/// front end (Cloud Run appends the client there), else the socket peer.
+std::string client_address(const exchange& ex, std::string_view forwarded_for,
+                           bool trust_proxy) {
+  if (trust_proxy) {
+    auto first = trim(forwarded_for.substr(0, forwarded_for.find(',')), " \t");
+    if (!first.empty())
+      return std::string{first};
+  }
+  return ex.peer_address();
+}
+
 bool is_json_media_type(std::string_view value) {
   return iequals(trim(value.substr(0, value.find(';'))), "application/json");
 }
@@ -176,6 +198,7 @@ class api_handler final : public Http::Handler {
       auto peer = writer.getPeer();
       if (!peer || refused(peer))
         return;
+      take_request(peer); // answered here (408): no longer being read
       auto err = to_response(make_error(errc::request_timeout));
       auto request_id = actors::random_uuid();
       header_list headers;
@@ -199,6 +222,12 @@ class api_handler final : public Http::Handler {
   void
   onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
     mark_gone(peer);
+    // Pistache queues writes by descriptor number and closes this one right
+    // after we return; a new connection may get the same number at once.
+    // Every answer for this client entered the queue before mark_gone
+    // returned, so moving the queue on now sends them to this descriptor
+    // (or drops them with it) and none can reach its successor.
+    transport()->flush();
   }
 
   void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
@@ -216,6 +245,8 @@ void api_handler::handle(const Http::Request& req,
                          Http::ResponseWriter writer) {
   const auto& table = route_table::instance();
   const auto& cfg = *ctx_->cfg;
+  // Before anything can answer: the request is no longer being received.
+  bool began_before_drain = take_request(writer.getPeer());
   request_facts facts;
   facts.received = actors::clock::now();
   facts.verb = to_method(req.method());
@@ -242,7 +273,9 @@ void api_handler::handle(const Http::Request& req,
   auto ex =
     std::make_shared<exchange>(ctx_, std::move(writer), std::move(facts));
   const auto& f = ex->facts();
-  if (draining) {
+  if (draining && !began_before_drain) {
+    // Requests whose first byte came before SIGTERM are served (api.md,
+    // graceful shutdown); later ones are told to go elsewhere.
     ex->fail(
       make_error(errc::service_unavailable, "the service is shutting down"));
     return;
@@ -301,6 +334,15 @@ void api_handler::handle(const Http::Request& req,
                         "the database is not configured (telegram-only mode)"));
     return;
   }
+  if (login_limited(traits->op)) {
+    auto address = client_address(*ex, in.forwarded_for, cfg.trust_proxy);
+    if (auto wait = ctx_->login_limits.take(address)) {
+      ctx_->metrics->rate_limited["auth"].Increment();
+      ex->fail(make_rate_limited("too many sign-in requests from this address",
+                                 *wait));
+      return;
+    }
+  }
   actors::api_call call;
   auto& request = call.request;
   request.op = traits->op;
@@ -308,6 +350,8 @@ void api_handler::handle(const Http::Request& req,
   request.meta.trace = f.trace;
   request.meta.received = f.received;
   request.meta.deadline = f.received + cfg.request_timeout;
+  request.write = f.verb == method::post || f.verb == method::put ||
+                  f.verb == method::patch || f.verb == method::del;
   if (!match.id.empty() && !actors::valid_uuid(match.id)) {
     ex->fail(make_error(errc::validation_error, "malformed id",
                         "the {id} path segment must be a UUID"));
@@ -328,34 +372,48 @@ void api_handler::handle(const Http::Request& req,
     }
     query.emplace(std::move(*key), std::move(*value));
   }
-  auto refuse = [&](const caf::error& err) {
-    if (request.op == operation::telegram_webhook)
-      ctx_->metrics->telegram_updates["rejected"].Increment();
-    ex->fail(err);
-  };
-  rapidjson::Document doc;
-  const rapidjson::Value* body = nullptr;
-  if (!req.body().empty() || traits->json_body) {
-    if (!is_json_media_type(in.content_type)) {
-      refuse(make_error(errc::unsupported_media_type));
-      return;
-    }
-    if (auto err = parse_json(req.body(), doc)) {
-      refuse(err);
-      return;
-    }
-    body = &doc;
-  }
   request_headers extra;
   extra.idempotency_key = std::move(in.idempotency_key);
   if (request.op == operation::auth_github_callback)
     extra.login_cookie = cookie_value(in.cookie, actors::login_cookie);
-  auto input = decode_input(request.op, body, query, extra);
-  if (!input) {
-    refuse(input.error());
+  // Content type and body come after the caller is known (api.md, Common
+  // rules): an unauthenticated client never learns the body rules.
+  auto complete = [metrics = ctx_->metrics, json_body = traits->json_body,
+                   content_type = std::move(in.content_type),
+                   body_text = req.body(), query = std::move(query),
+                   extra =
+                     std::move(extra)](actors::api_request& r) -> caf::error {
+    rapidjson::Document doc;
+    const rapidjson::Value* body = nullptr;
+    caf::error err;
+    if (!body_text.empty() || json_body) {
+      if (!is_json_media_type(content_type))
+        err = make_error(errc::unsupported_media_type);
+      else if (!(err = parse_json(body_text, doc)))
+        body = &doc;
+    }
+    if (!err) {
+      auto input = decode_input(r.op, body, query, extra);
+      if (input)
+        r.input = std::move(*input);
+      else
+        err = std::move(input.error());
+    }
+    if (err && r.op == operation::telegram_webhook)
+      metrics->telegram_updates["rejected"].Increment();
+    return err;
+  };
+  if (actors::needs_user(request.op)) {
+    if (request.credentials != credential_kind::bearer) {
+      ex->fail(actors::credentials_error(request.credentials));
+      return;
+    }
+    // The front actor verifies the token, then completes the request.
+    call.complete = std::move(complete);
+  } else if (auto err = complete(request)) {
+    ex->fail(err);
     return;
   }
-  request.input = std::move(*input);
   call.out = ex;
   actors_->dispatch(std::move(call));
 }
@@ -406,6 +464,7 @@ void server::start() {
   guard_limits limits;
   limits.max_body = cfg.max_body_bytes;
   limits.production = cfg.production();
+  limits.intake = impl_->ctx->intake;
   impl_->endpoint->setHandler(
     Http::make_handler<api_handler>(impl_->ctx, impl_->actors, limits));
   impl_->endpoint->serveThreaded();
@@ -417,11 +476,13 @@ uint16_t server::port() const {
 }
 
 void server::begin_drain() {
+  impl_->ctx->intake->draining = true;
   impl_->ctx->status->draining = true;
 }
 
 bool server::wait_idle(std::chrono::steady_clock::time_point deadline) {
-  while (impl_->ctx->in_flight.load() > 0) {
+  const auto& ctx = *impl_->ctx;
+  while (ctx.in_flight.load() > 0 || ctx.intake->reading.load() > 0) {
     if (std::chrono::steady_clock::now() >= deadline)
       return false;
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
@@ -435,6 +496,9 @@ void server::stop() {
     // Pistache offers no way to see that queue empty, and shutting the
     // reactors down first would drop what is still in it (seen as a
     // connection closed without an answer by a client of the last burst).
+    // Answers that come later (past the grace period) are turned away: the
+    // transports they would be written through are about to go.
+    impl_->ctx->close_writes();
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
     impl_->endpoint->shutdown();
     impl_->endpoint.reset();

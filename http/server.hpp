@@ -41,15 +41,18 @@ class server {
   /// The bound port (useful with PORT=0).
   uint16_t port() const;
 
-  /// From now on new requests get 503 with `Connection: close`.
+  /// From now on requests whose first byte arrives get 503 with
+  /// `Connection: close`; those already begun are read to the end and
+  /// served.
   void begin_drain();
 
-  /// Waits until no request is in flight or `deadline` passes; true when
-  /// idle.
+  /// Waits until no request is in flight (from its first byte on) or
+  /// `deadline` passes; true when idle.
   bool wait_idle(std::chrono::steady_clock::time_point deadline);
 
-  /// Stops the reactors and closes every connection, after a short linger
-  /// that lets them write the answers queued last.
+  /// Turns away every later answer, then stops the reactors and closes
+  /// every connection after a short linger that lets them write the answers
+  /// queued last. Nothing is written to a connection afterwards.
   void stop();
 
   /// The metrics labels of the routes (for the metrics registry).

@@ -169,6 +169,11 @@ service_metrics::service_metrics(std::vector<std::string> routes,
                       .Help("Rejected authentication attempts by reason")
                       .Register(*registry_),
                     "reason"),
+      rate_limited(BuildCounter()
+                     .Name("miyabi_rate_limited_total")
+                     .Help("Requests refused with 429 by limit")
+                     .Register(*registry_),
+                   "limit"),
       outbound_requests(BuildCounter()
                           .Name("miyabi_outbound_requests_total")
                           .Help("Calls to GitHub, Telegram and the LLM by "
@@ -242,6 +247,8 @@ service_metrics::service_metrics(std::vector<std::string> routes,
     telegram_outbox[state].Set(0);
   for (auto result : {"processed", "duplicate", "rejected", "error"})
     telegram_updates[result];
+  for (auto limit : {"auth", "write"})
+    rate_limited[limit];
 }
 
 std::string service_metrics::render() {

@@ -122,6 +122,9 @@ class service_metrics {
   // -- authentication ---------------------------------------------------------
   prometheus::Counter& auth_tokens_issued;
   labelled<prometheus::Counter> auth_failures;
+  /// Requests refused with 429, by limit (`auth`: per client address on
+  /// the login routes; `write`: per caller on writes).
+  labelled<prometheus::Counter> rate_limited;
 
   // -- outbound HTTP ----------------------------------------------------------
   labelled<prometheus::Counter> outbound_requests; ///< (service, code)

@@ -118,6 +118,23 @@ BOOST_AUTO_TEST_CASE(the_method_is_checked_before_the_body) {
   BOOST_TEST(get.status == 405);
 }
 
+BOOST_AUTO_TEST_CASE(
+  head_on_the_github_login_routes_is_405_as_they_have_effects) {
+  // GET /auth/github stores a login state and its callback completes a
+  // login: HEAD may not run them (api.md, Common rules).
+  http_client client;
+  for (auto path :
+       {"/api/v1/auth/github", "/api/v1/auth/github/callback?code=c&state=s"}) {
+    auto resp = client.request("HEAD", url(path));
+    BOOST_TEST_CONTEXT(path) {
+      BOOST_TEST(resp.status == 405);
+      BOOST_TEST(resp.header("Allow") == "GET, OPTIONS");
+      BOOST_TEST(resp.body.empty());
+    }
+  }
+  BOOST_TEST(client.request("HEAD", url("/api/v1/agents")).status == 200);
+}
+
 BOOST_AUTO_TEST_CASE(every_method_on_every_kind_of_path_gets_an_envelope) {
   http_client client;
   for (auto method : {"GET", "POST", "PUT", "PATCH", "DELETE", "TRACE"}) {
@@ -201,6 +218,10 @@ BOOST_AUTO_TEST_CASE(a_preflight_gets_204_with_methods_headers_and_max_age) {
        {"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"})
     BOOST_TEST(allowed.find(h) != std::string::npos);
   BOOST_TEST(resp.header("Access-Control-Max-Age") == "600");
+  // Browsers refuse a preflight answer with two Allow-Origin values.
+  BOOST_TEST(resp.headers.count("access-control-allow-origin") == 1u);
+  BOOST_TEST(resp.repeated_header().empty(),
+             "header sent twice: " << resp.repeated_header());
   check_security_headers(resp);
 }
 
@@ -235,6 +256,12 @@ BOOST_AUTO_TEST_CASE(allow_list_mode_echoes_listed_origins_only) {
                     {"Access-Control-Request-Method", "GET"}});
   BOOST_TEST(good_preflight.header("Access-Control-Allow-Origin") ==
              "http://localhost:3000");
+  BOOST_TEST(good_preflight.header("Access-Control-Allow-Methods") ==
+             "GET, POST, HEAD, OPTIONS");
+  BOOST_TEST(good_preflight.repeated_header().empty(),
+             "header sent twice: " << good_preflight.repeated_header());
+  BOOST_TEST(preflight.repeated_header().empty(),
+             "header sent twice: " << preflight.repeated_header());
 }
 
 BOOST_AUTO_TEST_CASE(production_adds_hsts_and_development_does_not) {

@@ -1,11 +1,16 @@
 // Start-up and shutdown of the real binary: --help/--version, bad settings,
 // SIGTERM and the grace period.
 #define BOOST_TEST_MODULE lifecycle_test
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 
@@ -13,6 +18,7 @@
 #include "support/http_client.hpp"
 #include "support/load.hpp"
 #include "support/process.hpp"
+#include "support/raw.hpp"
 
 using namespace miyabi::test;
 using namespace std::chrono_literals;
@@ -29,6 +35,27 @@ std::pair<int, std::string> run(const std::string& args) {
     output += buf.data();
   auto status = ::pclose(pipe);
   return {WEXITSTATUS(status), output};
+}
+
+/// Bytes the server has not read yet on its established connections of
+/// `port` (receive queues from /proc/net/tcp); -1 when none is open.
+long long unread_bytes(uint16_t port) {
+  std::ifstream in{"/proc/net/tcp"};
+  std::string line;
+  std::getline(in, line); // header
+  long long total = -1;
+  while (std::getline(in, line)) {
+    std::istringstream fields{line};
+    std::string slot, local, remote, state, queues;
+    fields >> slot >> local >> remote >> state >> queues;
+    auto colon = local.find(':');
+    if (state != "01" || colon == std::string::npos ||
+        std::stoul(local.substr(colon + 1), nullptr, 16) != port)
+      continue;
+    total = std::max(total, 0LL) +
+            std::stoll(queues.substr(queues.find(':') + 1), nullptr, 16);
+  }
+  return total;
 }
 
 } // namespace
@@ -95,6 +122,56 @@ BOOST_AUTO_TEST_CASE(sigterm_when_idle_exits_zero_quickly) {
       return l.find("shutdown complete") != std::string::npos;
     },
     1s));
+}
+
+BOOST_AUTO_TEST_CASE(
+  requests_half_received_at_sigterm_are_read_to_the_end_and_answered,
+  *boost::unit_test::timeout(60)) {
+  // A request is in flight from its first byte (api.md, graceful shutdown):
+  // 50 clients have sent their headers and half their body when SIGTERM
+  // comes; they finish sending afterwards and each gets its real answer.
+  raise_fd_limit();
+  auto env = base_env();
+  env["AUTHORIZED_CHAT_IDS"] = "777";
+  service_process proc{env};
+  constexpr size_t clients = 50;
+  std::vector<std::string> bodies;
+  std::vector<std::unique_ptr<raw_connection>> conns;
+  for (size_t i = 0; i < clients; ++i) {
+    bodies.push_back(R"({"update_id":)" + std::to_string(990000 + i) +
+                     R"(,"message":{"message_id":1,"date":1700000000,)"
+                     R"("chat":{"id":777,"type":"private"},"text":"/help"}})");
+    const auto& body = bodies.back();
+    conns.push_back(std::make_unique<raw_connection>(proc.port()));
+    conns.back()->send("POST /api/v1/telegram/webhook HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Type: application/json\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n" +
+                       body.substr(0, body.size() / 2));
+  }
+  // Every first half was read by the server before the signal.
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while (unread_bytes(proc.port()) != 0 &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  BOOST_REQUIRE(unread_bytes(proc.port()) == 0);
+  proc.signal(SIGTERM);
+  BOOST_REQUIRE(proc.wait_for_line(
+    [](const std::string& l) {
+      return l.find("shutdown started") != std::string::npos;
+    },
+    5s));
+  size_t answered = 0;
+  for (size_t i = 0; i < clients; ++i) {
+    conns[i]->send(bodies[i].substr(bodies[i].size() / 2));
+    auto response = conns[i]->read_response(5s);
+    BOOST_TEST_CONTEXT("client " << i << ": " << response) {
+      BOOST_TEST(status_of(response) == 200);
+      BOOST_TEST(body_of(response).find("sendMessage") != std::string::npos);
+    }
+    answered += status_of(response) == 200 ? 1 : 0;
+  }
+  BOOST_TEST(answered == clients);
+  BOOST_TEST(proc.wait_exit(5s).value_or(-1) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_during_a_burst_answers_every_request) {

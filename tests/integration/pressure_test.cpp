@@ -795,6 +795,51 @@ BOOST_AUTO_TEST_CASE(
     1s));
 }
 
+BOOST_AUTO_TEST_CASE(
+  an_answer_that_comes_after_the_endpoint_stopped_is_never_written,
+  *boost::unit_test::timeout(60)) {
+  // REQUEST_TIMEOUT (20 s) outlasts SHUTDOWN_GRACE (2 s): a request held by
+  // a lock past the grace period is answered after the HTTP endpoint and
+  // its transports are gone. Writing that answer would use freed memory
+  // (ASan aborts the process); it must be dropped and the exit stay clean.
+  auto url = create_database();
+  auto env = full_env(url);
+  env["SHUTDOWN_GRACE_MS"] = "2000";
+  env["REQUEST_TIMEOUT_MS"] = "20000";
+  service_process svc{env};
+  auto user = seed_user(svc, 6100);
+  pqxx::connection blocker{url};
+  pqxx::work lock{blocker};
+  lock.exec("LOCK TABLE repositories IN ACCESS EXCLUSIVE MODE");
+  std::atomic<long> held_status{-1};
+  thread_group held;
+  held.spawn([&] {
+    http_client c{30s};
+    held_status =
+      c.get(svc.base_url() + "/api/v1/repositories", bearer(user.token)).status;
+  });
+  BOOST_REQUIRE(time_until(
+    // (the scrape counts itself)
+    [&] { return metric(svc, "http_requests_in_flight") >= 2; }, 5s));
+  svc.signal(SIGTERM);
+  BOOST_REQUIRE(svc.wait_for_line(
+    [](const std::string& l) {
+      return l.find("http endpoint stopped") != std::string::npos;
+    },
+    10s));
+  lock.abort(); // the held request now gets its answer from the database
+  auto code = svc.wait_exit(5s);
+  held.wait();
+  BOOST_REQUIRE_MESSAGE(code.has_value(), "still running after the release");
+  BOOST_TEST(*code == 0);
+  BOOST_TEST(held_status != 200, "the endpoint had let go of that client");
+  BOOST_TEST(svc.wait_for_line(
+    [](const std::string& l) {
+      return l.find("shutdown complete") != std::string::npos;
+    },
+    1s));
+}
+
 BOOST_AUTO_TEST_CASE(a_draining_answer_never_claims_a_close_it_does_not_do,
                      *boost::unit_test::timeout(60)) {
   // RFC 9112, 9.6: a server that sends "Connection: close" must close the
@@ -1086,6 +1131,73 @@ BOOST_AUTO_TEST_CASE(
                                      << peak << ") -> " << after << "; "
                                      << lines.size() - lines_before
                                      << " log lines, " << errors << " ERROR");
+}
+
+BOOST_AUTO_TEST_CASE(
+  answers_never_reach_the_next_connection_on_a_reused_descriptor,
+  *boost::unit_test::timeout(60)) {
+  // Pistache queues answers by descriptor number. Half the clients send a
+  // request and reset the connection at once, so their answers are queued
+  // while the descriptor is closed and handed to the next connection; the
+  // other half check that each of their two answers carries their own
+  // request id.
+  raise_fd_limit();
+  service_process svc{base_env()};
+  constexpr size_t clients = 8;
+  constexpr size_t rounds = 1500;
+  std::atomic<size_t> checked{0};
+  std::atomic<size_t> foreign{0};
+  std::atomic<size_t> missing{0};
+  std::mutex sample_mtx;
+  std::string sample;
+  auto request = [](const std::string& id) {
+    return "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Request-Id: " + id +
+           "\r\n\r\n";
+  };
+  auto request_id = [](const std::string& response) {
+    auto at = response.find("X-Request-Id: ");
+    if (at == std::string::npos)
+      return std::string{};
+    at += 14;
+    return response.substr(at, response.find("\r\n", at) - at);
+  };
+  auto started = clock_type::now();
+  thread_group group;
+  for (size_t c = 0; c < clients; ++c)
+    group.spawn([&, c] {
+      for (size_t i = 0; i < rounds && !group.stopping(); ++i) {
+        auto id = "c" + std::to_string(c) + "-" + std::to_string(i);
+        raw_connection conn{svc.port()};
+        if (i % 2 == 0) {
+          conn.send(request(id + "-left"));
+          conn.reset();
+          continue;
+        }
+        for (const char* part : {"-a", "-b"}) {
+          conn.send(request(id + part));
+          auto response = conn.read_response(5s);
+          if (response.empty()) {
+            ++missing;
+            break;
+          }
+          ++checked;
+          if (request_id(response) != id + part) {
+            ++foreign;
+            std::lock_guard<std::mutex> g{sample_mtx};
+            sample = id + part + " got " + request_id(response);
+          }
+        }
+      }
+    });
+  group.wait();
+  BOOST_TEST_MESSAGE("descriptor reuse storm: "
+                     << checked << " answers checked, " << foreign
+                     << " foreign, " << missing << " missing, in "
+                     << ms_between(started, clock_type::now()) << " ms");
+  BOOST_TEST(foreign == 0u, "e.g. " << sample);
+  BOOST_TEST(missing == 0u);
+  BOOST_TEST(checked == clients * rounds);
+  BOOST_TEST(alive(svc));
 }
 
 BOOST_AUTO_TEST_CASE(admission_control_answers_503_at_once_over_max_inflight,

@@ -31,6 +31,7 @@
 #include "support/checks.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
+#include "support/pg_proxy.hpp"
 #include "support/postgres.hpp"
 #include "support/process.hpp"
 
@@ -2042,6 +2043,91 @@ BOOST_AUTO_TEST_CASE(
                415, "unsupported_media_type", {}, "text/plain body");
   BOOST_TEST(sql_count("SELECT count(*) FROM repositories WHERE user_id = '" +
                        user.id + "'") == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- order of checks ----------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(order_of_checks)
+
+BOOST_AUTO_TEST_CASE(
+  credentials_are_checked_before_the_content_type_and_the_body) {
+  // api.md, Common rules: method, then credentials, then content type, then
+  // body. An unauthenticated client never learns the body rules.
+  api anonymous;
+  expect_error(anonymous.post("/agents/execute", "{}"), 401,
+               "authentication_error", {}, "empty body, no token");
+  expect_error(anonymous.post("/agents/execute", "{not json"), 401,
+               "authentication_error", {}, "bad JSON, no token");
+  expect_error(anonymous.call("POST", "/repositories", "x=1",
+                              {{"Content-Type", "text/plain"}}),
+               401, "authentication_error", {}, "text/plain, no token");
+  api forged{"eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"};
+  expect_error(forged.post("/agents/execute", "{}"), 401, "jwt_error", {},
+               "empty body, forged token");
+  expect_error(forged.call("PATCH",
+                           "/agents/executions/"
+                           "11111111-2222-4333-8444-555555555555",
+                           "[", {{"Content-Type", "text/plain"}}),
+               401, "jwt_error", {}, "text/plain, forged token");
+  // With a valid token the body rules apply, in their order.
+  auto user = new_account();
+  api a{user.token};
+  expect_error(
+    a.call("POST", "/agents/execute", "{}", {{"Content-Type", "text/plain"}}),
+    415, "unsupported_media_type", {}, "text/plain, valid token");
+  expect_error(a.post("/agents/execute", "{not json"), 400, "validation_error",
+               {}, "bad JSON, valid token");
+  expect_error(a.post("/agents/execute", "{}"), 422, "unprocessable_entity",
+               "repository_id", "empty object, valid token");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- commits in doubt ---------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(commits_in_doubt)
+
+BOOST_AUTO_TEST_CASE(
+  a_write_whose_commit_answer_is_lost_reports_503_never_a_wrong_outcome,
+  *boost::unit_test::timeout(120)) {
+  // A proxy loses the answer to a COMMIT that the server carried out. A
+  // retry on a new connection would answer from the state the first run
+  // made: 404 for a delete that happened, 200 for a create that happened.
+  auto url = create_database();
+  auto colon = url.rfind(':');
+  auto slash = url.find('/', colon);
+  pg_commit_cutter proxy{
+    static_cast<uint16_t>(std::stoi(url.substr(colon + 1, slash - colon - 1)))};
+  auto proxied =
+    url.substr(0, colon + 1) + std::to_string(proxy.port()) + url.substr(slash);
+  auto env = service_env(proxied);
+  env["DB_POOL_SIZE"] = "2";
+  service_process svc{env};
+  http_client client;
+  auto user = mock_login(client, svc.base_url(), 790001);
+  api a{user.access, svc.base_url()};
+
+  auto created = a.post("/repositories", repository_body("octo/doubt"));
+  BOOST_REQUIRE(created.status == 201);
+  auto id = text_of(parse_json(created.body), "id");
+
+  proxy.arm();
+  auto deleted = a.del("/repositories/" + id);
+  BOOST_TEST(proxy.cut() == 1u);
+  expect_error(deleted, 503, "service_unavailable", {}, "delete in doubt");
+  BOOST_TEST(deleted.header("Retry-After") == "1");
+  // The delete did happen: the truth is visible afterwards.
+  expect_error(a.get("/repositories/" + id), 404, "not_found", {},
+               "after the delete in doubt");
+
+  proxy.arm();
+  auto again = a.post("/repositories", repository_body("octo/doubt-two"));
+  BOOST_TEST(proxy.cut() == 2u);
+  expect_error(again, 503, "service_unavailable", {}, "create in doubt");
+  auto existing = a.post("/repositories", repository_body("octo/doubt-two"));
+  BOOST_TEST(existing.status == 200, "the create in doubt did happen");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

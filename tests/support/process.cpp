@@ -26,6 +26,10 @@ env_map base_env() {
     {"LOG_LEVEL", "info"},
     {"JWT_SECRET", "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"},
     {"SHUTDOWN_GRACE_MS", "5000"},
+    // Tests sign in and write far faster than people do; rate_limit_test
+    // sets the limits it checks.
+    {"AUTH_RATE_PER_MINUTE", "1000000"},
+    {"WRITE_RATE_PER_MINUTE", "1000000"},
   };
 }
 

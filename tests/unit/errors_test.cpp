@@ -49,6 +49,23 @@ BOOST_AUTO_TEST_CASE(overload_answers_carry_retry_after) {
   BOOST_TEST(!to_response(make_error(errc::not_found)).retry_after);
 }
 
+BOOST_AUTO_TEST_CASE(a_rate_limit_names_its_own_retry_after) {
+  auto resp = to_response(make_rate_limited("slow down", 42));
+  BOOST_TEST(resp.status == 429);
+  BOOST_TEST(resp.code == "rate_limited");
+  BOOST_TEST(resp.message == "slow down");
+  BOOST_TEST(resp.retry_after == 42);
+  BOOST_TEST(to_response(make_error(errc::service_unavailable)).retry_after ==
+             1);
+}
+
+BOOST_AUTO_TEST_CASE(a_commit_in_doubt_is_503_never_a_success_or_failure) {
+  auto resp = to_response(make_error(errc::unknown_outcome));
+  BOOST_TEST(resp.status == 503);
+  BOOST_TEST(resp.code == "service_unavailable");
+  BOOST_TEST(resp.message.find("may or may not") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(an_error_without_message_gets_a_default_one) {
   auto resp = to_response(make_error(errc::not_found));
   BOOST_TEST(!resp.message.empty());
