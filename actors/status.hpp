@@ -18,13 +18,11 @@ struct service_status {
   explicit service_status(bool database_configured)
       : database(database_configured ? db_state::disconnected
                                      : db_state::disabled),
-        started(std::chrono::steady_clock::now()),
-        started_wall(std::chrono::system_clock::now()) {}
+        started(std::chrono::steady_clock::now()) {}
 
   std::atomic<db_state> database;
   std::atomic<bool> draining{false};
   const std::chrono::steady_clock::time_point started;
-  const std::chrono::system_clock::time_point started_wall;
 
   bool telegram_only() const {
     return database.load(std::memory_order_relaxed) == db_state::disabled;

@@ -67,14 +67,6 @@ code_info info(errc code) {
 
 } // namespace
 
-int status_of(errc code) {
-  return info(code).status;
-}
-
-std::string_view code_name(errc code) {
-  return info(code).name;
-}
-
 error_response to_response(const caf::error& err) {
   error_response result;
   auto described = describe(err);

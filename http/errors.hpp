@@ -25,10 +25,4 @@ struct error_response {
 /// with a generic message).
 error_response to_response(const caf::error& err);
 
-/// Status of an error code.
-int status_of(errc code);
-
-/// The envelope `error` string of a code.
-std::string_view code_name(errc code);
-
 } // namespace miyabi::http

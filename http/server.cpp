@@ -168,6 +168,62 @@ bool is_json_media_type(std::string_view value) {
   return iequals(trim(value.substr(0, value.find(';'))), "application/json");
 }
 
+/// The parts of a request that are judged only once its caller is known
+/// (api.md, order of checks: an unauthenticated client never learns the
+/// rules of paths, queries and bodies): the `{id}` segment, the query, the
+/// content type and the body, decoded into `api_request::input`. Runs once,
+/// on the thread that completes the request (a reactor thread, or the
+/// front actor after verifying the token). Errors: validation_error (400),
+/// unsupported_media_type (415), unprocessable_entity (422).
+struct request_content {
+  std::shared_ptr<metrics::service_metrics> metrics;
+  bool json_body = false;
+  std::string path_id;
+  std::vector<std::pair<std::string, std::string>> raw_query;
+  std::string content_type;
+  std::string body_text;
+  request_headers extra;
+
+  caf::error operator()(actors::api_request& r) const {
+    auto err = decode(r);
+    if (err && r.op == operation::telegram_webhook)
+      metrics->telegram_updates["rejected"].Increment();
+    return err;
+  }
+
+ private:
+  caf::error decode(actors::api_request& r) const {
+    if (!path_id.empty() && !actors::valid_uuid(path_id))
+      return make_error(errc::validation_error, "malformed id",
+                        "the {id} path segment must be a UUID");
+    r.path_id = path_id;
+    // Query values arrive raw from Pistache; decode them once here.
+    query_map query;
+    for (const auto& [raw_key, raw_value] : raw_query) {
+      auto key = percent_decode(raw_key);
+      auto value = percent_decode(raw_value);
+      if (!key || !value)
+        return make_error(errc::validation_error, "malformed query string",
+                          "bad percent-encoding");
+      query.emplace(std::move(*key), std::move(*value));
+    }
+    rapidjson::Document doc;
+    const rapidjson::Value* body = nullptr;
+    if (!body_text.empty() || json_body) {
+      if (!is_json_media_type(content_type))
+        return make_error(errc::unsupported_media_type);
+      if (auto err = parse_json(body_text, doc))
+        return err;
+      body = &doc;
+    }
+    auto input = decode_input(r.op, body, query, extra);
+    if (!input)
+      return std::move(input.error());
+    r.input = std::move(*input);
+    return {};
+  }
+};
+
 } // namespace
 
 // -- the Pistache handler -----------------------------------------------------
@@ -352,57 +408,19 @@ void api_handler::handle(const Http::Request& req,
   request.meta.deadline = f.received + cfg.request_timeout;
   request.write = f.verb == method::post || f.verb == method::put ||
                   f.verb == method::patch || f.verb == method::del;
-  if (!match.id.empty() && !actors::valid_uuid(match.id)) {
-    ex->fail(make_error(errc::validation_error, "malformed id",
-                        "the {id} path segment must be a UUID"));
-    return;
-  }
-  request.path_id.assign(match.id);
   request.credentials = parse_credentials(in.authorization, request.token);
-  // Query values arrive raw from Pistache; decode them once here.
-  query_map query;
+  request_content complete;
+  complete.metrics = ctx_->metrics;
+  complete.json_body = traits->json_body;
+  complete.path_id.assign(match.id);
   for (auto i = req.query().parameters_begin();
-       i != req.query().parameters_end(); ++i) {
-    auto key = percent_decode(i->first);
-    auto value = percent_decode(i->second);
-    if (!key || !value) {
-      ex->fail(make_error(errc::validation_error, "malformed query string",
-                          "bad percent-encoding"));
-      return;
-    }
-    query.emplace(std::move(*key), std::move(*value));
-  }
-  request_headers extra;
-  extra.idempotency_key = std::move(in.idempotency_key);
+       i != req.query().parameters_end(); ++i)
+    complete.raw_query.emplace_back(i->first, i->second);
+  complete.content_type = std::move(in.content_type);
+  complete.body_text = req.body();
+  complete.extra.idempotency_key = std::move(in.idempotency_key);
   if (request.op == operation::auth_github_callback)
-    extra.login_cookie = cookie_value(in.cookie, actors::login_cookie);
-  // Content type and body come after the caller is known (api.md, Common
-  // rules): an unauthenticated client never learns the body rules.
-  auto complete = [metrics = ctx_->metrics, json_body = traits->json_body,
-                   content_type = std::move(in.content_type),
-                   body_text = req.body(), query = std::move(query),
-                   extra =
-                     std::move(extra)](actors::api_request& r) -> caf::error {
-    rapidjson::Document doc;
-    const rapidjson::Value* body = nullptr;
-    caf::error err;
-    if (!body_text.empty() || json_body) {
-      if (!is_json_media_type(content_type))
-        err = make_error(errc::unsupported_media_type);
-      else if (!(err = parse_json(body_text, doc)))
-        body = &doc;
-    }
-    if (!err) {
-      auto input = decode_input(r.op, body, query, extra);
-      if (input)
-        r.input = std::move(*input);
-      else
-        err = std::move(input.error());
-    }
-    if (err && r.op == operation::telegram_webhook)
-      metrics->telegram_updates["rejected"].Increment();
-    return err;
-  };
+    complete.extra.login_cookie = cookie_value(in.cookie, actors::login_cookie);
   if (actors::needs_user(request.op)) {
     if (request.credentials != credential_kind::bearer) {
       ex->fail(actors::credentials_error(request.credentials));

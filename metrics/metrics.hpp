@@ -69,7 +69,6 @@ class http_metrics {
 
   prometheus::Gauge& in_flight() { return *in_flight_; }
 
-  size_t route_count() const { return routes_.size(); }
 
  private:
   /// Status codes the service emits get their own slot; others share the

@@ -2063,6 +2063,10 @@ BOOST_AUTO_TEST_CASE(
   expect_error(anonymous.call("POST", "/repositories", "x=1",
                               {{"Content-Type", "text/plain"}}),
                401, "authentication_error", {}, "text/plain, no token");
+  expect_error(anonymous.get("/repositories/not-a-uuid"), 401,
+               "authentication_error", {}, "malformed id, no token");
+  expect_error(anonymous.get("/agents/executions?status=%zz"), 401,
+               "authentication_error", {}, "bad query, no token");
   api forged{"eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"};
   expect_error(forged.post("/agents/execute", "{}"), 401, "jwt_error", {},
                "empty body, forged token");
@@ -2081,6 +2085,10 @@ BOOST_AUTO_TEST_CASE(
                {}, "bad JSON, valid token");
   expect_error(a.post("/agents/execute", "{}"), 422, "unprocessable_entity",
                "repository_id", "empty object, valid token");
+  expect_error(a.get("/repositories/not-a-uuid"), 400, "validation_error", {},
+               "malformed id, valid token");
+  expect_error(a.get("/agents/executions?status=%zz"), 400,
+               "validation_error", {}, "bad query, valid token");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
