@@ -133,6 +133,6 @@ server_context::server_context(
   std::shared_ptr<actors::service_status> status_ptr, cors_policy cors_rules)
     : cfg(std::move(cfg_ptr)), metrics(std::move(metrics_ptr)),
       status(std::move(status_ptr)), cors(std::move(cors_rules)),
-      headers(cfg->production(), cors) {}
+      headers(cfg->production_rules(), cors) {}
 
 } // namespace miyabi::http
