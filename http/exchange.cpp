@@ -64,7 +64,7 @@ void exchange::fail(const caf::error& err, header_list extra) {
                 {"route", route_table::instance().label(facts_.route)},
                 {"status", resp.status},
                 {"error", resp.code},
-                {"message", resp.message},
+                {"error_message", resp.message},
                 {"details", resp.details}});
   auto body = encode_error(resp, facts_.request_id);
   send(resp.status, "application/json", std::move(body), std::move(extra),
