@@ -23,4 +23,8 @@ caf::error check_database_url(const std::string& url) {
   return {};
 }
 
+bool accepts_connections(const std::string& conninfo) {
+  return PQping(conninfo.c_str()) == PQPING_OK;
+}
+
 } // namespace miyabi::storage

@@ -1,7 +1,8 @@
-// The syntax check of DATABASE_URL, run once at start before anything
-// connects: a URL libpq cannot parse would otherwise leave the service
-// degraded forever, failing every connection attempt. Pure (no connection,
-// no I/O); any thread.
+// libpq helpers below the sessions: the syntax check of DATABASE_URL, run
+// once at start before anything connects (a URL libpq cannot parse would
+// otherwise leave the service degraded forever, failing every connection
+// attempt), and a quiet reachability probe for the database monitor.
+// Any thread; neither logs.
 #pragma once
 
 #include <string>
@@ -16,5 +17,10 @@ namespace miyabi::storage {
 /// DATABASE_URL, whose text never holds the URL or libpq's message (either
 /// may contain the password); an empty error when libpq accepts it.
 caf::error check_database_url(const std::string& url);
+
+/// Whether the server behind `conninfo` accepts connections (libpq's
+/// PQping: no login, no statement, nothing logged). Blocks up to the
+/// conninfo's connect_timeout. False while the server is down or starting.
+bool accepts_connections(const std::string& conninfo);
 
 } // namespace miyabi::storage
