@@ -54,7 +54,8 @@ pg_init "$cluster"
 [ -f "$cluster/data/PG_VERSION" ] || fail "initdb made no cluster"
 pg_start "$cluster"
 port=$(cat "$cluster/port")
-answer=$(psql -h 127.0.0.1 -p "$port" -U postgres -Atqc 'SELECT 40 + 2' postgres)
+pg_createdb "$cluster" miyabi # as scripts/run does
+answer=$(psql -h 127.0.0.1 -p "$port" -U postgres -Atqc 'SELECT 40 + 2' miyabi)
 [ "$answer" = 42 ] || fail "query answered '$answer'"
 pg_stop "$cluster"
 [ ! -f "$cluster/data/postmaster.pid" ] || fail "pg_stop left the server running"
