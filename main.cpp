@@ -18,8 +18,10 @@
 #include "config/errors.hpp"
 #include "config/log.hpp"
 #include "config/settings.hpp"
+#include "http/routes.hpp"
 #include "http/server.hpp"
 #include "metrics/metrics.hpp"
+#include "storage/database_url.hpp"
 #include "storage/migrations.hpp"
 #include "storage/session.hpp"
 
@@ -74,6 +76,13 @@ int main(int argc, char** argv) {
     log::error(describe(loaded.error()).message);
     return exit_bad_usage;
   }
+  if (loaded->database_enabled()) {
+    // Unparsable, it would leave the service degraded forever.
+    if (auto err = storage::check_database_url(loaded->database_url)) {
+      log::error(describe(err).message);
+      return exit_bad_usage;
+    }
+  }
   auto cfg = std::make_shared<const config::settings>(std::move(*loaded));
   log::set_min_level(cfg->log_level);
   log::set_trace_project(cfg->google_cloud_project);
@@ -105,6 +114,13 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Decided once: a route switched off here is unknown to the service (404).
+  http::route_options routes;
+  routes.auth_mock = cfg->auth_mock_enabled;
+  if (!http::route_table::configure(routes)) {
+    log::error("the route table was built before it was configured");
+    return 1;
+  }
   auto metrics = std::make_shared<metrics::service_metrics>(
     http::server::route_labels(), MIYABI_VERSION);
   actors::service actors{cfg, metrics, status};

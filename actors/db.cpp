@@ -16,6 +16,7 @@
 #include "config/errors.hpp"
 #include "config/log.hpp"
 #include "metrics/metrics.hpp"
+#include "storage/database_url.hpp"
 #include "storage/maintenance.hpp"
 #include "storage/migrations.hpp"
 
@@ -143,6 +144,7 @@ caf::behavior db_session(caf::stateful_actor<session_state>* self,
 struct monitor_state {
   static inline const char* name = "db_monitor";
   std::unique_ptr<storage::session> db;
+  std::string conninfo; ///< for the quiet probe while the database is down
   bool migrated = false;
   clock::time_point next_purge;
 };
@@ -154,6 +156,7 @@ caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
                          milliseconds interval, milliseconds purge_period) {
   cfg.application_name = "miyabi-api-monitor";
   cfg.statement_timeout = std::max(interval, milliseconds{1000});
+  self->state.conninfo = storage::session::effective_url(cfg);
   self->state.db = std::make_unique<storage::session>(std::move(cfg));
   self->state.next_purge =
     clock::now() +
@@ -163,7 +166,15 @@ caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
   return {
     [=](tick_atom) {
       auto& st = self->state;
-      auto err = st.db->ping();
+      // While the database is down, probe without logging in: a failed
+      // session connect logs a warning, and the outage is reported once
+      // below, on the change of state, not on every tick.
+      caf::error err;
+      if (status->database.load() != db_state::connected &&
+          !storage::accepts_connections(st.conninfo))
+        err = make_error(errc::connection_lost, "the database is unavailable");
+      else
+        err = st.db->ping();
       if (!err && !st.migrated) {
         auto report = storage::migrate(st.db->connection());
         if (report) {
@@ -186,7 +197,7 @@ caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
         if (now_state == db_state::connected)
           log::info("database connected");
         else
-          log::error("database unreachable; database routes answer 503");
+          log::warning("database unreachable; database routes answer 503");
       }
       if (now_state == db_state::connected && clock::now() >= st.next_purge) {
         st.next_purge = clock::now() + purge_period;
@@ -418,11 +429,14 @@ caf::behavior db_pool(pool_actor self,
       escalate("db_session");
       return;
     }
-    log::warning(
-      "database session ended; starting a new one",
-      {{"reason", self->system().render(msg.reason)},
-       {"delay_ms",
-        static_cast<int64_t>(duration_cast<milliseconds>(*delay).count())}});
+    // A lost connection is the database's trouble, which the monitor
+    // reports once per change of state; a crash is ours.
+    log::write(is(msg.reason, errc::connection_lost) ? log::level::debug
+                                                     : log::level::warning,
+               "database session ended; starting a new one",
+               {{"reason", self->system().render(msg.reason)},
+                {"delay_ms", static_cast<int64_t>(
+                               duration_cast<milliseconds>(*delay).count())}});
     self->delayed_send(self, *delay, respawn_atom::value, *index);
   });
   return {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cctype>
 #include <ctime>
+#include <memory>
 #include <mutex>
 #include <unistd.h>
 #include <vector>
@@ -17,10 +18,15 @@ namespace {
 
 std::atomic<level> min_level{level::info};
 
+using secret_list = std::vector<std::string>;
+
 struct shared_state {
   std::mutex mtx;
   std::string trace_project;
-  std::vector<std::string> secrets;
+  /// Replaced, never changed in place: a line formats with the list it
+  /// took, without holding the lock.
+  std::shared_ptr<const secret_list> secrets =
+    std::make_shared<const secret_list>();
 };
 
 shared_state& state() {
@@ -46,12 +52,43 @@ void format_time(char (&buf)[32]) {
   snprintf(buf + n, sizeof(buf) - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-void redact(std::string& line, const std::vector<std::string>& secrets) {
+constexpr std::string_view redacted = "[REDACTED]";
+
+/// `text` with every occurrence of every secret replaced; `scratch` holds
+/// the copy when one is needed (most text holds no secret).
+std::string_view redact(std::string_view text,
+                        const std::vector<std::string>& secrets,
+                        std::string& scratch) {
+  bool copied = false;
   for (const auto& secret : secrets) {
-    for (auto pos = line.find(secret); pos != std::string::npos;
-         pos = line.find(secret, pos))
-      line.replace(pos, secret.size(), "[REDACTED]");
+    std::string_view current = copied ? std::string_view{scratch} : text;
+    auto pos = current.find(secret);
+    if (pos == std::string_view::npos)
+      continue;
+    if (!copied) {
+      scratch.assign(text);
+      copied = true;
+    }
+    for (; pos != std::string::npos;
+         pos = scratch.find(secret, pos + redacted.size()))
+      scratch.replace(pos, secret.size(), redacted);
   }
+  return copied ? std::string_view{scratch} : text;
+}
+
+/// `key`, or KEY_N with the smallest N >= 2 that is not in `used`.
+std::string unique_key(std::string_view key,
+                       const std::vector<std::string>& used) {
+  auto taken = [&used](std::string_view k) {
+    return std::find(used.begin(), used.end(), k) != used.end();
+  };
+  std::string result{key};
+  for (int n = 2; taken(result); ++n) {
+    result.assign(key);
+    result += '_';
+    result += std::to_string(n);
+  }
+  return result;
 }
 
 } // namespace
@@ -98,10 +135,12 @@ void set_trace_project(std::string project) {
 }
 
 void add_secret(std::string secret) {
-  if (secret.size() < 6)
+  if (secret.empty())
     return;
   std::lock_guard<std::mutex> guard{state().mtx};
-  state().secrets.push_back(std::move(secret));
+  auto next = std::make_shared<secret_list>(*state().secrets);
+  next->push_back(std::move(secret));
+  state().secrets = std::move(next);
 }
 
 std::string trace_field(std::string_view header) {
@@ -122,32 +161,45 @@ std::string trace_field(std::string_view header) {
   return result;
 }
 
-void write(level lvl, std::string_view message,
-           std::initializer_list<field> fields) {
-  if (!enabled(lvl))
-    return;
+std::string format(level lvl, std::string_view message,
+                   std::initializer_list<field> fields) {
   char time_buf[32];
   format_time(time_buf);
+  std::shared_ptr<const secret_list> secrets;
+  {
+    std::lock_guard<std::mutex> guard{state().mtx};
+    secrets = state().secrets;
+  }
+  std::string scratch;
+  auto string = [&](rapidjson::Writer<rapidjson::StringBuffer>& out,
+                    std::string_view text) {
+    auto clean = redact(text, *secrets, scratch);
+    out.String(clean.data(), static_cast<rapidjson::SizeType>(clean.size()));
+  };
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> out{buf};
+  std::vector<std::string> used{"time", "severity", "message"};
   out.StartObject();
   out.Key("time");
   out.String(time_buf);
   out.Key("severity");
   out.String(severity_name(lvl));
   out.Key("message");
-  out.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  string(out, message);
   for (const auto& f : fields) {
     // A request without trace context has no trace to correlate.
-    if (f.key == trace_key && std::get_if<std::string_view>(&f.val) != nullptr
-        && std::get<std::string_view>(f.val).empty())
+    if (f.key == trace_key &&
+        std::get_if<std::string_view>(&f.val) != nullptr &&
+        std::get<std::string_view>(f.val).empty())
       continue;
-    out.Key(f.key.data(), static_cast<rapidjson::SizeType>(f.key.size()));
+    used.push_back(unique_key(f.key, used));
+    const auto& key = used.back();
+    out.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
     std::visit(
-      [&out](const auto& v) {
+      [&out, &string](const auto& v) {
         using type = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<type, std::string_view>)
-          out.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+          string(out, v);
         else if constexpr (std::is_same_v<type, int64_t>)
           out.Int64(v);
         else if constexpr (std::is_same_v<type, double>)
@@ -160,8 +212,15 @@ void write(level lvl, std::string_view message,
   out.EndObject();
   std::string line{buf.GetString(), buf.GetSize()};
   line += '\n';
+  return line;
+}
+
+void write(level lvl, std::string_view message,
+           std::initializer_list<field> fields) {
+  if (!enabled(lvl))
+    return;
+  auto line = format(lvl, message, fields);
   std::lock_guard<std::mutex> guard{state().mtx};
-  redact(line, state().secrets);
   const char* data = line.data();
   auto remaining = line.size();
   while (remaining > 0) {

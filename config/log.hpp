@@ -1,11 +1,22 @@
 // Structured logs: one JSON object per line on stdout, nothing before it.
 //
-// Every line carries `time`, `severity` (DEBUG/INFO/WARNING/ERROR) and
-// `message`, plus the fields the caller passes (`request_id`, and the Cloud
-// Logging trace key built by `trace_field`). Registered secrets are replaced
-// by `[REDACTED]` in every line as a last line of defence; callers still must
-// not log secrets. Thread-safe: any thread may log; each line is written with
-// one write(2) under a mutex, so lines never interleave.
+// Every line is one JSON object with unique member names: `time`,
+// `severity` (DEBUG/INFO/WARNING/ERROR) and `message`, then the fields the
+// caller passes (`request_id`, and the Cloud Logging trace key built by
+// `trace_field`). A field whose key is already taken (by `time`, `severity`,
+// `message` or an earlier field) is written as KEY_2 (or KEY_3, ... the
+// first free one), never as a duplicate member.
+//
+// Registered secrets are replaced by `[REDACTED]` as a last line of
+// defence (callers still must not log secrets): in the message and in every
+// string value, before JSON escaping, so a secret holding `"` or `\` is
+// found too. Every non-empty secret counts, however short; a short one
+// redacts more text than it should, which is the lesser evil. Keys (fixed
+// names in the code), numbers, booleans, `time` and `severity` are not
+// searched.
+//
+// Thread-safe: any thread may log; each line is written with one write(2)
+// under a mutex, so lines never interleave.
 #pragma once
 
 #include <cstdint>
@@ -30,8 +41,8 @@ bool enabled(level lvl);
 /// Enables the `logging.googleapis.com/trace` field (see `trace_field`).
 void set_trace_project(std::string project);
 
-/// Adds a string that must never appear in a log line (tokens, secrets).
-/// Strings shorter than 6 characters are ignored (they would redact noise).
+/// Adds a string that must never appear in a log line's message or string
+/// values (tokens, secrets). Empty strings are ignored.
 void add_secret(std::string secret);
 
 /// A value of a log field.
@@ -51,6 +62,11 @@ struct field {
   field(std::string_view k, double v) : key(k), val(v) {}
   field(std::string_view k, bool v) : key(k), val(v) {}
 };
+
+/// The line `write` would write (with its final newline), whatever the
+/// minimum level: unique keys, secrets redacted.
+std::string format(level lvl, std::string_view message,
+                   std::initializer_list<field> fields = {});
 
 /// Writes one line when `lvl` is enabled.
 void write(level lvl, std::string_view message,

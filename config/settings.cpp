@@ -85,15 +85,42 @@ std::string url(std::string_view text, std::string& out) {
   return {};
 }
 
-std::string flag(std::string_view text, bool& out) {
+std::string boolean(std::string_view text, bool& out) {
   text = trim(text);
-  if (text == "true" || text == "1" || text == "yes") {
+  if (text == "true" || text == "1") {
     out = true;
-  } else if (text == "false" || text == "0" || text == "no") {
+  } else if (text == "false" || text == "0" || text.empty()) {
     out = false;
   } else {
     return "must be true or false";
   }
+  return {};
+}
+
+bool plain_http(const std::string& url) {
+  return url.rfind("http://", 0) == 0;
+}
+
+caf::error refuse(const std::string& name, const std::string& why) {
+  return make_error(errc::validation_error,
+                    "invalid setting " + name + ": " + why, name);
+}
+
+/// The production rules (production and staging) beyond JWT_SECRET.
+caf::error check_production_rules(const settings& cfg) {
+  if (!cfg.telegram_bot_token.empty() && cfg.telegram_webhook_secret.empty())
+    return refuse("TELEGRAM_WEBHOOK_SECRET",
+                  "required when TELEGRAM_BOT_TOKEN is set in production and "
+                  "staging");
+  const std::pair<const char*, const std::string*> third_parties[] = {
+    {"GITHUB_OAUTH_URL", &cfg.github_oauth_url},
+    {"GITHUB_API_URL", &cfg.github_api_url},
+    {"TELEGRAM_API_URL", &cfg.telegram_api_url},
+    {"OPENAI_BASE_URL", &cfg.openai_base_url},
+  };
+  for (const auto& [name, value] : third_parties)
+    if (plain_http(*value))
+      return refuse(name, "must be an https:// URL in production and staging");
   return {};
 }
 
@@ -184,20 +211,20 @@ const std::vector<setting_spec>& specs() {
      [](settings& c, std::string_view v) {
        return in_range<uint16_t>(v, 0, 65535, c.port);
      }},
-    {{"ENVIRONMENT", "development",
-      "development or production (production: HSTS, strict secrets, "
-      "no /auth/mock)"},
+    {{"ENVIRONMENT", "production",
+      "production, staging, development or test; production and staging "
+      "follow the production rules (HSTS, Secure cookies, strict secrets, "
+      "https:// third parties, no /auth/mock)"},
      [](settings& c, std::string_view v) -> std::string {
        v = trim(v);
-       if (v == "production" || v == "prod") {
-         c.env = environment::production;
-       } else if (v == "development" || v == "dev" || v == "test" ||
-                  v == "staging") {
-         c.env = environment::development;
-       } else {
-         return "must be development or production";
+       for (auto e : {environment::production, environment::staging,
+                      environment::development, environment::test}) {
+         if (v == to_string(e)) {
+           c.env = e;
+           return {};
+         }
        }
-       return {};
+       return "must be production, staging, development or test";
      }},
     {{"RUST_LOG", "info", "Accepted for compatibility; LOG_LEVEL wins"},
      log_level},
@@ -272,10 +299,11 @@ const std::vector<setting_spec>& specs() {
       "true behind a front end that sets X-Forwarded-For (Cloud Run): the "
       "client address for rate limits is its first entry"},
      [](settings& c, std::string_view v) {
-       return flag(v, c.trust_proxy);
+       return boolean(v, c.trust_proxy);
      }},
     {{"DATABASE_URL", "(none: telegram-only mode)",
-      "PostgreSQL connection URI (postgresql://user:pass@host:port/db)"},
+      "PostgreSQL connection URI (postgresql://user:pass@host:port/db) or "
+      "key=value string; one libpq cannot parse stops the start"},
      [](settings& c, std::string_view v) {
        return text_value(v, c.database_url);
      }},
@@ -301,8 +329,9 @@ const std::vector<setting_spec>& specs() {
      [](settings& c, std::string_view v) {
        return millis(v, 1000, 86400000, c.db_purge_interval);
      }},
-    {{"JWT_SECRET", "(generated in development)",
-      "HS256 key for access tokens; at least 32 bytes in production"},
+    {{"JWT_SECRET", "(generated in development and test)",
+      "HS256 key for access tokens; required, at least 32 bytes, in "
+      "production and staging"},
      [](settings& c, std::string_view v) {
        c.jwt_secret.assign(v);
        return std::string{};
@@ -322,6 +351,13 @@ const std::vector<setting_spec>& specs() {
     {{"REFRESH_TOKEN_TTL", "2592000", "Refresh token lifetime (seconds)"},
      [](settings& c, std::string_view v) {
        return secs(v, 300, 365 * 86400, c.refresh_token_ttl);
+     }},
+    {{"AUTH_MOCK_ENABLED", "false",
+      "true serves POST /api/v1/auth/mock (login without GitHub) when "
+      "ENVIRONMENT is development or test; ignored with a warning in "
+      "production and staging"},
+     [](settings& c, std::string_view v) {
+       return boolean(v, c.auth_mock_enabled);
      }},
     {{"GITHUB_CLIENT_ID", "(none: GitHub login answers 503)",
       "OAuth app client id"},
@@ -385,7 +421,8 @@ const std::vector<setting_spec>& specs() {
        return text_value(v, c.telegram_bot_token);
      }},
     {{"TELEGRAM_WEBHOOK_SECRET", "(none)",
-      "Expected X-Telegram-Bot-Api-Secret-Token header"},
+      "Expected X-Telegram-Bot-Api-Secret-Token header; required with "
+      "TELEGRAM_BOT_TOKEN in production and staging"},
      [](settings& c, std::string_view v) {
        return text_value(v, c.telegram_webhook_secret);
      }},
@@ -434,6 +471,15 @@ std::string random_hex(size_t bytes) {
 
 } // namespace
 
+std::string_view to_string(environment env) {
+  switch (env) {
+    case environment::production: return "production";
+    case environment::staging: return "staging";
+    case environment::development: return "development";
+    default: return "test";
+  }
+}
+
 env_lookup process_environment() {
   return [](const char* name) {
     return std::getenv(name);
@@ -467,34 +513,36 @@ caf::expected<settings> load(const env_lookup& env,
       continue;
     auto err = spec.apply(cfg, raw);
     if (!err.empty())
-      return make_error(errc::validation_error,
-                        "invalid setting " + name + ": " + err, name);
+      return refuse(name, err);
   }
   if (cfg.jwt_secret.empty()) {
-    if (cfg.production())
-      return make_error(errc::validation_error,
-                        "invalid setting JWT_SECRET: required in production",
-                        "JWT_SECRET");
+    if (cfg.production_rules())
+      return refuse("JWT_SECRET", "required in production and staging");
     cfg.jwt_secret = random_hex(32);
     cfg.jwt_secret_generated = true;
     warnings.emplace_back("JWT_SECRET is not set: generated a random one; "
                           "tokens will not survive a restart");
   } else if (cfg.jwt_secret.size() < 32) {
-    if (cfg.production())
-      return make_error(errc::validation_error,
-                        "invalid setting JWT_SECRET: must be at least 32 "
-                        "bytes in production",
-                        "JWT_SECRET");
+    if (cfg.production_rules())
+      return refuse("JWT_SECRET",
+                    "must be at least 32 bytes in production and staging");
     warnings.emplace_back("JWT_SECRET is shorter than 32 bytes; "
                           "production refuses such a key");
+  }
+  if (cfg.production_rules()) {
+    if (auto err = check_production_rules(cfg))
+      return err;
+    if (cfg.auth_mock_enabled) {
+      cfg.auth_mock_enabled = false;
+      warnings.emplace_back("AUTH_MOCK_ENABLED is ignored in production and "
+                            "staging: /api/v1/auth/mock answers 404");
+    }
   }
   if (cfg.github_client_id.empty() != cfg.github_client_secret.empty())
     warnings.emplace_back("only one of GITHUB_CLIENT_ID and "
                           "GITHUB_CLIENT_SECRET is set: GitHub login is off");
   if (!cfg.database_url.empty() && cfg.db_pool_size == 0)
-    return make_error(errc::validation_error,
-                      "invalid setting DB_POOL_SIZE: must be at least 1",
-                      "DB_POOL_SIZE");
+    return refuse("DB_POOL_SIZE", "must be at least 1");
   return cfg;
 }
 

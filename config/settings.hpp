@@ -20,13 +20,19 @@ namespace miyabi::config {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-enum class environment { development, production };
+/// Where the service runs (`ENVIRONMENT`). `production` and `staging` follow
+/// the production rules (see `settings::production_rules`); `development`
+/// and `test` relax them for a laptop and for the test suites.
+enum class environment { production, staging, development, test };
+
+/// The value of `ENVIRONMENT` that names `env`.
+std::string_view to_string(environment env);
 
 struct settings {
   // -- HTTP server ------------------------------------------------------------
   std::string bind_host = "0.0.0.0";
   uint16_t port = 8080;
-  environment env = environment::development;
+  environment env = environment::production; ///< the default when unset
   log::level log_level = log::level::info;
   size_t http_threads = 0;  ///< 0 before loading; then CPUs available
   size_t actor_threads = 0; ///< 0 before loading; then half the CPUs
@@ -61,6 +67,9 @@ struct settings {
   // -- authentication ---------------------------------------------------------
   std::string jwt_secret;
   bool jwt_secret_generated = false;
+  /// POST /api/v1/auth/mock is served: `AUTH_MOCK_ENABLED=true` with
+  /// ENVIRONMENT development or test; always false under production rules.
+  bool auth_mock_enabled = false;
   std::string jwt_issuer = "miyabi-api";
   std::string jwt_audience = "miyabi-web";
   seconds jwt_expiration{3600};
@@ -96,7 +105,14 @@ struct settings {
   milliseconds llm_timeout{20000};
 
   // -- derived ----------------------------------------------------------------
-  bool production() const { return env == environment::production; }
+  /// HSTS, Secure cookies, strict secrets, https:// third parties, no
+  /// /auth/mock: production and staging alike.
+  bool production_rules() const {
+    return env == environment::production || env == environment::staging;
+  }
+  /// Same as `production_rules()` (the older name; http/server.cpp still
+  /// calls it).
+  bool production() const { return production_rules(); }
   bool database_enabled() const { return !database_url.empty(); }
   bool cors_any_origin() const { return cors_allowed_origins.empty(); }
 };
@@ -118,7 +134,10 @@ struct setting_doc {
 const std::vector<setting_doc>& documented_settings();
 
 /// Reads and validates all settings. On failure the error's message is one
-/// line naming the variable (never its value when it is a secret).
+/// line naming the variable (never its value), and its details hold the
+/// variable's name. The production rules (`production_rules()`) are checked
+/// here; DATABASE_URL's syntax is checked by storage::check_database_url
+/// (libpq's parser lives in the storage layer).
 /// `warnings` receives non-fatal findings (e.g. a generated JWT secret).
 caf::expected<settings> load(const env_lookup& env,
                              std::vector<std::string>& warnings);

@@ -68,7 +68,7 @@ void exchange::fail(const caf::error& err, header_list extra) {
                 {"route", route_table::instance().label(facts_.route)},
                 {"status", resp.status},
                 {"error", resp.code},
-                {"message", resp.message},
+                {"error_message", resp.message},
                 {"details", resp.details}});
   auto body = encode_error(resp, facts_.request_id);
   send(resp.status, "application/json", std::move(body), std::move(extra),
@@ -139,7 +139,7 @@ server_context::server_context(
   std::shared_ptr<actors::service_status> status_ptr, cors_policy cors_rules)
     : cfg(std::move(cfg_ptr)), metrics(std::move(metrics_ptr)),
       status(std::move(status_ptr)), cors(std::move(cors_rules)),
-      headers(cfg->production(), cors),
+      headers(cfg->production_rules(), cors),
       login_limits(cfg->auth_rate_per_minute) {}
 
 void server_context::close_writes() {

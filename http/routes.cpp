@@ -1,5 +1,7 @@
 #include "http/routes.hpp"
 
+#include <mutex>
+
 namespace miyabi::http {
 
 namespace {
@@ -93,6 +95,18 @@ std::vector<route_spec> specs() {
   };
 }
 
+/// What `configure` chose, read once when `instance()` builds the table.
+struct table_setup {
+  std::mutex mtx;
+  route_options options;
+  bool built = false;
+};
+
+table_setup& setup() {
+  static table_setup instance;
+  return instance;
+}
+
 } // namespace
 
 std::string_view to_string(method m) {
@@ -102,10 +116,12 @@ std::string_view to_string(method m) {
   return names[static_cast<size_t>(m)];
 }
 
-route_table::route_table() {
+route_table::route_table(route_options options) {
   for (auto& spec : specs()) {
     route r;
     r.pattern = spec.pattern;
+    if (r.pattern == "/api/v1/auth/mock")
+      r.enabled = options.auth_mock;
     r.segments = split(r.pattern);
     for (const auto& e : spec.entries)
       r.methods[static_cast<size_t>(e.m)] =
@@ -127,8 +143,22 @@ route_table::route_table() {
   }
 }
 
+bool route_table::configure(route_options options) {
+  auto& s = setup();
+  std::lock_guard<std::mutex> guard{s.mtx};
+  if (s.built)
+    return false;
+  s.options = options;
+  return true;
+}
+
 const route_table& route_table::instance() {
-  static const route_table table;
+  static const route_table table{[] {
+    auto& s = setup();
+    std::lock_guard<std::mutex> guard{s.mtx};
+    s.built = true;
+    return s.options;
+  }()};
   return table;
 }
 
@@ -140,6 +170,8 @@ route_match route_table::match(std::string_view path) const {
   // Split without allocating: compare segment by segment.
   bool matched_with_param = false;
   for (size_t index = 0; index < routes_.size(); ++index) {
+    if (!routes_[index].enabled)
+      continue;
     const auto& segs = routes_[index].segments;
     std::string_view rest = path.substr(1);
     std::string_view id;

@@ -2,7 +2,10 @@
 // HTTP method maps to. Built once at start and read-only afterwards, so the
 // Pistache reactor threads match against it without locks. The template
 // (e.g. `/api/v1/repositories/{id}`) is the `route` label of the metrics;
-// paths that match nothing share the label `unmatched`.
+// paths that match nothing share the label `unmatched`. Optional routes
+// (POST /api/v1/auth/mock) are chosen once at start (`configure`); a route
+// switched off stays in `routes()` (documented, labelled) but matches
+// nothing, so it is answered exactly like an unknown path (404).
 #pragma once
 
 #include <array>
@@ -45,7 +48,14 @@ struct route {
   std::string pattern;               ///< also the metrics label
   std::vector<std::string> segments; ///< `{id}` marks the parameter
   std::array<std::optional<operation_traits>, method_count> methods;
-  std::string allow; ///< the Allow header value
+  std::string allow;   ///< the Allow header value
+  bool enabled = true; ///< false: an optional route switched off
+};
+
+/// The optional routes of a table; all off by default.
+struct route_options {
+  /// POST /api/v1/auth/mock (config::settings::auth_mock_enabled).
+  bool auth_mock = false;
 };
 
 struct route_match {
@@ -55,11 +65,21 @@ struct route_match {
 
 class route_table {
  public:
-  /// The table of the service, built on first use (call once at start).
+  /// Chooses the optional routes of `instance()`. Call once at start, before
+  /// anything uses `instance()`; returns false and changes nothing when the
+  /// table is already built. Thread-safe.
+  static bool configure(route_options options);
+
+  /// The table of the service, built on first use with the options given
+  /// to `configure` (defaults when none were).
   static const route_table& instance();
 
+  /// A table with `options` (the service uses `instance()`).
+  explicit route_table(route_options options);
+
   /// Matches a request path (no query string). Literal segments win over
-  /// `{id}`, so `/agents/executions/claim` is not an execution id.
+  /// `{id}`, so `/agents/executions/claim` is not an execution id. Routes
+  /// switched off match nothing.
   route_match match(std::string_view path) const;
 
   /// The operation of `m` on `route_index`; HEAD uses GET's unless that
@@ -78,8 +98,6 @@ class route_table {
   std::string_view label(size_t index) const;
 
  private:
-  route_table();
-
   std::vector<route> routes_;
 };
 

@@ -53,9 +53,12 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# pg_dir_for NAME: a directory for a cluster under .local/ that the postgres
-# user can reach. When the checkout lies below a directory postgres cannot
-# traverse (e.g. /root), the data lives in /tmp behind a symlink.
+# pg_dir_for NAME: prints the real path (no symlink in it) of a directory
+# for a cluster that the postgres user can reach. It is .local/NAME, or, when
+# the checkout lies below a directory postgres cannot traverse (e.g. /root,
+# mode 700), a directory in /tmp that .local/NAME links to (reused while it
+# exists). Callers pass the printed path on (to pg_*, pgctl, initdb): the
+# link itself goes through the checkout, which postgres cannot traverse.
 pg_dir_for() {
   local name=$1
   local dir="$ROOT/.local/$name"
@@ -70,8 +73,10 @@ pg_dir_for() {
       mkdir -p "$dir"
     fi
   fi
-  if [ "$(id -u)" = 0 ]; then chown postgres: "$(readlink -f "$dir")"; fi
-  printf '%s\n' "$dir"
+  local resolved
+  resolved=$(readlink -f "$dir")
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$resolved"; fi
+  printf '%s\n' "$resolved"
 }
 
 # pg_init DIR: creates a cluster in DIR/data unless one exists.

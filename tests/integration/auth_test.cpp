@@ -1123,22 +1123,41 @@ BOOST_AUTO_TEST_CASE(mock_login_validates_its_body) {
 }
 
 BOOST_AUTO_TEST_CASE(
-  in_production_mock_login_is_not_found_and_the_cookie_is_secure) {
-  fake_github github;
-  auto env = github_env(github, create_database());
-  env["ENVIRONMENT"] = "production";
-  env["LOG_LEVEL"] = "info";
-  BOOST_REQUIRE(env["JWT_SECRET"].size() >= 32u);
-  service_process proc{env};
+  under_production_rules_mock_login_is_not_found_and_the_cookie_is_secure) {
+  for (auto environment : {"production", "staging"}) {
+    BOOST_TEST_INFO(environment);
+    fake_github github;
+    auto env = github_env(github, create_database());
+    env["ENVIRONMENT"] = environment;
+    env["LOG_LEVEL"] = "info";
+    // Production refuses plain http:// for GitHub; the login start only
+    // redirects there, nothing connects to it.
+    env["GITHUB_OAUTH_URL"] = "https://github.example";
+    env["GITHUB_API_URL"] = "https://api.github.example";
+    BOOST_REQUIRE(env["AUTH_MOCK_ENABLED"] == "true"); // ignored here
+    BOOST_REQUIRE(env["JWT_SECRET"].size() >= 32u);
+    service_process proc{env};
+    http_client client;
+    auto resp = client.post_json(proc.base_url() + "/api/v1/auth/mock",
+                                 R"({"github_id":77,"email":"p@example.com"})");
+    check_envelope(resp, 404, "not_found");
+    auto start =
+      client.get(proc.base_url() + "/api/v1/auth/github?redirect=%2Fdashboard");
+    BOOST_TEST(start.status == 302);
+    BOOST_TEST(start.header("Location")
+                 .rfind("https://github.example/login/oauth/", 0) == 0);
+    BOOST_TEST(contains(start.header("Set-Cookie"), "Secure"));
+    BOOST_TEST(contains(start.header("Set-Cookie"), "HttpOnly"));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(in_test_the_login_cookie_is_not_secure) {
+  auto& svc = service();
   http_client client;
-  auto resp = client.post_json(proc.base_url() + "/api/v1/auth/mock",
-                               R"({"github_id":77,"email":"p@example.com"})");
-  check_envelope(resp, 404, "not_found");
-  auto start =
-    client.get(proc.base_url() + "/api/v1/auth/github?redirect=%2Fdashboard");
+  auto start = client.get(svc.url("/api/v1/auth/github?redirect=%2Fdashboard"));
   BOOST_TEST(start.status == 302);
-  BOOST_TEST(contains(start.header("Set-Cookie"), "Secure"));
   BOOST_TEST(contains(start.header("Set-Cookie"), "HttpOnly"));
+  BOOST_TEST(!contains(start.header("Set-Cookie"), "Secure"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

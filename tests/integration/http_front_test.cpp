@@ -264,16 +264,19 @@ BOOST_AUTO_TEST_CASE(allow_list_mode_echoes_listed_origins_only) {
              "header sent twice: " << preflight.repeated_header());
 }
 
-BOOST_AUTO_TEST_CASE(production_adds_hsts_and_development_does_not) {
-  auto env = base_env();
-  env["ENVIRONMENT"] = "production";
-  service_process production{env};
+BOOST_AUTO_TEST_CASE(production_and_staging_add_hsts_and_test_does_not) {
   http_client client;
-  auto resp = client.get(production.base_url() + "/api/v1/health");
-  BOOST_TEST(resp.header("Strict-Transport-Security") ==
-             "max-age=31536000; includeSubDomains");
-  auto dev = client.get(url("/api/v1/health"));
-  BOOST_TEST(!dev.has_header("Strict-Transport-Security"));
+  for (auto environment : {"production", "staging"}) {
+    BOOST_TEST_INFO(environment);
+    auto env = base_env();
+    env["ENVIRONMENT"] = environment;
+    service_process strict{env};
+    auto resp = client.get(strict.base_url() + "/api/v1/health");
+    BOOST_TEST(resp.header("Strict-Transport-Security") ==
+               "max-age=31536000; includeSubDomains");
+  }
+  auto test = client.get(url("/api/v1/health")); // ENVIRONMENT=test
+  BOOST_TEST(!test.has_header("Strict-Transport-Security"));
 }
 
 BOOST_AUTO_TEST_CASE(http11_without_connection_header_keeps_the_connection) {

@@ -14,9 +14,11 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "support/checks.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
 #include "support/load.hpp"
+#include "support/postgres.hpp"
 #include "support/process.hpp"
 #include "support/raw.hpp"
 
@@ -57,6 +59,30 @@ long long unread_bytes(uint16_t port) {
   }
   return total;
 }
+
+/// Starts with `env`, expects exit code 2 and exactly one ERROR line that
+/// names `setting`; returns that line.
+std::string refused_start(const env_map& env, const std::string& setting) {
+  service_process proc{env, false};
+  auto rc = proc.wait_exit(10s);
+  BOOST_REQUIRE_MESSAGE(rc.has_value(), "still running; " << setting);
+  BOOST_TEST(*rc == 2);
+  auto lines = proc.lines();
+  BOOST_REQUIRE_MESSAGE(lines.size() == 1u, lines.size() << " lines");
+  BOOST_TEST(lines[0].find(setting) != std::string::npos, lines[0]);
+  BOOST_TEST(lines[0].find("\"severity\":\"ERROR\"") != std::string::npos);
+  return lines[0];
+}
+
+bool has_line(const service_process& proc, const std::string& a,
+              const std::string& b) {
+  for (const auto& line : proc.lines())
+    if (line.find(a) != std::string::npos && line.find(b) != std::string::npos)
+      return true;
+  return false;
+}
+
+const char* mock_body = R"({"github_id":4242,"email":"mock@example.com"})";
 
 } // namespace
 
@@ -101,10 +127,104 @@ BOOST_AUTO_TEST_CASE(production_refuses_a_short_jwt_secret) {
   auto env = base_env();
   env["ENVIRONMENT"] = "production";
   env["JWT_SECRET"] = "too-short";
-  service_process proc{env, false};
-  BOOST_TEST(proc.wait_exit(10s).value_or(-1) == 2);
-  for (const auto& line : proc.lines())
-    BOOST_TEST(line.find("too-short") == std::string::npos);
+  auto line = refused_start(env, "JWT_SECRET");
+  BOOST_TEST(line.find("too-short") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(environments)
+
+BOOST_AUTO_TEST_CASE(an_unknown_environment_stops_the_start_with_one_line) {
+  for (auto value : {"moon", "prod", "Production", ""}) {
+    BOOST_TEST_INFO("ENVIRONMENT=" << value);
+    auto env = base_env();
+    env["ENVIRONMENT"] = value;
+    refused_start(env, "ENVIRONMENT");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(production_refuses_a_bot_token_without_a_webhook_secret) {
+  for (auto environment : {"production", "staging"}) {
+    BOOST_TEST_INFO(environment);
+    auto env = base_env();
+    env["ENVIRONMENT"] = environment;
+    env["TELEGRAM_BOT_TOKEN"] = "424242:bot-token-never-logged";
+    auto line = refused_start(env, "TELEGRAM_WEBHOOK_SECRET");
+    BOOST_TEST(line.find("bot-token-never-logged") == std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(production_refuses_a_plain_http_github_url) {
+  auto env = base_env();
+  env["ENVIRONMENT"] = "production";
+  env["GITHUB_API_URL"] = "http://user:url-password@127.0.0.1:9";
+  auto line = refused_start(env, "GITHUB_API_URL");
+  BOOST_TEST(line.find("url-password") == std::string::npos);
+  BOOST_TEST(line.find("127.0.0.1") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_unparsable_database_url_stops_the_start_anywhere) {
+  for (auto environment : {"development", "test"}) {
+    BOOST_TEST_INFO(environment);
+    auto env = base_env();
+    env["ENVIRONMENT"] = environment;
+    env["DATABASE_URL"] =
+      "postgresql://app:db-password-never-logged@127.0.0.1:9/x?no_such=1";
+    auto line = refused_start(env, "DATABASE_URL");
+    BOOST_TEST(line.find("db-password-never-logged") == std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(staging_answers_mock_login_like_an_unknown_route) {
+  auto env = base_env();
+  env["ENVIRONMENT"] = "staging";
+  env["AUTH_MOCK_ENABLED"] = "true";
+  env["DATABASE_URL"] = create_database();
+  service_process proc{env};
+  BOOST_TEST(has_line(proc, "\"WARNING\"", "AUTH_MOCK_ENABLED"));
+  http_client client;
+  auto mock =
+    client.post_json(proc.base_url() + "/api/v1/auth/mock", mock_body);
+  check_envelope(mock, 404, "not_found");
+  auto unknown =
+    client.post_json(proc.base_url() + "/api/v1/auth/unknown", mock_body);
+  BOOST_TEST(mock.body.find("\"message\":\"no such route\"") !=
+             std::string::npos);
+  BOOST_TEST(unknown.status == 404);
+  // Not even the method is checked: an unknown path has no methods.
+  check_envelope(client.get(proc.base_url() + "/api/v1/auth/mock"), 404,
+                 "not_found");
+  auto preflight =
+    client.request("OPTIONS", proc.base_url() + "/api/v1/auth/mock");
+  BOOST_TEST(preflight.status == 404);
+}
+
+BOOST_AUTO_TEST_CASE(development_without_the_flag_has_no_mock_login) {
+  auto env = base_env();
+  env["ENVIRONMENT"] = "development";
+  env.erase("AUTH_MOCK_ENABLED");
+  env["DATABASE_URL"] = create_database();
+  service_process proc{env};
+  http_client client;
+  check_envelope(
+    client.post_json(proc.base_url() + "/api/v1/auth/mock", mock_body), 404,
+    "not_found");
+  BOOST_TEST(!has_line(proc, "AUTH_MOCK_ENABLED", ""));
+}
+
+BOOST_AUTO_TEST_CASE(test_with_the_flag_serves_mock_login) {
+  auto env = base_env();
+  BOOST_REQUIRE(env["ENVIRONMENT"] == "test");
+  BOOST_REQUIRE(env["AUTH_MOCK_ENABLED"] == "true");
+  env["DATABASE_URL"] = create_database();
+  service_process proc{env};
+  http_client client;
+  auto resp =
+    client.post_json(proc.base_url() + "/api/v1/auth/mock", mock_body);
+  BOOST_TEST(resp.status == 200, resp.body);
+  BOOST_TEST(resp.body.find("\"access_token\"") != std::string::npos);
+  BOOST_TEST(!has_line(proc, "AUTH_MOCK_ENABLED", ""));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -358,6 +358,51 @@ BOOST_AUTO_TEST_CASE(postgres_stopped_under_load_gives_503_then_recovers) {
              1);
 }
 
+BOOST_AUTO_TEST_CASE(an_outage_is_logged_once_not_on_every_health_tick) {
+  private_postgres pg;
+  auto env = db_env(pg.url());
+  env["DB_HEALTH_INTERVAL_MS"] = "100"; // the fastest tick: 10 a second
+  env["DB_POOL_SIZE"] = "1";
+  service_process svc{env};
+  BOOST_REQUIRE(health_status(svc) == 200);
+  auto count = [&svc](size_t from, const std::string& a, const std::string& b) {
+    auto lines = svc.lines();
+    size_t n = 0;
+    for (size_t i = from; i < lines.size(); ++i)
+      if (lines[i].find(a) != std::string::npos &&
+          lines[i].find(b) != std::string::npos)
+        ++n;
+    return n;
+  };
+  auto before = svc.lines().size();
+  pg.stop("fast");
+  BOOST_REQUIRE(
+    time_until([&] { return health_status(svc) == 503; }, 5s).has_value());
+  // Nothing to await here: the test watches what the service logs over 20
+  // health ticks of a lasting outage (it used to log a warning per tick).
+  std::this_thread::sleep_for(2s);
+  BOOST_TEST(health_status(svc) == 503);
+  auto warnings = count(before, "\"severity\":\"WARNING\"", "");
+  auto errors = count(before, "\"severity\":\"ERROR\"", "");
+  BOOST_TEST_MESSAGE(warnings << " warnings, " << errors
+                              << " errors during the outage");
+  // The change of state, and what the monitor's and the one session's
+  // connection saw when the server went: a bound that does not grow with
+  // the outage (20 ticks used to give 20 warnings).
+  BOOST_TEST(warnings <= 4u);
+  BOOST_TEST(errors == 0u);
+  if (warnings > 4u || errors > 0u)
+    for (const auto& line : svc.lines())
+      BOOST_TEST_MESSAGE(line);
+  BOOST_TEST(count(before, "WARNING", "database unreachable") == 1u);
+  auto outage_end = svc.lines().size();
+  pg.start();
+  BOOST_REQUIRE(
+    time_until([&] { return health_status(svc) == 200; }, 10s).has_value());
+  BOOST_TEST(count(outage_end, "\"INFO\"", "\"database connected\"") == 1u);
+  BOOST_TEST(count(before, "", "database unreachable") == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_start_without_a_reachable_database_serves_degraded) {
   private_postgres pg;
   auto url = pg.url();

@@ -2,15 +2,19 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
+#include <poll.h>
+#include <set>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <rapidjson/document.h>
 
 #include "support/env.hpp"
@@ -30,8 +34,57 @@ env_map base_env() {
     // sets the limits it checks.
     {"AUTH_RATE_PER_MINUTE", "1000000"},
     {"WRITE_RATE_PER_MINUTE", "1000000"},
+    {"ENVIRONMENT", "test"},
+    {"AUTH_MOCK_ENABLED", "true"},
   };
 }
+
+std::string json_line_problem(const std::string& line) {
+  rapidjson::Document doc;
+  doc.Parse(line.c_str(), line.size());
+  if (doc.HasParseError())
+    return "not JSON";
+  if (!doc.IsObject())
+    return "not a JSON object";
+  std::set<std::string> names;
+  for (auto i = doc.MemberBegin(); i != doc.MemberEnd(); ++i) {
+    std::string name{i->name.GetString(), i->name.GetStringLength()};
+    if (!names.insert(name).second)
+      return "duplicate member \"" + name + "\"";
+  }
+  return {};
+}
+
+namespace {
+
+/// Every live service_process, so the lines of instances shared across
+/// test cases (function-local statics, destroyed after the test run) are
+/// checked while Boost.Test can still fail the run.
+struct live_processes {
+  std::mutex mtx;
+  std::set<service_process*> all;
+};
+
+live_processes& live() {
+  static live_processes instance;
+  return instance;
+}
+
+/// Runs after the last test case, still inside the test run.
+struct check_lines_at_the_end {
+  check_lines_at_the_end() = default;
+  check_lines_at_the_end(const check_lines_at_the_end&) = delete;
+  check_lines_at_the_end& operator=(const check_lines_at_the_end&) = delete;
+  ~check_lines_at_the_end() {
+    std::lock_guard<std::mutex> guard{live().mtx};
+    for (auto* proc : live().all)
+      proc->check_log_lines();
+  }
+};
+
+BOOST_TEST_GLOBAL_FIXTURE(check_lines_at_the_end);
+
+} // namespace
 
 service_process::service_process(env_map env, std::chrono::milliseconds startup)
     : service_process(std::move(env), false) {
@@ -60,6 +113,8 @@ service_process::service_process(env_map env, std::chrono::milliseconds startup)
 
 service_process::service_process(env_map env, bool) {
   spawn(env);
+  std::lock_guard<std::mutex> guard{live().mtx};
+  live().all.insert(this);
 }
 
 service_process::~service_process() {
@@ -69,12 +124,46 @@ service_process::~service_process() {
   }
   if (reader_.joinable())
     reader_.join();
+  {
+    std::lock_guard<std::mutex> guard{live().mtx};
+    live().all.erase(this);
+  }
+  check_log_lines();
+}
+
+void service_process::check_log_lines() {
+  std::vector<std::string> unchecked;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    unchecked.assign(stdout_lines_.begin() + static_cast<long>(checked_),
+                     stdout_lines_.end());
+    checked_ = stdout_lines_.size();
+  }
+  bool in_test = boost::unit_test::framework::test_in_progress();
+  for (const auto& line : unchecked) {
+    auto problem = json_line_problem(line);
+    if (problem.empty())
+      continue;
+    if (in_test)
+      BOOST_ERROR("miyabi-api wrote a bad log line (" << problem
+                                                      << "): " << line);
+    else // after the run: nothing can fail any more; say it at least
+      std::fprintf(stderr, "miyabi-api wrote a bad log line (%s): %s\n",
+                   problem.c_str(), line.c_str());
+  }
 }
 
 void service_process::spawn(const env_map& env) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0)
+  // stdout and stderr apart: stdout must hold JSON log lines only.
+  int out[2];
+  int err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    throw std::runtime_error("pipe failed");
+  }
   std::vector<std::string> storage;
   for (const auto& [key, value] : env)
     storage.push_back(key + "=" + value);
@@ -95,41 +184,73 @@ void service_process::spawn(const env_map& env) {
   if (pid_ < 0)
     throw std::runtime_error("fork failed");
   if (pid_ == 0) {
-    ::dup2(fds[1], STDOUT_FILENO);
-    ::dup2(fds[1], STDERR_FILENO);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(err[1], STDERR_FILENO);
     ::execve(binary.c_str(), argv, envp.data());
     _exit(127);
   }
-  ::close(fds[1]);
-  reader_ = std::thread{[this, fd = fds[0]] {
-    read_output(fd);
+  ::close(out[1]);
+  ::close(err[1]);
+  reader_ = std::thread{[this, out_fd = out[0], err_fd = err[0]] {
+    read_output(out_fd, err_fd);
   }};
 }
 
-void service_process::read_output(int fd) {
-  std::string pending;
+void service_process::read_output(int out_fd, int err_fd) {
+  struct stream {
+    int fd;
+    bool is_stdout;
+    std::string pending;
+  };
+  stream streams[] = {{out_fd, true, {}}, {err_fd, false, {}}};
+  size_t open = 2;
   char buf[4096];
-  for (;;) {
-    auto n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    pending.append(buf, static_cast<size_t>(n));
-    size_t start = 0;
-    for (auto nl = pending.find('\n'); nl != std::string::npos;
-         nl = pending.find('\n', start)) {
-      std::lock_guard<std::mutex> guard{mtx_};
-      lines_.push_back(pending.substr(start, nl - start));
-      start = nl + 1;
-      cv_.notify_all();
+  while (open > 0) {
+    pollfd fds[2];
+    nfds_t n = 0;
+    stream* polled[2];
+    for (auto& s : streams) {
+      if (s.fd < 0)
+        continue;
+      fds[n] = pollfd{s.fd, POLLIN, 0};
+      polled[n++] = &s;
     }
-    pending.erase(0, start);
+    if (::poll(fds, n, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    for (nfds_t i = 0; i < n; ++i) {
+      if (fds[i].revents == 0)
+        continue;
+      auto& s = *polled[i];
+      auto got = ::read(s.fd, buf, sizeof(buf));
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got <= 0) {
+        ::close(s.fd);
+        s.fd = -1;
+        --open;
+        std::lock_guard<std::mutex> guard{mtx_};
+        if (!s.pending.empty())
+          lines_.push_back(std::move(s.pending)); // no newline: not checked
+        continue;
+      }
+      s.pending.append(buf, static_cast<size_t>(got));
+      size_t start = 0;
+      for (auto nl = s.pending.find('\n'); nl != std::string::npos;
+           nl = s.pending.find('\n', start)) {
+        std::lock_guard<std::mutex> guard{mtx_};
+        lines_.push_back(s.pending.substr(start, nl - start));
+        if (s.is_stdout)
+          stdout_lines_.push_back(lines_.back());
+        start = nl + 1;
+        cv_.notify_all();
+      }
+      s.pending.erase(0, start);
+    }
   }
-  ::close(fd);
   std::lock_guard<std::mutex> guard{mtx_};
-  if (!pending.empty())
-    lines_.push_back(pending);
   eof_ = true;
   cv_.notify_all();
 }

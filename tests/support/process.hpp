@@ -19,8 +19,13 @@ namespace miyabi::test {
 using env_map = std::map<std::string, std::string>;
 
 /// Environment for a test instance: PORT=0, loopback only, small thread
-/// counts, and no inherited settings from the caller's environment.
+/// counts, ENVIRONMENT=test with mock login on, and no inherited settings
+/// from the caller's environment.
 env_map base_env();
+
+/// Why `line` is not one JSON object with unique member names; empty when
+/// it is.
+std::string json_line_problem(const std::string& line);
 
 class service_process {
  public:
@@ -35,8 +40,14 @@ class service_process {
   service_process(const service_process&) = delete;
   service_process& operator=(const service_process&) = delete;
 
-  /// Kills the process if it still runs.
+  /// Kills the process if it still runs, then `check_log_lines()`.
   ~service_process();
+
+  /// Reports (BOOST_ERROR) every stdout line not checked before that is not
+  /// one JSON object with unique member names. Called by the destructor and,
+  /// for instances that outlive the test run, after the last test case.
+  /// Test thread only.
+  void check_log_lines();
 
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
@@ -50,7 +61,7 @@ class service_process {
   /// timeout.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
-  /// All captured output lines so far.
+  /// All captured output lines so far (stdout and stderr).
   std::vector<std::string> lines() const;
 
   /// Waits until a captured line satisfies `pred`; false on timeout.
@@ -65,7 +76,7 @@ class service_process {
 
  private:
   void spawn(const env_map& env);
-  void read_output(int fd);
+  void read_output(int out_fd, int err_fd);
 
   pid_t pid_ = -1;
   uint16_t port_ = 0;
@@ -74,6 +85,8 @@ class service_process {
   mutable std::mutex mtx_;
   mutable std::condition_variable cv_;
   std::vector<std::string> lines_;
+  std::vector<std::string> stdout_lines_; ///< complete lines only
+  size_t checked_ = 0;                    ///< stdout_lines_ already checked
   bool eof_ = false;
 };
 

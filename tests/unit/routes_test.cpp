@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <boost/test/unit_test.hpp>
 
 #include "http/routes.hpp"
@@ -65,6 +67,37 @@ BOOST_AUTO_TEST_CASE(the_allow_header_lists_every_supported_method) {
   auto webhook = table().match("/api/v1/telegram/webhook");
   BOOST_TEST(table().routes()[webhook.route].allow == "POST, OPTIONS");
   BOOST_TEST(!table().find(webhook.route, method::get).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(mock_login_is_an_unknown_path_unless_switched_on) {
+  route_table off{route_options{}};
+  auto m = off.match("/api/v1/auth/mock");
+  BOOST_TEST(m.route == off.unmatched());
+  BOOST_TEST(off.label(m.route) == "unmatched");
+  // Still documented and labelled, so the metrics keep one label set.
+  auto labels = off.labels();
+  BOOST_TEST((std::find(labels.begin(), labels.end(), "/api/v1/auth/mock") !=
+              labels.end()));
+  route_options options;
+  options.auth_mock = true;
+  route_table on{options};
+  auto found = on.match("/api/v1/auth/mock");
+  BOOST_REQUIRE(found.route != on.unmatched());
+  auto traits = on.find(found.route, method::post);
+  BOOST_REQUIRE(traits.has_value());
+  BOOST_TEST(static_cast<int>(traits->op) ==
+             static_cast<int>(operation::auth_mock));
+}
+
+BOOST_AUTO_TEST_CASE(the_service_table_is_configured_once_before_use) {
+  // The instance is built (by table() above or here); later choices are
+  // refused instead of silently ignored.
+  (void)route_table::instance();
+  route_options options;
+  options.auth_mock = true;
+  BOOST_TEST(!route_table::configure(options));
+  BOOST_TEST(route_table::instance().match("/api/v1/auth/mock").route ==
+             route_table::instance().unmatched());
 }
 
 BOOST_AUTO_TEST_CASE(labels_end_with_unmatched) {
