@@ -49,8 +49,15 @@ cmake_build() {
 
 # -- private PostgreSQL --------------------------------------------------------
 
+# as_pg CMD...: runs CMD as the postgres user (when root). From /: the
+# current directory may be one postgres cannot enter (a checkout in /root),
+# so every path given must be absolute.
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then
+    (cd / && runuser -u postgres -- "$@")
+  else
+    "$@"
+  fi
 }
 
 # pg_dir_for NAME: prints the real path (no symlink in it) of a directory

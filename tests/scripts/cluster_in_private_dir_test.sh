@@ -31,6 +31,7 @@ cleanup() {
     real=$(readlink -f "$cluster")
     case "$real" in "$private"/*) ;; *) rm -rf "$real" ;; esac
   fi
+  cd /
   rm -rf "$private"
 }
 trap cleanup EXIT
@@ -50,9 +51,15 @@ cluster=$(pg_dir_for t)
 as_pg test -w "$cluster" \
   || fail "postgres cannot write $cluster (a path through the checkout?)"
 
-pg_init "$cluster"
+# Run from inside the checkout, as scripts/run is: nothing may complain
+# about a directory postgres cannot enter.
+cd "$checkout"
+pg_init "$cluster" 2>"$private/init.err" || { cat "$private/init.err" >&2; fail "pg_init"; }
 [ -f "$cluster/data/PG_VERSION" ] || fail "initdb made no cluster"
-pg_start "$cluster"
+pg_start "$cluster" 2>"$private/start.err" || { cat "$private/start.err" >&2; fail "pg_start"; }
+if grep -i "permission denied\|could not change directory" "$private"/*.err >&2; then
+  fail "PostgreSQL's tools complained about the checkout"
+fi
 port=$(cat "$cluster/port")
 pg_createdb "$cluster" miyabi # as scripts/run does
 answer=$(psql -h 127.0.0.1 -p "$port" -U postgres -Atqc 'SELECT 40 + 2' miyabi)
