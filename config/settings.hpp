@@ -110,9 +110,6 @@ struct settings {
   bool production_rules() const {
     return env == environment::production || env == environment::staging;
   }
-  /// Same as `production_rules()` (the older name; http/server.cpp still
-  /// calls it).
-  bool production() const { return production_rules(); }
   bool database_enabled() const { return !database_url.empty(); }
   bool cors_any_origin() const { return cors_allowed_origins.empty(); }
 };

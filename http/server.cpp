@@ -260,7 +260,7 @@ class api_handler final : public Http::Handler {
       header_list headers;
       headers.emplace_back("X-Request-Id", request_id);
       headers.emplace_back("Cache-Control", "no-store");
-      add_security_headers(ctx_->cfg->production(), headers);
+      add_security_headers(ctx_->cfg->production_rules(), headers);
       auto& out = writer.headers();
       for (auto& [name, value] : headers)
         out.add(std::make_shared<named_header>(name, value));
@@ -481,7 +481,7 @@ void server::start() {
   impl_->endpoint->init(opts);
   guard_limits limits;
   limits.max_body = cfg.max_body_bytes;
-  limits.production = cfg.production();
+  limits.production = cfg.production_rules();
   limits.intake = impl_->ctx->intake;
   impl_->endpoint->setHandler(
     Http::make_handler<api_handler>(impl_->ctx, impl_->actors, limits));
