@@ -64,20 +64,29 @@ caf::error login_failed(auth_actor self, const char* reason, errc code,
   return make_error(code, std::move(message), reason);
 }
 
-/// Signs an access token for `u` and completes the token response.
-token_response tokens_for(auth_actor self, storage::user u,
-                          std::string refresh_token) {
+/// Signs an access token for `u` and completes the token response; an
+/// internal_error when no token id can be drawn or signing fails.
+caf::expected<token_response> tokens_for(auth_actor self, storage::user u,
+                                         std::string refresh_token) {
   auto& st = self->state;
   auto now = unix_now();
+  auto jti = random_id();
+  if (!jti)
+    return std::move(jti.error());
   access_claims claims;
   claims.sub = u.id;
   claims.github_id = u.github_id;
-  claims.jti = random_uuid();
+  claims.jti = std::move(*jti);
   claims.iat = now;
   claims.nbf = now;
   claims.exp = now + st.cfg->jwt_expiration.count();
   token_response out;
-  out.access_token = st.tokens->sign(claims);
+  auto signed_token = st.tokens->sign(claims);
+  if (!signed_token) {
+    log::error("could not sign an access token");
+    return std::move(signed_token.error());
+  }
+  out.access_token = std::move(*signed_token);
   out.refresh_token = std::move(refresh_token);
   out.expires_in = st.cfg->jwt_expiration.count();
   out.user = std::move(u);
@@ -92,7 +101,12 @@ template <class Finish>
 void login(auth_actor self, const request_meta& meta,
            storage::user_profile profile, caf::response_promise rp,
            Finish finish) {
-  auto refresh = random_token(32);
+  auto drawn = random_token(32);
+  if (!drawn) {
+    rp.deliver(std::move(drawn.error()));
+    return;
+  }
+  auto refresh = std::move(*drawn);
   storage::refresh_grant grant;
   grant.token_hash = sha256_hex(refresh);
   grant.ttl_seconds = self->state.cfg->refresh_token_ttl.count();
@@ -110,7 +124,11 @@ void login(auth_actor self, const request_meta& meta,
       return u;
     },
     [self, rp, refresh, finish](storage::user& u) mutable {
-      rp.deliver(finish(tokens_for(self, std::move(u), refresh)));
+      auto tokens = tokens_for(self, std::move(u), refresh);
+      if (!tokens)
+        rp.deliver(std::move(tokens.error()));
+      else
+        rp.deliver(finish(std::move(*tokens)));
     },
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
@@ -128,7 +146,12 @@ struct refresh_result {
 
 void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
   const auto& in = std::get<refresh_input>(call.request.input);
-  auto next = random_token(32);
+  auto drawn = random_token(32);
+  if (!drawn) {
+    rp.deliver(std::move(drawn.error()));
+    return;
+  }
+  auto next = std::move(*drawn);
   auto ttl = self->state.cfg->refresh_token_ttl.count();
   query<refresh_result>(
     self, call.request.meta, "refresh", storage::access::write_once,
@@ -160,7 +183,11 @@ void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
         rp.deliver(login_failed(self, "refresh_unknown", errc::jwt_error,
                                 "the refresh token is not valid"));
       } else {
-        rp.deliver(token_reply(tokens_for(self, std::move(*r.user), next)));
+        auto tokens = tokens_for(self, std::move(*r.user), next);
+        if (!tokens)
+          rp.deliver(std::move(tokens.error()));
+        else
+          rp.deliver(token_reply(std::move(*tokens)));
       }
     },
     [rp](caf::error& err) mutable { rp.deliver(err); });
@@ -239,23 +266,29 @@ void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
   auto state = random_token(32);
   auto binding = random_token(32);
   auto verifier = random_token(32);
+  for (auto* drawn : {&state, &binding, &verifier}) {
+    if (!*drawn) {
+      rp.deliver(std::move(drawn->error()));
+      return;
+    }
+  }
   storage::oauth_state row;
-  row.state_hash = sha256_hex(state);
-  row.binding_hash = sha256_hex(binding);
-  row.code_verifier = verifier;
+  row.state_hash = sha256_hex(*state);
+  row.binding_hash = sha256_hex(*binding);
+  row.code_verifier = *verifier;
   row.redirect_path = std::get<github_start_input>(call.request.input).redirect;
   auto location = cfg.github_oauth_url + "/login/oauth/authorize?client_id=" +
                   url_encode(cfg.github_client_id) +
                   "&redirect_uri=" + url_encode(cfg.github_callback_url) +
-                  "&scope=read%3Auser%20user%3Aemail&state=" + state +
-                  "&code_challenge=" + base64url_encode(sha256(verifier)) +
+                  "&scope=read%3Auser%20user%3Aemail&state=" + *state +
+                  "&code_challenge=" + base64url_encode(sha256(*verifier)) +
                   "&code_challenge_method=S256";
   query<bool>(
     self, call.request.meta, "store_oauth_state", storage::access::write_once,
     [row](pqxx::transaction_base& tx) {
       return storage::store_oauth_state(tx, row);
     },
-    [rp, location, cookie = cookie_header(cfg, binding, 600)](bool) mutable {
+    [rp, location, cookie = cookie_header(cfg, *binding, 600)](bool) mutable {
       rp.deliver(
         api_reply{302, {}, {{"Location", location}, {"Set-Cookie", cookie}}});
     },
