@@ -15,6 +15,7 @@
 #include "actors/supervision.hpp"
 #include "actors/token_verifier.hpp"
 #include "config/errors.hpp"
+#include "config/json.hpp"
 #include "config/log.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/users.hpp"
@@ -319,8 +320,8 @@ std::optional<std::string> string_member(const rapidjson::Value& v,
 /// The primary verified address of /user/emails, else the first verified.
 std::optional<std::string> pick_email(const std::string& body) {
   rapidjson::Document doc;
-  doc.Parse(body.c_str(), body.size());
-  if (doc.HasParseError() || !doc.IsArray())
+  auto malformed = parse_json(body, doc);
+  if (malformed || !doc.IsArray())
     return std::nullopt;
   std::optional<std::string> first_verified;
   for (const auto& e : doc.GetArray()) {
@@ -371,8 +372,8 @@ void github_profile(auth_actor self, request_meta meta, std::string token,
     self, lookup(self, names::outbound), meta,
     [self, meta, token, redirect, rp, on_error](http_outcome& out) mutable {
       rapidjson::Document doc;
-      doc.Parse(out.body.c_str(), out.body.size());
-      if (out.status != 200 || doc.HasParseError() || !doc.IsObject() ||
+      auto malformed = parse_json(out.body, doc);
+      if (out.status != 200 || malformed || !doc.IsObject() ||
           !doc.HasMember("id") || !doc["id"].IsInt64() ||
           !string_member(doc, "login")) {
         rp.deliver(login_failed(self, "github_profile",
@@ -435,8 +436,8 @@ void github_exchange(auth_actor self, request_meta meta, std::string code,
       // GitHub answers exchange errors with 200 and an `error` member, so
       // the body decides, not the status.
       rapidjson::Document doc;
-      doc.Parse(out.body.c_str(), out.body.size());
-      if (out.status >= 500 || doc.HasParseError() || !doc.IsObject()) {
+      auto malformed = parse_json(out.body, doc);
+      if (out.status >= 500 || malformed || !doc.IsObject()) {
         rp.deliver(login_failed(self, "github_unavailable",
                                 errc::external_api_error,
                                 "GitHub's token exchange failed"));

@@ -13,6 +13,7 @@
 #include "actors/issue_flow.hpp"
 #include "actors/outbound.hpp"
 #include "actors/supervision.hpp"
+#include "config/json.hpp"
 #include "config/log.hpp"
 #include "config/utf8.hpp"
 #include "metrics/metrics.hpp"
@@ -79,8 +80,8 @@ void finished(outbox_actor self) {
 
 std::string message_json(int64_t chat_id, const std::string& payload) {
   rapidjson::Document doc;
-  doc.Parse(payload.c_str(), payload.size());
-  std::string text = !doc.HasParseError() && doc.IsObject() &&
+  auto malformed = parse_json(payload, doc);
+  std::string text = !malformed && doc.IsObject() &&
                          doc.HasMember("text") && doc["text"].IsString()
                        ? doc["text"].GetString()
                        : "";
@@ -98,8 +99,8 @@ std::string message_json(int64_t chat_id, const std::string& payload) {
 /// Telegram's `parameters.retry_after` (seconds), else the header, else 5.
 int64_t retry_after(const http_outcome& out) {
   rapidjson::Document doc;
-  doc.Parse(out.body.c_str(), out.body.size());
-  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("parameters") &&
+  auto malformed = parse_json(out.body, doc);
+  if (!malformed && doc.IsObject() && doc.HasMember("parameters") &&
       doc["parameters"].IsObject() &&
       doc["parameters"].HasMember("retry_after") &&
       doc["parameters"]["retry_after"].IsInt64())
@@ -112,8 +113,8 @@ int64_t retry_after(const http_outcome& out) {
 
 std::string description(const http_outcome& out) {
   rapidjson::Document doc;
-  doc.Parse(out.body.c_str(), out.body.size());
-  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("description") &&
+  auto malformed = parse_json(out.body, doc);
+  if (!malformed && doc.IsObject() && doc.HasMember("description") &&
       doc["description"].IsString()) {
     // Stored as last_error (SQL text): cut on a character boundary, and
     // never kept when it is not UTF-8, or the row could not be updated.

@@ -219,7 +219,8 @@ class fake_github {
     bad_verification_code,
     server_error,
     slow,
-    dropped
+    dropped,
+    deep ///< 200 with an array nested 100 000 levels deep
   };
   enum class user_mode { ok, unauthorized };
   enum class emails_mode { ok, server_error };
@@ -342,6 +343,9 @@ class fake_github {
         dropped.drop = true;
         return dropped;
       }
+      case exchange_mode::deep:
+        return fake_response::json(200, std::string(100000, '[') +
+                                          std::string(100000, ']'));
       default: break;
     }
     auto token = "gho_" + random_text(36);
@@ -1003,6 +1007,16 @@ BOOST_AUTO_TEST_CASE(an_exchange_whose_connection_drops_is_a_502) {
   auto login = log_in_with_github(client, svc);
   check_envelope(login.resp, 502, "external_api_error");
   BOOST_TEST(svc.github.exchanges() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_exchange_answered_with_json_nested_100000_deep_is_a_502) {
+  auto& svc = service();
+  svc.github.set(fake_github::exchange_mode::deep);
+  http_client client;
+  auto login = log_in_with_github(client, svc);
+  check_envelope(login.resp, 502, "external_api_error");
+  BOOST_TEST(svc.github.exchanges() == 1u);
+  BOOST_TEST(health_status(svc.proc) == 200); // still up
 }
 
 BOOST_AUTO_TEST_CASE(an_exchange_that_times_out_is_a_502_within_the_deadline) {

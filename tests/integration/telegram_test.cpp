@@ -263,6 +263,9 @@ fake_response llm_answer(const fake_request& req) {
     return fake_response::json(500, R"({"error":{"message":"overloaded"}})");
   if (contains(b, "[garbage]"))
     return {200, "<html>gateway says hi</html>", {}, 0ms, false};
+  if (contains(b, "[deep]")) // an array nested 100 000 levels deep
+    return fake_response::json(200, std::string(100000, '[') +
+                                      std::string(100000, ']'));
   if (contains(b, "[slow]")) {
     auto r = fake_response::json(
       200, completion(R"({"title":"Slow title","body":"b","labels":[],)"
@@ -1090,6 +1093,7 @@ BOOST_AUTO_TEST_CASE(
     {"[500]", authorized(14), "en", "not a usable issue"},
     {"[slow]", authorized(15), "en", "did not answer in time"},
     {"[garbage]", authorized(16), "en", "not a usable issue"},
+    {"[deep]", authorized(19), "en", "not a usable issue"},
     {"[notjson]", authorized(17), "ja", "申し訳ありません"},
   };
   const auto issues_before = w.github.requests_to(issues_path).size();
@@ -1129,7 +1133,8 @@ BOOST_AUTO_TEST_CASE(
                  "telegram-only plain text");
   BOOST_TEST(issues_titled("Add dark mode solo").size() == 1u);
   const auto solo_issues = w.github.requests_to(issues_path).size();
-  for (const std::string marker : {"[notjson]", "[500]", "[badagent]"}) {
+  for (const std::string marker :
+       {"[notjson]", "[500]", "[badagent]", "[deep]"}) {
     r = say(solo, solo_chat, "inline " + marker);
     expect_message(r, solo_chat, {"Sorry, the issue could not be created"},
                    "telegram-only " + marker);
