@@ -1343,6 +1343,53 @@ BOOST_AUTO_TEST_CASE(the_outbox_paces_each_chat_and_retries_as_telegram_asks) {
                                     std::to_string(blocked)) == 1);
 }
 
+BOOST_AUTO_TEST_CASE(
+  absurd_retry_after_values_keep_the_message_pending_and_the_service_up) {
+  auto& w = world();
+  constexpr int64_t huge_float = 8011, huge_int = 8012, bystander = 8013;
+  // 20 digits in the JSON (beyond uint64) and 40 in the header.
+  auto absurd = fake_response::json(
+    429, R"({"ok":false,"error_code":429,"description":"Too Many )"
+         R"(Requests","parameters":{"retry_after":99999999999999999999}})");
+  absurd.headers.emplace_back("Retry-After", std::string(40, '9'));
+  script_answers(huge_float, {absurd});
+  script_answers(huge_int,
+                 {fake_response::json(
+                   429, R"({"ok":false,"error_code":429,"parameters":)"
+                        R"({"retry_after":9223372036854775807}})")});
+  exec_sql(w.main_db, "INSERT INTO telegram_outbox (chat_id, payload) VALUES (" +
+                        std::to_string(huge_float) +
+                        ", '{\"text\":\"absurd 1\"}'), (" +
+                        std::to_string(huge_int) +
+                        ", '{\"text\":\"absurd 2\"}')");
+  BOOST_REQUIRE(wait_deliveries(huge_float, 1, 15s));
+  BOOST_REQUIRE(wait_deliveries(huge_int, 1, 15s));
+
+  // Later messages of another chat still go out, and the service is up.
+  exec_sql(w.main_db, "INSERT INTO telegram_outbox (chat_id, payload) VALUES (" +
+                        std::to_string(bystander) +
+                        ", '{\"text\":\"after the 429s\"}')");
+  BOOST_TEST(wait_deliveries(bystander, 1, 15s));
+  BOOST_TEST(health_status(*w.main) == 200);
+
+  // The throttled messages stay pending, for at most an hour.
+  for (auto chat : {huge_float, huge_int}) {
+    BOOST_TEST_INFO("chat " << chat);
+    BOOST_TEST(eventually(
+      [&] {
+        return outbox_rows(w.main_db, chat,
+                           "state = 'pending' AND next_attempt_at > now() + "
+                           "interval '59 minutes' AND next_attempt_at <= "
+                           "now() + interval '1 hour'") == 1;
+      },
+      5s));
+    BOOST_TEST(deliveries(chat).size() == 1u);
+  }
+  // No actor died of an exception on the way.
+  for (const auto& line : w.main->lines())
+    BOOST_TEST(!contains(line, "\"exception\""), line);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // =============================================================================
