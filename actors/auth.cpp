@@ -307,6 +307,7 @@ http_call github_call(const config::settings& cfg, const request_meta& meta,
     meta.remaining() - std::chrono::milliseconds{200});
   call.timeout = std::max(std::chrono::milliseconds{100},
                           std::min(cfg.outbound_timeout, left));
+  call.deadline = meta.deadline;
   return call;
 }
 

@@ -93,6 +93,7 @@ void post_issue(caf::event_based_actor* self, const config::settings& cfg,
              "/" + url_encode(cfg.github_repo) + "/issues";
   call.log_target = "POST /repos/{owner}/{repo}/issues";
   call.timeout = budget(cfg.outbound_timeout, deadline);
+  call.deadline = deadline;
   call.headers = {{"Accept", "application/vnd.github+json"},
                   {"Authorization", "Bearer " + cfg.github_token},
                   {"Content-Type", "application/json"},
@@ -218,6 +219,7 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
   call.url = cfg.openai_base_url + "/chat/completions";
   call.log_target = "POST /chat/completions";
   call.timeout = budget(cfg.llm_timeout, deadline);
+  call.deadline = deadline;
   call.headers = {{"Authorization", "Bearer " + cfg.openai_api_key},
                   {"Content-Type", "application/json"}};
   call.body = completion_json(cfg, req.message);

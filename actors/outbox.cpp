@@ -189,9 +189,10 @@ void send_message(outbox_actor self, storage::outbox_message row) {
   auto id = row.id;
   auto chat = row.chat_id;
   auto attempts = row.attempts;
+  auto meta = internal_meta("telegram", cfg.outbound_timeout + seconds{1});
+  call.deadline = meta.deadline;
   ask(
-    self, lookup(self, names::outbound),
-    internal_meta("telegram", cfg.outbound_timeout + seconds{1}),
+    self, lookup(self, names::outbound), meta,
     [self, id, chat, attempts](http_outcome& out) {
       auto& s = self->state;
       s.metrics->telegram_send[std::to_string(out.status)].Increment();
