@@ -15,6 +15,7 @@
 #include "actors/supervision.hpp"
 #include "actors/token_verifier.hpp"
 #include "config/errors.hpp"
+#include "config/json.hpp"
 #include "config/log.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/users.hpp"
@@ -64,20 +65,29 @@ caf::error login_failed(auth_actor self, const char* reason, errc code,
   return make_error(code, std::move(message), reason);
 }
 
-/// Signs an access token for `u` and completes the token response.
-token_response tokens_for(auth_actor self, storage::user u,
-                          std::string refresh_token) {
+/// Signs an access token for `u` and completes the token response; an
+/// internal_error when no token id can be drawn or signing fails.
+caf::expected<token_response> tokens_for(auth_actor self, storage::user u,
+                                         std::string refresh_token) {
   auto& st = self->state;
   auto now = unix_now();
+  auto jti = random_id();
+  if (!jti)
+    return std::move(jti.error());
   access_claims claims;
   claims.sub = u.id;
   claims.github_id = u.github_id;
-  claims.jti = random_uuid();
+  claims.jti = std::move(*jti);
   claims.iat = now;
   claims.nbf = now;
   claims.exp = now + st.cfg->jwt_expiration.count();
   token_response out;
-  out.access_token = st.tokens->sign(claims);
+  auto signed_token = st.tokens->sign(claims);
+  if (!signed_token) {
+    log::error("could not sign an access token");
+    return std::move(signed_token.error());
+  }
+  out.access_token = std::move(*signed_token);
   out.refresh_token = std::move(refresh_token);
   out.expires_in = st.cfg->jwt_expiration.count();
   out.user = std::move(u);
@@ -92,7 +102,12 @@ template <class Finish>
 void login(auth_actor self, const request_meta& meta,
            storage::user_profile profile, caf::response_promise rp,
            Finish finish) {
-  auto refresh = random_token(32);
+  auto drawn = random_token(32);
+  if (!drawn) {
+    rp.deliver(std::move(drawn.error()));
+    return;
+  }
+  auto refresh = std::move(*drawn);
   storage::refresh_grant grant;
   grant.token_hash = sha256_hex(refresh);
   grant.ttl_seconds = self->state.cfg->refresh_token_ttl.count();
@@ -110,7 +125,11 @@ void login(auth_actor self, const request_meta& meta,
       return u;
     },
     [self, rp, refresh, finish](storage::user& u) mutable {
-      rp.deliver(finish(tokens_for(self, std::move(u), refresh)));
+      auto tokens = tokens_for(self, std::move(u), refresh);
+      if (!tokens)
+        rp.deliver(std::move(tokens.error()));
+      else
+        rp.deliver(finish(std::move(*tokens)));
     },
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
@@ -128,7 +147,12 @@ struct refresh_result {
 
 void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
   const auto& in = std::get<refresh_input>(call.request.input);
-  auto next = random_token(32);
+  auto drawn = random_token(32);
+  if (!drawn) {
+    rp.deliver(std::move(drawn.error()));
+    return;
+  }
+  auto next = std::move(*drawn);
   auto ttl = self->state.cfg->refresh_token_ttl.count();
   query<refresh_result>(
     self, call.request.meta, "refresh", storage::access::write_once,
@@ -160,7 +184,11 @@ void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
         rp.deliver(login_failed(self, "refresh_unknown", errc::jwt_error,
                                 "the refresh token is not valid"));
       } else {
-        rp.deliver(token_reply(tokens_for(self, std::move(*r.user), next)));
+        auto tokens = tokens_for(self, std::move(*r.user), next);
+        if (!tokens)
+          rp.deliver(std::move(tokens.error()));
+        else
+          rp.deliver(token_reply(std::move(*tokens)));
       }
     },
     [rp](caf::error& err) mutable { rp.deliver(err); });
@@ -241,23 +269,29 @@ void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
   auto state = random_token(32);
   auto binding = random_token(32);
   auto verifier = random_token(32);
+  for (auto* drawn : {&state, &binding, &verifier}) {
+    if (!*drawn) {
+      rp.deliver(std::move(drawn->error()));
+      return;
+    }
+  }
   storage::oauth_state row;
-  row.state_hash = sha256_hex(state);
-  row.binding_hash = sha256_hex(binding);
-  row.code_verifier = verifier;
+  row.state_hash = sha256_hex(*state);
+  row.binding_hash = sha256_hex(*binding);
+  row.code_verifier = *verifier;
   row.redirect_path = std::get<github_start_input>(call.request.input).redirect;
   auto location = cfg.github_oauth_url + "/login/oauth/authorize?client_id=" +
                   url_encode(cfg.github_client_id) +
                   "&redirect_uri=" + url_encode(cfg.github_callback_url) +
-                  "&scope=read%3Auser%20user%3Aemail&state=" + state +
-                  "&code_challenge=" + base64url_encode(sha256(verifier)) +
+                  "&scope=read%3Auser%20user%3Aemail&state=" + *state +
+                  "&code_challenge=" + base64url_encode(sha256(*verifier)) +
                   "&code_challenge_method=S256";
   query<bool>(
     self, call.request.meta, "store_oauth_state", storage::access::write_once,
     [row](pqxx::transaction_base& tx) {
       return storage::store_oauth_state(tx, row);
     },
-    [rp, location, cookie = cookie_header(cfg, binding, 600)](bool) mutable {
+    [rp, location, cookie = cookie_header(cfg, *binding, 600)](bool) mutable {
       rp.deliver(
         api_reply{302, {}, {{"Location", location}, {"Set-Cookie", cookie}}});
     },
@@ -275,6 +309,7 @@ http_call github_call(const config::settings& cfg, const request_meta& meta,
     meta.remaining() - std::chrono::milliseconds{200});
   call.timeout = std::max(std::chrono::milliseconds{100},
                           std::min(cfg.outbound_timeout, left));
+  call.deadline = meta.deadline;
   return call;
 }
 
@@ -288,8 +323,8 @@ std::optional<std::string> string_member(const rapidjson::Value& v,
 /// The primary verified address of /user/emails, else the first verified.
 std::optional<std::string> pick_email(const std::string& body) {
   rapidjson::Document doc;
-  doc.Parse(body.c_str(), body.size());
-  if (doc.HasParseError() || !doc.IsArray())
+  auto malformed = parse_json(body, doc);
+  if (malformed || !doc.IsArray())
     return std::nullopt;
   std::optional<std::string> first_verified;
   for (const auto& e : doc.GetArray()) {
@@ -340,8 +375,8 @@ void github_profile(auth_actor self, request_meta meta, std::string token,
     self, lookup(self, names::outbound), meta,
     [self, meta, token, redirect, rp, on_error](http_outcome& out) mutable {
       rapidjson::Document doc;
-      doc.Parse(out.body.c_str(), out.body.size());
-      if (out.status != 200 || doc.HasParseError() || !doc.IsObject() ||
+      auto malformed = parse_json(out.body, doc);
+      if (out.status != 200 || malformed || !doc.IsObject() ||
           !doc.HasMember("id") || !doc["id"].IsInt64() ||
           !string_member(doc, "login")) {
         rp.deliver(login_failed(self, "github_profile",
@@ -404,8 +439,8 @@ void github_exchange(auth_actor self, request_meta meta, std::string code,
       // GitHub answers exchange errors with 200 and an `error` member, so
       // the body decides, not the status.
       rapidjson::Document doc;
-      doc.Parse(out.body.c_str(), out.body.size());
-      if (out.status >= 500 || doc.HasParseError() || !doc.IsObject()) {
+      auto malformed = parse_json(out.body, doc);
+      if (out.status >= 500 || malformed || !doc.IsObject()) {
         rp.deliver(login_failed(self, "github_unavailable",
                                 errc::external_api_error,
                                 "GitHub's token exchange failed"));

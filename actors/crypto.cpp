@@ -1,6 +1,8 @@
 #include "actors/crypto.hpp"
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <stdexcept>
 
 #include <openssl/crypto.h>
@@ -8,6 +10,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+
+#include "config/errors.hpp"
 
 namespace miyabi::actors {
 
@@ -30,25 +34,41 @@ int8_t decode_char(unsigned char c) {
   return -1;
 }
 
-void fill_random(unsigned char* data, size_t size) {
-  if (RAND_bytes(data, static_cast<int>(size)) != 1)
-    throw std::runtime_error("RAND_bytes failed");
+caf::error random_failed() {
+  return make_error(errc::internal_error,
+                    "the random number generator failed");
+}
+
+std::string uuid_text(std::string_view raw) {
+  std::array<unsigned char, 16> b{};
+  std::copy(raw.begin(), raw.begin() + 16, b.begin());
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      out += '-';
+    out += digits[b[i] >> 4];
+    out += digits[b[i] & 0x0f];
+  }
+  return out;
 }
 
 } // namespace
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size())
+  if (a.size() != b.size() || a.empty())
     return false;
-  if (a.empty())
-    return true;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string sha256(std::string_view data) {
   std::string out(SHA256_DIGEST_LENGTH, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         reinterpret_cast<unsigned char*>(out.data()));
+  if (SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+             reinterpret_cast<unsigned char*>(out.data())) == nullptr)
+    throw std::runtime_error("SHA-256 failed");
   return out;
 }
 
@@ -64,12 +84,16 @@ std::string sha256_hex(std::string_view data) {
   return out;
 }
 
-std::string hmac_sha256(std::string_view key, std::string_view data) {
+caf::expected<std::string> hmac_sha256(std::string_view key,
+                                       std::string_view data) {
   std::string out(EVP_MAX_MD_SIZE, '\0');
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-       reinterpret_cast<unsigned char*>(out.data()), &len);
+  if (key.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+           reinterpret_cast<unsigned char*>(out.data()), &len) == nullptr ||
+      len != SHA256_DIGEST_LENGTH)
+    return make_error(errc::internal_error, "HMAC-SHA256 failed");
   out.resize(len);
   return out;
 }
@@ -125,27 +149,35 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   return out;
 }
 
-std::string random_token(size_t bytes) {
+caf::expected<std::string> random_bytes(size_t bytes) {
   std::string raw(bytes, '\0');
-  fill_random(reinterpret_cast<unsigned char*>(raw.data()), raw.size());
-  return base64url_encode(raw);
+  if (bytes == 0 ||
+      bytes > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()),
+                 static_cast<int>(raw.size())) != 1)
+    return random_failed();
+  return raw;
+}
+
+caf::expected<std::string> random_token(size_t bytes) {
+  auto raw = random_bytes(bytes);
+  if (!raw)
+    return std::move(raw.error());
+  return base64url_encode(*raw);
+}
+
+caf::expected<std::string> random_id() {
+  auto raw = random_bytes(16);
+  if (!raw)
+    return std::move(raw.error());
+  return uuid_text(*raw);
 }
 
 std::string random_uuid() {
-  std::array<unsigned char, 16> b{};
-  fill_random(b.data(), b.size());
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
-  for (size_t i = 0; i < b.size(); ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10)
-      out += '-';
-    out += digits[b[i] >> 4];
-    out += digits[b[i] & 0x0f];
-  }
-  return out;
+  auto id = random_id();
+  if (!id)
+    throw std::runtime_error("the random number generator failed");
+  return std::move(*id);
 }
 
 } // namespace miyabi::actors

@@ -9,6 +9,7 @@
 #include "actors/names.hpp"
 #include "actors/outbound.hpp"
 #include "actors/rules.hpp"
+#include "config/json.hpp"
 #include "config/log.hpp"
 #include "config/utf8.hpp"
 
@@ -92,6 +93,7 @@ void post_issue(caf::event_based_actor* self, const config::settings& cfg,
              "/" + url_encode(cfg.github_repo) + "/issues";
   call.log_target = "POST /repos/{owner}/{repo}/issues";
   call.timeout = budget(cfg.outbound_timeout, deadline);
+  call.deadline = deadline;
   call.headers = {{"Accept", "application/vnd.github+json"},
                   {"Authorization", "Bearer " + cfg.github_token},
                   {"Content-Type", "application/json"},
@@ -104,8 +106,8 @@ void post_issue(caf::event_based_actor* self, const config::settings& cfg,
     self, lookup(self, names::outbound), meta,
     [ja, done](http_outcome& out) {
       rapidjson::Document doc;
-      doc.Parse(out.body.c_str(), out.body.size());
-      if (out.status == 201 && !doc.HasParseError() && doc.IsObject() &&
+      auto malformed = parse_json(out.body, doc);
+      if (out.status == 201 && !malformed && doc.IsObject() &&
           doc.HasMember("number") && doc["number"].IsInt64() &&
           doc.HasMember("html_url") && doc["html_url"].IsString() &&
           valid_utf8(
@@ -148,8 +150,8 @@ std::string encode_task(const issue_request& req) {
 std::optional<issue_request> decode_task(const std::string& payload,
                                          int64_t chat_id) {
   rapidjson::Document doc;
-  doc.Parse(payload.c_str(), payload.size());
-  if (doc.HasParseError() || !doc.IsObject())
+  auto malformed = parse_json(payload, doc);
+  if (malformed || !doc.IsObject())
     return std::nullopt;
   auto text = [&doc](const char* key) {
     return doc.HasMember(key) && doc[key].IsString()
@@ -170,11 +172,10 @@ std::optional<issue_request> decode_task(const std::string& payload,
 
 std::optional<drafted_issue> parse_draft(const std::string& content) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag |
-            rapidjson::kParseIterativeFlag>(content.c_str(), content.size());
-  // The encoding flag checks raw bytes only; escapes such as a lone
-  // \udc4d still decode to text PostgreSQL and GitHub refuse.
-  if (doc.HasParseError() || !doc.IsObject() || !json_strings_valid_utf8(doc))
+  // The same parser as request bodies: iterative, depth-limited, strict
+  // UTF-8 (also of what escapes decode to), so a hostile model answer
+  // cannot exhaust the stack or carry text GitHub and PostgreSQL refuse.
+  if (parse_json(content, doc) || !doc.IsObject())
     return std::nullopt;
   auto text = [&doc](const char* key,
                      size_t max) -> std::optional<std::string> {
@@ -218,6 +219,7 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
   call.url = cfg.openai_base_url + "/chat/completions";
   call.log_target = "POST /chat/completions";
   call.timeout = budget(cfg.llm_timeout, deadline);
+  call.deadline = deadline;
   call.headers = {{"Authorization", "Bearer " + cfg.openai_api_key},
                   {"Content-Type", "application/json"}};
   call.body = completion_json(cfg, req.message);
@@ -228,9 +230,9 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
     self, lookup(self, names::outbound), meta,
     [self, &cfg, ja, deadline, done](http_outcome& out) {
       rapidjson::Document doc;
-      doc.Parse(out.body.c_str(), out.body.size());
+      auto malformed = parse_json(out.body, doc);
       std::optional<drafted_issue> draft;
-      if (out.status == 200 && !doc.HasParseError() && doc.IsObject() &&
+      if (out.status == 200 && !malformed && doc.IsObject() &&
           doc.HasMember("choices") && doc["choices"].IsArray() &&
           !doc["choices"].Empty()) {
         const auto& choice = doc["choices"][0];

@@ -11,6 +11,7 @@
 #include <rapidjson/writer.h>
 
 #include "actors/crypto.hpp"
+#include "config/errors.hpp"
 #include "config/utf8.hpp"
 
 namespace miyabi::actors {
@@ -181,7 +182,9 @@ jwt_codec::jwt_codec(std::string secret, std::string issuer,
       audience_(std::move(audience)),
       leeway_(static_cast<int64_t>(leeway.count())) {}
 
-std::string jwt_codec::sign(const access_claims& claims) const {
+caf::expected<std::string> jwt_codec::sign(const access_claims& claims) const {
+  if (secret_.empty())
+    return make_error(errc::internal_error, "no key to sign tokens with");
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> out{buf};
   out.StartObject();
@@ -206,8 +209,10 @@ std::string jwt_codec::sign(const access_claims& claims) const {
   token += '.';
   token += base64url_encode({buf.GetString(), buf.GetSize()});
   auto mac = hmac_sha256(secret_, token);
+  if (!mac)
+    return std::move(mac.error());
   token += '.';
-  token += base64url_encode(mac);
+  token += base64url_encode(*mac);
   return token;
 }
 
@@ -233,7 +238,12 @@ jwt_codec::verify(std::string_view token, int64_t now) const try {
     return jwt_failure::malformed;
   if (!valid_header(doc))
     return jwt_failure::bad_header;
-  if (!constant_time_equal(*signature, hmac_sha256(secret_, signing_input)))
+  // An empty signature never matches, whatever the MAC computation gives
+  // (a failed HMAC must not turn `header.payload.` into a valid token).
+  if (signature->empty() || secret_.empty())
+    return jwt_failure::bad_signature;
+  auto mac = hmac_sha256(secret_, signing_input);
+  if (!mac || mac->empty() || !constant_time_equal(*signature, *mac))
     return jwt_failure::bad_signature;
   claim_refs refs;
   if (!parse_object(doc, *payload) || !collect_claims(doc, refs))

@@ -9,7 +9,10 @@
 // honoured with a leeway (30 s); `sub` and `jti` required strings. Every
 // string and member name of header and payload must be strict UTF-8 (an
 // escaped lone surrogate makes the token malformed). Tokens over
-// `max_token_size` bytes are refused before any decoding.
+// `max_token_size` bytes are refused before any decoding. An empty
+// signature segment is refused before any MAC is computed, a MAC that
+// cannot be computed refuses the token, and a codec with an empty secret
+// neither signs nor accepts anything (it fails closed).
 //
 // Immutable after construction; any thread.
 #pragma once
@@ -19,6 +22,8 @@
 #include <string>
 #include <string_view>
 #include <variant>
+
+#include <caf/expected.hpp>
 
 namespace miyabi::actors {
 
@@ -58,8 +63,10 @@ class jwt_codec {
             std::chrono::seconds leeway = std::chrono::seconds{30});
 
   /// Signs `claims` with header {"alg":"HS256","typ":"JWT"}; the payload
-  /// holds iss, aud, sub, github_id, iat, nbf, exp and jti.
-  std::string sign(const access_claims& claims) const;
+  /// holds iss, aud, sub, github_id, iat, nbf, exp and jti. Errors:
+  /// `internal_error` when the secret is empty or HMAC fails (never a
+  /// token without a signature).
+  caf::expected<std::string> sign(const access_claims& claims) const;
 
   /// Verifies `token` at `now` (seconds since the epoch).
   std::variant<access_claims, jwt_failure> verify(std::string_view token,

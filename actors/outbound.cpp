@@ -1,6 +1,9 @@
 #include "actors/outbound.hpp"
 
+#include <algorithm>
 #include <deque>
+#include <map>
+#include <string_view>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/local_actor.hpp>
@@ -157,22 +160,95 @@ struct waiting_call {
   caf::response_promise rp;
 };
 
-struct outbound_state {
-  static inline const char* name = "outbound";
-  std::shared_ptr<const config::settings> cfg;
-  std::shared_ptr<metrics::service_metrics> metrics;
+/// One destination: its limit, the calls running and those waiting.
+struct lane {
+  size_t limit = 1;
   size_t running = 0;
   std::deque<waiting_call> waiting;
 };
 
+struct outbound_state {
+  static inline const char* name = "outbound";
+  std::shared_ptr<const config::settings> cfg;
+  std::shared_ptr<metrics::service_metrics> metrics;
+  std::map<std::string, lane, std::less<>> lanes;
+  /// The lane of each running worker, to free its slot when it ends.
+  std::map<caf::actor_addr, std::string> workers;
+};
+
 using outbound_actor = caf::stateful_actor<outbound_state>*;
 
+size_t limit_of(const config::settings& cfg, std::string_view service) {
+  if (service == "github")
+    return cfg.outbound_github_concurrency;
+  if (service == "telegram")
+    return cfg.outbound_telegram_concurrency;
+  if (service == "llm")
+    return cfg.outbound_llm_concurrency;
+  return 1; // no other destination exists; a new one starts narrow
+}
+
+lane& lane_of(outbound_actor self, const std::string& service) {
+  auto& st = self->state;
+  auto i = st.lanes.find(service);
+  if (i == st.lanes.end()) {
+    i = st.lanes.emplace(service, lane{}).first;
+    i->second.limit = limit_of(*st.cfg, service);
+  }
+  return i->second;
+}
+
+/// Answers a call whose deadline passed before it could start.
+void drop(outbound_actor self, const http_call& call,
+          caf::response_promise& rp) {
+  self->state.metrics->outbound_dropped[call.service].Increment();
+  log::warning("outbound call dropped: its deadline passed while it waited",
+               {{"service", call.service}, {"target", call.log_target}});
+  rp.deliver(make_error(errc::timeout, call.service +
+                                         " call not sent: its deadline "
+                                         "passed while it waited"));
+}
+
+/// Starts `call` in a new worker when its deadline has not passed yet; the
+/// worker gets at most the time left.
 void run(outbound_actor self, http_call call, caf::response_promise rp) {
   auto& st = self->state;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    call.deadline - std::chrono::steady_clock::now());
+  if (left <= std::chrono::milliseconds::zero()) {
+    drop(self, call, rp);
+    return;
+  }
+  call.timeout = std::min(call.timeout, left);
   auto worker = self->spawn<caf::detached + caf::monitored>(
     outbound_worker, st.cfg->outbound_connect_timeout, st.metrics);
-  ++st.running;
+  ++lane_of(self, call.service).running;
+  st.workers.emplace(worker.address(), call.service);
   rp.delegate(worker, std::move(call));
+}
+
+/// Starts waiting calls of `service` while it has free slots, answering
+/// the ones whose deadline passed on the way.
+void start_waiting(outbound_actor self, const std::string& service) {
+  auto& l = lane_of(self, service);
+  while (l.running < l.limit && !l.waiting.empty()) {
+    auto next = std::move(l.waiting.front());
+    l.waiting.pop_front();
+    run(self, std::move(next.call), std::move(next.rp));
+  }
+}
+
+/// Answers the waiting calls of `l` whose deadline passed (making room).
+void drop_expired(outbound_actor self, lane& l) {
+  auto now = std::chrono::steady_clock::now();
+  auto expired = [now](const waiting_call& w) {
+    return w.call.deadline <= now;
+  };
+  for (auto& w : l.waiting)
+    if (expired(w))
+      drop(self, w.call, w.rp);
+  l.waiting.erase(std::remove_if(l.waiting.begin(), l.waiting.end(), expired),
+                  l.waiting.end());
 }
 
 caf::behavior outbound(outbound_actor self,
@@ -181,27 +257,31 @@ caf::behavior outbound(outbound_actor self,
   self->state.cfg = std::move(cfg);
   self->state.metrics = std::move(metrics);
   log_exceptions(self, "outbound");
-  self->set_down_handler([self](caf::down_msg&) {
+  self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
-    --st.running;
-    if (!st.waiting.empty()) {
-      auto next = std::move(st.waiting.front());
-      st.waiting.pop_front();
-      run(self, std::move(next.call), std::move(next.rp));
-    }
+    auto i = st.workers.find(msg.source);
+    if (i == st.workers.end())
+      return;
+    auto service = std::move(i->second);
+    st.workers.erase(i);
+    --lane_of(self, service).running;
+    start_waiting(self, service);
   });
   return {
     [self](http_call& call) -> caf::result<http_outcome> {
-      auto& st = self->state;
       auto rp = self->make_response_promise<http_outcome>();
-      if (st.running < st.cfg->outbound_workers) {
+      auto& l = lane_of(self, call.service);
+      if (l.running < l.limit) {
         run(self, std::move(call), rp);
-      } else if (st.waiting.size() < max_waiting_calls) {
-        st.waiting.push_back({std::move(call), rp});
-      } else {
+        return rp;
+      }
+      if (l.waiting.size() >= max_waiting_calls)
+        drop_expired(self, l);
+      if (l.waiting.size() < max_waiting_calls)
+        l.waiting.push_back({std::move(call), rp});
+      else
         rp.deliver(make_error(errc::service_unavailable,
                               "too many outbound calls waiting"));
-      }
       return rp;
     },
   };

@@ -1,13 +1,21 @@
 // Outbound HTTP (GitHub, Telegram, the LLM) on libcurl. The outbound actor
 // (registered as names::outbound) runs each call in a short-lived detached
-// worker, so blocking transfers never occupy scheduler or reactor threads;
-// at most OUTBOUND_WORKERS run at once and up to 256 more wait. Every call
-// has connect and total timeouts, verifies TLS, sends a User-Agent, follows
-// no redirects and keeps at most 1 MiB of a response.
+// worker, so blocking transfers never occupy scheduler or reactor threads.
+// Each destination (`http_call::service`: github, telegram, llm) has its
+// own concurrency limit (OUTBOUND_GITHUB_CONCURRENCY, ..._TELEGRAM_...,
+// ..._LLM_...) and its own queue of up to 256 waiting calls, so slow LLM
+// calls never delay a GitHub login. A call whose deadline passes while it
+// waits is never sent: it is answered with `timeout` and counted in
+// miyabi_outbound_dropped_total{service}; a call that starts gets at most
+// the time left until its deadline. Every call has connect and total
+// timeouts, verifies TLS, sends a User-Agent, follows no redirects and
+// keeps at most 1 MiB of a response.
 //
-// Errors: external_api_error (unreachable, timed out, response too large)
-// and service_unavailable (too many calls waiting). Log lines name the
-// service and path, never the URL's secrets (Bot API tokens sit in paths).
+// Errors: external_api_error (unreachable, timed out, response too large),
+// timeout (deadline passed before the call could start) and
+// service_unavailable (too many calls waiting for that destination). Log
+// lines name the service and path, never the URL's secrets (Bot API tokens
+// sit in paths).
 #pragma once
 
 #include <chrono>
@@ -35,6 +43,10 @@ struct http_call {
   std::string body;
   std::chrono::milliseconds timeout{10000};
   std::string log_target; ///< what logs may show instead of the URL
+  /// When the caller stops waiting for the answer: a call still queued
+  /// then is dropped (never sent); a call that starts is cut off then.
+  std::chrono::steady_clock::time_point deadline =
+    std::chrono::steady_clock::time_point::max();
 };
 
 struct http_outcome {

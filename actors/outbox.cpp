@@ -1,5 +1,9 @@
 #include "actors/outbox.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 
 #include <caf/event_based_actor.hpp>
@@ -13,7 +17,9 @@
 #include "actors/issue_flow.hpp"
 #include "actors/outbound.hpp"
 #include "actors/supervision.hpp"
+#include "config/json.hpp"
 #include "config/log.hpp"
+#include "config/text.hpp"
 #include "config/utf8.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/telegram.hpp"
@@ -32,6 +38,11 @@ constexpr auto token_warning_period = seconds{60};
 constexpr int64_t lease_seconds = 60;
 constexpr int64_t batch = 20;
 constexpr int64_t max_attempts = 8;
+/// Bounds of a wait Telegram asks for after 429, in seconds, and the wait
+/// when it names none.
+constexpr int64_t min_retry_after = 1;
+constexpr int64_t max_retry_after = 3600;
+constexpr int64_t default_retry_after = 5;
 /// Longest Telegram error description kept as last_error, in bytes.
 constexpr size_t max_description = 500;
 
@@ -79,8 +90,8 @@ void finished(outbox_actor self) {
 
 std::string message_json(int64_t chat_id, const std::string& payload) {
   rapidjson::Document doc;
-  doc.Parse(payload.c_str(), payload.size());
-  std::string text = !doc.HasParseError() && doc.IsObject() &&
+  auto malformed = parse_json(payload, doc);
+  std::string text = !malformed && doc.IsObject() &&
                          doc.HasMember("text") && doc["text"].IsString()
                        ? doc["text"].GetString()
                        : "";
@@ -95,25 +106,62 @@ std::string message_json(int64_t chat_id, const std::string& payload) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-/// Telegram's `parameters.retry_after` (seconds), else the header, else 5.
-int64_t retry_after(const http_outcome& out) {
-  rapidjson::Document doc;
-  doc.Parse(out.body.c_str(), out.body.size());
-  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("parameters") &&
-      doc["parameters"].IsObject() &&
-      doc["parameters"].HasMember("retry_after") &&
-      doc["parameters"]["retry_after"].IsInt64())
-    return std::max<int64_t>(1, doc["parameters"]["retry_after"].GetInt64());
-  if (!out.retry_after.empty() &&
-      std::isdigit(static_cast<unsigned char>(out.retry_after.front())))
-    return std::max<int64_t>(1, std::stoll(out.retry_after));
-  return 5;
+/// Seconds of a JSON number, clamped to the allowed wait (no overflow for
+/// huge integers, floats, or numbers beyond int64); nothing for other types.
+std::optional<int64_t> clamped_seconds(const rapidjson::Value& v) {
+  if (v.IsInt64())
+    return std::clamp(v.GetInt64(), min_retry_after, max_retry_after);
+  if (v.IsUint64())
+    return max_retry_after; // only values above int64's maximum land here
+  if (!v.IsNumber())
+    return std::nullopt;
+  auto d = v.GetDouble();
+  if (std::isnan(d))
+    return std::nullopt;
+  if (d >= static_cast<double>(max_retry_after))
+    return max_retry_after;
+  if (d <= static_cast<double>(min_retry_after))
+    return min_retry_after;
+  return static_cast<int64_t>(std::ceil(d));
 }
+
+/// A Retry-After header in delta-seconds, clamped; nothing for an HTTP
+/// date or anything else. Any number of digits: the value saturates.
+std::optional<int64_t> header_seconds(std::string_view text) {
+  text = trim(text);
+  if (text.empty())
+    return std::nullopt;
+  int64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    if (value <= max_retry_after)
+      value = value * 10 + (c - '0');
+  }
+  return std::clamp(value, min_retry_after, max_retry_after);
+}
+
+} // namespace
+
+int64_t retry_after_seconds(std::string_view body, std::string_view header) {
+  rapidjson::Document doc;
+  if (!parse_json(body, doc) && doc.IsObject() &&
+      doc.HasMember("parameters") && doc["parameters"].IsObject() &&
+      doc["parameters"].HasMember("retry_after")) {
+    if (auto wait = clamped_seconds(doc["parameters"]["retry_after"]))
+      return *wait;
+  }
+  if (auto wait = header_seconds(header))
+    return *wait;
+  return default_retry_after;
+}
+
+namespace {
 
 std::string description(const http_outcome& out) {
   rapidjson::Document doc;
-  doc.Parse(out.body.c_str(), out.body.size());
-  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("description") &&
+  auto malformed = parse_json(out.body, doc);
+  if (!malformed && doc.IsObject() && doc.HasMember("description") &&
       doc["description"].IsString()) {
     // Stored as last_error (SQL text): cut on a character boundary, and
     // never kept when it is not UTF-8, or the row could not be updated.
@@ -141,9 +189,10 @@ void send_message(outbox_actor self, storage::outbox_message row) {
   auto id = row.id;
   auto chat = row.chat_id;
   auto attempts = row.attempts;
+  auto meta = internal_meta("telegram", cfg.outbound_timeout + seconds{1});
+  call.deadline = meta.deadline;
   ask(
-    self, lookup(self, names::outbound),
-    internal_meta("telegram", cfg.outbound_timeout + seconds{1}),
+    self, lookup(self, names::outbound), meta,
     [self, id, chat, attempts](http_outcome& out) {
       auto& s = self->state;
       s.metrics->telegram_send[std::to_string(out.status)].Increment();
@@ -152,7 +201,7 @@ void send_message(outbox_actor self, storage::outbox_message row) {
           return storage::mark_sent(tx, id);
         });
       } else if (out.status == 429) {
-        auto wait = retry_after(out);
+        auto wait = retry_after_seconds(out.body, out.retry_after);
         s.next_allowed[chat] = clock::now() + seconds{wait};
         update_row(self, "outbox_reschedule",
                    [id, wait](pqxx::transaction_base& tx) {

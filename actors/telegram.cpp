@@ -7,7 +7,6 @@
 #include <caf/local_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
-#include <openssl/rand.h>
 
 #include "actors/bot.hpp"
 #include "actors/crypto.hpp"
@@ -77,13 +76,16 @@ bot_reply reply_of(const bot_action& action) {
   return reply;
 }
 
-std::string link_code() {
+/// Eight characters from the CSPRNG; internal_error when it fails (never a
+/// predictable code).
+caf::expected<std::string> link_code() {
   // No 0/O or 1/I: the code is typed by hand into a chat.
   static constexpr char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  unsigned char raw[8];
-  RAND_bytes(raw, sizeof(raw));
+  auto raw = random_bytes(8);
+  if (!raw)
+    return std::move(raw.error());
   std::string code;
-  for (auto b : raw)
+  for (unsigned char b : *raw)
     code += alphabet[b % 32];
   return code;
 }
@@ -198,7 +200,12 @@ void process_without_database(telegram_actor self, api_call& call,
 void create_link(telegram_actor self, api_call& call,
                  caf::response_promise rp) {
   auto user = call.request.user->user_id;
-  auto code = link_code();
+  auto drawn = link_code();
+  if (!drawn) {
+    rp.deliver(std::move(drawn.error()));
+    return;
+  }
+  auto code = std::move(*drawn);
   query<std::string>(
     self, call.request.meta, "create_link_code", storage::access::write_once,
     [user, hash = sha256_hex(code)](pqxx::transaction_base& tx) {

@@ -27,7 +27,8 @@ token_verifier::token_verifier(
     revoked_ = std::make_shared<revocation_list>();
 }
 
-std::string token_verifier::sign(const access_claims& claims) const {
+caf::expected<std::string>
+token_verifier::sign(const access_claims& claims) const {
   return jwt_.sign(claims);
 }
 

@@ -44,7 +44,7 @@ class token_verifier {
                  std::shared_ptr<metrics::service_metrics> metrics);
 
   /// Signs an access token (auth actor).
-  std::string sign(const access_claims& claims) const;
+  caf::expected<std::string> sign(const access_claims& claims) const;
 
   /// The principal of a valid, unrevoked token; nothing while no
   /// revocation list was published yet (the caller then waits for the

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     claims.iat = now;
     claims.nbf = now;
     claims.exp = now + 3600;
-    signed_tokens.push_back(verifier.sign(claims));
+    signed_tokens.push_back(verifier.sign(claims).value());
   }
   std::vector<double> per_token_us;
   size_t accepted = 0;

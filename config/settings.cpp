@@ -398,10 +398,6 @@ const std::vector<setting_spec>& specs() {
      [](settings& c, std::string_view v) {
        return millis(v, 100, 120000, c.outbound_timeout);
      }},
-    {{"OUTBOUND_WORKERS", "4", "Concurrent outbound HTTP calls"},
-     [](settings& c, std::string_view v) {
-       return in_range<size_t>(v, 1, 64, c.outbound_workers);
-     }},
     {{"GITHUB_TOKEN", "(none: /issue is disabled)",
       "Token that creates issues for the Telegram bot"},
      [](settings& c, std::string_view v) {
@@ -450,6 +446,26 @@ const std::vector<setting_spec>& specs() {
     {{"LLM_TIMEOUT_MS", "20000", "Total timeout of one LLM call"},
      [](settings& c, std::string_view v) {
        return millis(v, 100, 120000, c.llm_timeout);
+     }},
+
+    // -- outbound concurrency, one limit and queue per destination --------
+    // (replaces OUTBOUND_WORKERS: one shared pool let slow LLM calls
+    // starve GitHub logins)
+    {{"OUTBOUND_GITHUB_CONCURRENCY", "4",
+      "Concurrent calls to GitHub (login, issues); more wait in GitHub's "
+      "own queue"},
+     [](settings& c, std::string_view v) {
+       return in_range<size_t>(v, 1, 64, c.outbound_github_concurrency);
+     }},
+    {{"OUTBOUND_TELEGRAM_CONCURRENCY", "4",
+      "Concurrent calls to the Telegram Bot API (outbox messages)"},
+     [](settings& c, std::string_view v) {
+       return in_range<size_t>(v, 1, 64, c.outbound_telegram_concurrency);
+     }},
+    {{"OUTBOUND_LLM_CONCURRENCY", "4",
+      "Concurrent calls to the LLM (each may take up to LLM_TIMEOUT_MS)"},
+     [](settings& c, std::string_view v) {
+       return in_range<size_t>(v, 1, 64, c.outbound_llm_concurrency);
      }},
   };
   return table;

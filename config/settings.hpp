@@ -85,7 +85,11 @@ struct settings {
   // -- outbound HTTP (GitHub, Telegram, LLM) ----------------------------------
   milliseconds outbound_connect_timeout{3000};
   milliseconds outbound_timeout{10000};
-  size_t outbound_workers = 4;
+  /// Concurrent calls per destination; each has its own queue, so one
+  /// slow destination never delays the others.
+  size_t outbound_github_concurrency = 4;
+  size_t outbound_telegram_concurrency = 4;
+  size_t outbound_llm_concurrency = 4;
 
   // -- GitHub issues from chat ------------------------------------------------
   std::string github_token;

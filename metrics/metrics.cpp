@@ -185,6 +185,13 @@ service_metrics::service_metrics(std::vector<std::string> routes,
                           .Help("Duration of outbound calls by service")
                           .Register(*registry_),
                         "service", latency_buckets()),
+      outbound_dropped(BuildCounter()
+                         .Name("miyabi_outbound_dropped_total")
+                         .Help("Outbound calls never sent because their "
+                               "deadline passed while they waited, by "
+                               "service")
+                         .Register(*registry_),
+                       "service"),
       telegram_updates(BuildCounter()
                          .Name("miyabi_telegram_updates_total")
                          .Help("Telegram webhook updates by result")

@@ -128,6 +128,9 @@ class service_metrics {
   // -- outbound HTTP ----------------------------------------------------------
   labelled<prometheus::Counter> outbound_requests; ///< (service, code)
   labelled<prometheus::Histogram> outbound_duration;
+  /// (service) calls answered `timeout` without being sent: their deadline
+  /// passed while they waited for their destination's concurrency limit.
+  labelled<prometheus::Counter> outbound_dropped;
 
   // -- Telegram ---------------------------------------------------------------
   labelled<prometheus::Counter> telegram_updates;

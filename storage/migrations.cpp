@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <map>
+#include <stdexcept>
 
 #include <openssl/sha.h>
 #include <pqxx/pqxx>
@@ -17,9 +18,13 @@ namespace {
 // Any constant unique to this service; all instances must agree on it.
 constexpr long long migration_lock_key = 0x6d69796162690001LL; // "miyabi" 1
 
+/// Hex SHA-256 of a migration; throws std::runtime_error (caught by
+/// `migrate`, which then fails) when OpenSSL cannot compute it.
 std::string checksum(const char* sql) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(sql), std::strlen(sql), digest);
+  if (SHA256(reinterpret_cast<const unsigned char*>(sql), std::strlen(sql),
+             digest) == nullptr)
+    throw std::runtime_error("SHA-256 of a migration failed");
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   for (auto b : digest) {

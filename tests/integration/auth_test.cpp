@@ -8,6 +8,7 @@
 #define BOOST_TEST_MODULE auth_test
 #include <algorithm>
 #include <array>
+#include <condition_variable>
 #include <atomic>
 #include <cstdio>
 #include <map>
@@ -219,7 +220,8 @@ class fake_github {
     bad_verification_code,
     server_error,
     slow,
-    dropped
+    dropped,
+    deep ///< 200 with an array nested 100 000 levels deep
   };
   enum class user_mode { ok, unauthorized };
   enum class emails_mode { ok, server_error };
@@ -342,6 +344,9 @@ class fake_github {
         dropped.drop = true;
         return dropped;
       }
+      case exchange_mode::deep:
+        return fake_response::json(200, std::string(100000, '[') +
+                                          std::string(100000, ']'));
       default: break;
     }
     auto token = "gho_" + random_text(36);
@@ -426,10 +431,19 @@ env_map github_env(const fake_github& gh, const std::string& database) {
 }
 
 /// The service most tests share: GitHub configured, development mode.
+/// `extra` adds or replaces settings (for a private instance).
 struct instance {
+  explicit instance(env_map extra = {})
+      : proc{[&] {
+          auto env = github_env(github, db);
+          for (auto& [name, value] : extra)
+            env[name] = value;
+          return env;
+        }()} {}
+
   fake_github github;
   std::string db = create_database();
-  service_process proc{github_env(github, db)};
+  service_process proc;
 
   std::string url(const std::string& path) const {
     return proc.base_url() + path;
@@ -541,6 +555,118 @@ long long rows_containing(const std::string& db, const std::string& needle) {
                              "LIKE '%" +
                              needle + "%'");
   return total;
+}
+
+
+// -- outbound isolation: a fake that holds its answers --------------------------
+
+/// A third party that holds every request until the test releases it (one
+/// or all), then answers each with `answer`. Counts what it received
+/// (server()).
+class held_fake {
+ public:
+  explicit held_fake(fake_response answer)
+      : answer_(std::move(answer)),
+        server_([this](const fake_request&) { return hold(); }) {}
+  held_fake(const held_fake&) = delete;
+  held_fake& operator=(const held_fake&) = delete;
+  ~held_fake() { release(); } // before server_ joins its threads
+
+  void release() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+
+  /// Lets one held (or the next) request be answered.
+  void release_one() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      ++permits_;
+    }
+    cv_.notify_all();
+  }
+
+  /// Requests received and not answered yet.
+  size_t held() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return held_;
+  }
+
+  std::string url() const { return server_.url(); }
+  const fake_http_server& server() const { return server_; }
+
+ private:
+  fake_response hold() {
+    std::unique_lock<std::mutex> lock{mtx_};
+    ++held_;
+    cv_.wait(lock, [this] { return released_ || permits_ > 0; });
+    if (!released_)
+      --permits_;
+    --held_;
+    return answer_;
+  }
+
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  size_t permits_ = 0;
+  size_t held_ = 0;
+  fake_response answer_;
+  fake_http_server server_; // last: its threads call hold()
+};
+
+constexpr const char* hook_secret = "hook-secret-for-outbound-tests";
+constexpr int64_t first_chat = 5550001;
+constexpr int chat_count = 20;
+
+std::string chat_list() {
+  std::string list;
+  for (int i = 0; i < chat_count; ++i)
+    list += (i ? "," : "") + std::to_string(first_chat + i);
+  return list;
+}
+
+/// The Telegram bot with issues from chat (and the LLM when `llm_url` is
+/// given) on top of the GitHub login settings.
+env_map chat_env(const fake_http_server& telegram, const std::string& llm_url) {
+  env_map env{{"TELEGRAM_BOT_TOKEN", "4242:outbound-test-bot-token"},
+              {"TELEGRAM_API_URL", telegram.url()},
+              {"TELEGRAM_WEBHOOK_SECRET", hook_secret},
+              {"AUTHORIZED_CHAT_IDS", chat_list()},
+              {"GITHUB_TOKEN", "ghp_outboundTestIssueToken"},
+              {"GITHUB_OWNER", "octo-org"},
+              {"GITHUB_REPO", "octo-app"}};
+  if (!llm_url.empty()) {
+    env["OPENAI_API_KEY"] = "sk-outbound-test-key";
+    env["OPENAI_BASE_URL"] = llm_url + "/v1";
+  }
+  return env;
+}
+
+fake_response telegram_ok(const fake_request&) {
+  return fake_response::json(
+    200, R"({"ok":true,"result":{"message_id":1,"date":1767312000}})");
+}
+
+std::atomic<int64_t> next_update_id{880000};
+
+/// Posts a private-chat text message to the webhook; the status.
+long say(http_client& client, const instance& svc, int64_t chat,
+         const std::string& text) {
+  auto id = std::to_string(next_update_id++);
+  auto body = R"({"update_id":)" + id + R"(,"message":{"message_id":)" + id +
+              R"(,"date":1767312000,"chat":{"id":)" + std::to_string(chat) +
+              R"(,"type":"private"},"from":{"id":)" + std::to_string(chat) +
+              R"(,"is_bot":false,"first_name":"Taro","language_code":"en"},)"
+              R"("text":")" +
+              text + R"("}})";
+  auto r = client.request("POST", svc.url("/api/v1/telegram/webhook"), body,
+                          {{"Content-Type", "application/json"},
+                           {"X-Telegram-Bot-Api-Secret-Token", hook_secret}});
+  return r.status;
 }
 
 } // namespace
@@ -1003,6 +1129,16 @@ BOOST_AUTO_TEST_CASE(an_exchange_whose_connection_drops_is_a_502) {
   auto login = log_in_with_github(client, svc);
   check_envelope(login.resp, 502, "external_api_error");
   BOOST_TEST(svc.github.exchanges() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_exchange_answered_with_json_nested_100000_deep_is_a_502) {
+  auto& svc = service();
+  svc.github.set(fake_github::exchange_mode::deep);
+  http_client client;
+  auto login = log_in_with_github(client, svc);
+  check_envelope(login.resp, 502, "external_api_error");
+  BOOST_TEST(svc.github.exchanges() == 1u);
+  BOOST_TEST(health_status(svc.proc) == 200); // still up
 }
 
 BOOST_AUTO_TEST_CASE(an_exchange_that_times_out_is_a_502_within_the_deadline) {
@@ -1529,6 +1665,100 @@ BOOST_AUTO_TEST_CASE(auth_failures_issued_tokens_and_github_calls_are_counted) {
                            "miyabi_outbound_request_duration_seconds_count",
                            {"service=\"github\""}) >= 2);
   BOOST_TEST_MESSAGE("issued " << issued_before << " -> " << issued_after);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// =============================================================================
+
+BOOST_AUTO_TEST_SUITE(outbound_isolation)
+
+BOOST_AUTO_TEST_CASE(twenty_held_llm_calls_do_not_delay_a_github_login) {
+  // Declared before the service, so they outlive it.
+  held_fake llm{fake_response::json(500, R"({"error":{"message":"busy"}})")};
+  fake_http_server telegram{telegram_ok};
+  instance svc{chat_env(telegram, llm.url())};
+  http_client client;
+  // Twenty chat messages, each becoming an LLM call (one per chat: the
+  // per-chat hourly limit is not what this is about). The outbox runs one
+  // batch of tasks at a time: while the first message's call is held, the
+  // other nineteen queue up, and are then taken together.
+  const std::string llm_path = "/v1/chat/completions";
+  auto message = [&](int i) {
+    return say(client, svc, first_chat + i,
+               "please add a dark mode, variant " + std::to_string(i));
+  };
+  BOOST_REQUIRE(message(0) == 200);
+  BOOST_REQUIRE(llm.server().wait_for_requests(llm_path, 1, 15000ms));
+  for (int i = 1; i < chat_count; ++i)
+    BOOST_REQUIRE(message(i) == 200);
+  llm.release_one();
+  // The LLM holds every other call: as many as its concurrency limit (4)
+  // allows are in flight, the rest wait in the LLM's queue.
+  if (!llm.server().wait_for_requests(llm_path, 1 + 4, 15000ms)) {
+    auto lines = svc.proc.lines();
+    for (size_t i = lines.size() > 40 ? lines.size() - 40 : 0;
+         i < lines.size(); ++i)
+      BOOST_TEST_MESSAGE("service: " << lines[i]);
+    BOOST_FAIL("the LLM got " << llm.server().requests().size()
+                              << " calls, not 5");
+  }
+
+  svc.github.set_profile({fresh_github_id(), "patient-octo",
+                          "\"patient@example.com\"", "Patient",
+                          "https://a.example/p"});
+  auto began = steady_clock::now();
+  auto login = log_in_with_github(client, svc);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+    steady_clock::now() - began);
+  BOOST_TEST_MESSAGE("GitHub login behind 20 held LLM calls: "
+                     << login.resp.status << " after " << took.count()
+                     << " ms");
+  BOOST_TEST(login.resp.status == 302, login.resp.body);
+  BOOST_TEST(!value_of(login.fragment, "access_token").empty());
+  BOOST_TEST(took.count() < 2000);
+  // Still held: nothing the LLM got since the first call was answered,
+  // and it got no more than its limit.
+  BOOST_TEST(llm.held() == 4u);
+  BOOST_TEST(llm.server().requests().size() == 1u + 4u);
+  llm.release();
+}
+
+BOOST_AUTO_TEST_CASE(a_github_call_whose_deadline_passes_while_queued_is_never_sent) {
+  // GitHub's API holds the issue creation; its OAuth side is the usual fake.
+  held_fake issues{fake_response::json(
+    201, R"({"number":7,"html_url":"https://github.com/octo-org/octo-app/issues/7"})")};
+  fake_http_server telegram{telegram_ok};
+  auto env = chat_env(telegram, {});
+  env["GITHUB_API_URL"] = issues.url();
+  env["OUTBOUND_GITHUB_CONCURRENCY"] = "1";
+  env["OUTBOUND_TIMEOUT_MS"] = "10000";
+  env["REQUEST_TIMEOUT_MS"] = "1000";
+  instance svc{env};
+  http_client client;
+  BOOST_REQUIRE(say(client, svc, first_chat, "/issue Held in the queue") == 200);
+  BOOST_REQUIRE(issues.server().wait_for_requests("/repos/", 1, 15000ms));
+
+  // GitHub's one slot is taken: the login's token exchange waits behind
+  // the issue, past the request's deadline.
+  auto start = start_login(client, svc);
+  BOOST_REQUIRE(start.resp.status == 302);
+  auto code = svc.github.authorize(value_of(start.query, "code_challenge"));
+  auto resp =
+    callback(client, svc, callback_query(code, start.state), start.cookie);
+  BOOST_TEST((resp.status == 504 || resp.status == 502), resp.body);
+
+  // The issue call ends and frees the slot: the expired exchange is
+  // dropped, never sent.
+  issues.release();
+  BOOST_TEST(eventually(
+    [&] {
+      return metric(svc.proc,
+                    "miyabi_outbound_dropped_total{service=\"github\"}") >= 1;
+    },
+    10000ms));
+  BOOST_TEST(svc.github.exchanges() == 0u);
+  BOOST_TEST(issues.server().requests().size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

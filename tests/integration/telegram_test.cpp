@@ -263,6 +263,9 @@ fake_response llm_answer(const fake_request& req) {
     return fake_response::json(500, R"({"error":{"message":"overloaded"}})");
   if (contains(b, "[garbage]"))
     return {200, "<html>gateway says hi</html>", {}, 0ms, false};
+  if (contains(b, "[deep]")) // an array nested 100 000 levels deep
+    return fake_response::json(200, std::string(100000, '[') +
+                                      std::string(100000, ']'));
   if (contains(b, "[slow]")) {
     auto r = fake_response::json(
       200, completion(R"({"title":"Slow title","body":"b","labels":[],)"
@@ -1090,6 +1093,7 @@ BOOST_AUTO_TEST_CASE(
     {"[500]", authorized(14), "en", "not a usable issue"},
     {"[slow]", authorized(15), "en", "did not answer in time"},
     {"[garbage]", authorized(16), "en", "not a usable issue"},
+    {"[deep]", authorized(19), "en", "not a usable issue"},
     {"[notjson]", authorized(17), "ja", "申し訳ありません"},
   };
   const auto issues_before = w.github.requests_to(issues_path).size();
@@ -1129,7 +1133,8 @@ BOOST_AUTO_TEST_CASE(
                  "telegram-only plain text");
   BOOST_TEST(issues_titled("Add dark mode solo").size() == 1u);
   const auto solo_issues = w.github.requests_to(issues_path).size();
-  for (const std::string marker : {"[notjson]", "[500]", "[badagent]"}) {
+  for (const std::string marker :
+       {"[notjson]", "[500]", "[badagent]", "[deep]"}) {
     r = say(solo, solo_chat, "inline " + marker);
     expect_message(r, solo_chat, {"Sorry, the issue could not be created"},
                    "telegram-only " + marker);
@@ -1336,6 +1341,53 @@ BOOST_AUTO_TEST_CASE(the_outbox_paces_each_chat_and_retries_as_telegram_asks) {
   BOOST_TEST(query_int(w.main_db, "SELECT attempts FROM telegram_outbox "
                                   "WHERE chat_id = " +
                                     std::to_string(blocked)) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(
+  absurd_retry_after_values_keep_the_message_pending_and_the_service_up) {
+  auto& w = world();
+  constexpr int64_t huge_float = 8011, huge_int = 8012, bystander = 8013;
+  // 20 digits in the JSON (beyond uint64) and 40 in the header.
+  auto absurd = fake_response::json(
+    429, R"({"ok":false,"error_code":429,"description":"Too Many )"
+         R"(Requests","parameters":{"retry_after":99999999999999999999}})");
+  absurd.headers.emplace_back("Retry-After", std::string(40, '9'));
+  script_answers(huge_float, {absurd});
+  script_answers(huge_int,
+                 {fake_response::json(
+                   429, R"({"ok":false,"error_code":429,"parameters":)"
+                        R"({"retry_after":9223372036854775807}})")});
+  exec_sql(w.main_db, "INSERT INTO telegram_outbox (chat_id, payload) VALUES (" +
+                        std::to_string(huge_float) +
+                        ", '{\"text\":\"absurd 1\"}'), (" +
+                        std::to_string(huge_int) +
+                        ", '{\"text\":\"absurd 2\"}')");
+  BOOST_REQUIRE(wait_deliveries(huge_float, 1, 15s));
+  BOOST_REQUIRE(wait_deliveries(huge_int, 1, 15s));
+
+  // Later messages of another chat still go out, and the service is up.
+  exec_sql(w.main_db, "INSERT INTO telegram_outbox (chat_id, payload) VALUES (" +
+                        std::to_string(bystander) +
+                        ", '{\"text\":\"after the 429s\"}')");
+  BOOST_TEST(wait_deliveries(bystander, 1, 15s));
+  BOOST_TEST(health_status(*w.main) == 200);
+
+  // The throttled messages stay pending, for at most an hour.
+  for (auto chat : {huge_float, huge_int}) {
+    BOOST_TEST_INFO("chat " << chat);
+    BOOST_TEST(eventually(
+      [&] {
+        return outbox_rows(w.main_db, chat,
+                           "state = 'pending' AND next_attempt_at > now() + "
+                           "interval '59 minutes' AND next_attempt_at <= "
+                           "now() + interval '1 hour'") == 1;
+      },
+      5s));
+    BOOST_TEST(deliveries(chat).size() == 1u);
+  }
+  // No actor died of an exception on the way.
+  for (const auto& line : w.main->lines())
+    BOOST_TEST(!contains(line, "\"exception\""), line);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

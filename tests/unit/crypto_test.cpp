@@ -1,9 +1,14 @@
 #include <regex>
 #include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 
 #include <boost/test/unit_test.hpp>
 
 #include "actors/crypto.hpp"
+#include "config/errors.hpp"
+#include "openssl_failure.hpp"
 
 using namespace miyabi::actors;
 
@@ -43,14 +48,21 @@ BOOST_AUTO_TEST_CASE(constant_time_equal_compares_content_and_length) {
   BOOST_TEST(!constant_time_equal("secret", "secreT"));
   BOOST_TEST(!constant_time_equal("secret", "secre"));
   BOOST_TEST(!constant_time_equal("", "x"));
-  BOOST_TEST(constant_time_equal("", ""));
+}
+
+BOOST_AUTO_TEST_CASE(constant_time_equal_never_accepts_two_empty_macs) {
+  // An empty MAC is what a failed HMAC leaves; an empty signature must not
+  // match it.
+  BOOST_TEST(!constant_time_equal("", ""));
+  BOOST_TEST(!constant_time_equal(std::string{}, std::string_view{}));
 }
 
 BOOST_AUTO_TEST_CASE(hmac_sha256_matches_rfc4231_case_2) {
   auto mac = hmac_sha256("Jefe", "what do ya want for nothing?");
+  BOOST_REQUIRE(mac);
   static constexpr char hex[] = "0123456789abcdef";
   std::string text;
-  for (unsigned char c : mac) {
+  for (unsigned char c : *mac) {
     text += hex[c >> 4];
     text += hex[c & 15];
   }
@@ -72,9 +84,32 @@ BOOST_AUTO_TEST_CASE(random_uuids_are_version_4_and_distinct) {
 
 BOOST_AUTO_TEST_CASE(random_tokens_have_the_requested_entropy) {
   auto token = random_token(32);
-  BOOST_TEST(token.size() == 43u);
-  BOOST_TEST(base64url_decode(token)->size() == 32u);
-  BOOST_TEST(random_token(32) != token);
+  BOOST_REQUIRE(token);
+  BOOST_TEST(token->size() == 43u);
+  BOOST_TEST(base64url_decode(*token)->size() == 32u);
+  BOOST_TEST(*random_token(32) != *token);
+  auto id = random_id();
+  BOOST_REQUIRE(id);
+  BOOST_TEST(id->size() == 36u);
+}
+
+BOOST_AUTO_TEST_CASE(failing_openssl_gives_errors_never_empty_or_fixed_values) {
+  miyabi::test::openssl_failure broken;
+  auto mac = hmac_sha256("key", "data");
+  BOOST_TEST(!mac);
+  if (!mac)
+    BOOST_TEST(miyabi::is(mac.error(), miyabi::errc::internal_error));
+  BOOST_TEST(!random_bytes(16));
+  BOOST_TEST(!random_token(32));
+  BOOST_TEST(!random_id());
+  BOOST_CHECK_THROW(random_uuid(), std::runtime_error);
+  BOOST_CHECK_THROW(sha256("data"), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(openssl_works_again_after_a_failure) {
+  { miyabi::test::openssl_failure broken; }
+  BOOST_TEST(static_cast<bool>(hmac_sha256("key", "data")));
+  BOOST_TEST(static_cast<bool>(random_token(16)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

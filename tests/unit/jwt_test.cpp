@@ -17,6 +17,8 @@
 
 #include "actors/crypto.hpp"
 #include "actors/jwt.hpp"
+#include "config/errors.hpp"
+#include "openssl_failure.hpp"
 
 using namespace miyabi::actors;
 
@@ -70,7 +72,7 @@ std::string b64(std::string_view data) {
 std::string forge(std::string_view header, std::string_view payload,
                   std::string_view key = secret) {
   auto input = b64(header) + "." + b64(payload);
-  return input + "." + b64(hmac_sha256(key, input));
+  return input + "." + b64(hmac_sha256(key, input).value());
 }
 
 constexpr char hs256_header[] = R"({"alg":"HS256","typ":"JWT"})";
@@ -204,7 +206,7 @@ BOOST_AUTO_TEST_SUITE(jwt)
 
 BOOST_AUTO_TEST_CASE(a_token_signed_here_verifies_with_all_its_claims) {
   auto claims = sample_claims();
-  auto token = codec().sign(claims);
+  auto token = codec().sign(claims).value();
   auto result = codec().verify(token, now);
   BOOST_REQUIRE_EQUAL(outcome(result), "ok");
   const auto& got = std::get<access_claims>(result);
@@ -224,7 +226,7 @@ BOOST_AUTO_TEST_CASE(a_signed_token_has_the_fixed_header_and_ordered_payload) {
   c.iat = 1;
   c.nbf = 2;
   c.exp = 3;
-  auto parts = split(codec().sign(c));
+  auto parts = split(codec().sign(c).value());
   BOOST_TEST(*base64url_decode(parts[0]) == hs256_header);
   BOOST_TEST(*base64url_decode(parts[1]) ==
              R"({"iss":"miyabi-api","aud":"miyabi-web","sub":"u-1",)"
@@ -236,7 +238,7 @@ BOOST_AUTO_TEST_CASE(non_ascii_claims_round_trip) {
   auto claims = sample_claims();
   claims.sub = "\xe3\x83\xa6\xe3\x83\xbc\xe3\x82\xb6"; // katakana
   claims.jti = "tab\there \"quoted\" \\ slash";
-  auto result = codec().verify(codec().sign(claims), now);
+  auto result = codec().verify(codec().sign(claims).value(), now);
   BOOST_REQUIRE_EQUAL(outcome(result), "ok");
   BOOST_TEST(std::get<access_claims>(result).sub == claims.sub);
   BOOST_TEST(std::get<access_claims>(result).jti == claims.jti);
@@ -260,7 +262,7 @@ BOOST_AUTO_TEST_CASE(every_failure_has_a_snake_case_name) {
 }
 
 BOOST_AUTO_TEST_CASE(a_tampered_payload_is_refused_as_a_bad_signature) {
-  auto parts = split(codec().sign(sample_claims()));
+  auto parts = split(codec().sign(sample_claims()).value());
   auto payload = *base64url_decode(parts[1]);
   auto pos = payload.find("4242");
   BOOST_REQUIRE(pos != std::string::npos);
@@ -270,7 +272,7 @@ BOOST_AUTO_TEST_CASE(a_tampered_payload_is_refused_as_a_bad_signature) {
 }
 
 BOOST_AUTO_TEST_CASE(a_tampered_signature_is_refused) {
-  auto parts = split(codec().sign(sample_claims()));
+  auto parts = split(codec().sign(sample_claims()).value());
   auto flipped = parts[2];
   flipped[0] = flipped[0] == 'A' ? 'B' : 'A';
   BOOST_TEST(verify(parts[0] + "." + parts[1] + "." + flipped) ==
@@ -286,9 +288,40 @@ BOOST_AUTO_TEST_CASE(a_tampered_signature_is_refused) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_token_with_an_empty_signature_is_refused) {
+  auto token = codec().sign(sample_claims()).value();
+  auto parts = split(token);
+  auto unsigned_token = parts[0] + "." + parts[1] + ".";
+  BOOST_TEST(verify(unsigned_token) == "bad_signature");
+  // A failed HMAC leaves no MAC at all: an empty signature must not match
+  // it, and neither may a genuine one.
+  miyabi::test::openssl_failure broken;
+  BOOST_TEST(verify(unsigned_token) == "bad_signature");
+  BOOST_TEST(verify(token) == "bad_signature");
+}
+
+BOOST_AUTO_TEST_CASE(signing_fails_instead_of_leaving_the_signature_empty) {
+  {
+    miyabi::test::openssl_failure broken;
+    auto token = codec().sign(sample_claims());
+    BOOST_TEST(!token);
+    if (!token)
+      BOOST_TEST(miyabi::is(token.error(), miyabi::errc::internal_error));
+  }
+  // A codec without a key signs nothing and accepts nothing, not even a
+  // token made with the empty key.
+  jwt_codec keyless{"", issuer, audience};
+  BOOST_TEST(!keyless.sign(sample_claims()));
+  auto forged = forge(hs256_header, object(standard_payload()), "");
+  BOOST_TEST(outcome(keyless.verify(forged, now)) == "bad_signature");
+  auto parts = split(forged);
+  BOOST_TEST(outcome(keyless.verify(parts[0] + "." + parts[1] + ".", now)) ==
+             "bad_signature");
+}
+
 BOOST_AUTO_TEST_CASE(a_wrong_secret_is_refused_as_a_bad_signature) {
   jwt_codec other{"another-secret", issuer, audience};
-  BOOST_TEST(verify(other.sign(sample_claims())) == "bad_signature");
+  BOOST_TEST(verify(other.sign(sample_claims()).value()) == "bad_signature");
   BOOST_TEST(verify(forge(hs256_header, object(standard_payload()), "")) ==
              "bad_signature");
 }
@@ -300,7 +333,7 @@ BOOST_AUTO_TEST_CASE(alg_none_is_refused_with_or_without_a_signature) {
     BOOST_TEST_INFO(header);
     auto input = b64(header) + "." + payload;
     BOOST_TEST(verify(input + ".") == "bad_header");
-    BOOST_TEST(verify(input + "." + b64(hmac_sha256(secret, input))) ==
+    BOOST_TEST(verify(input + "." + b64(hmac_sha256(secret, input).value())) ==
                "bad_header");
     // Without a third segment at all it is not even a JWS.
     BOOST_TEST(verify(input) == "malformed");
@@ -313,7 +346,7 @@ BOOST_AUTO_TEST_CASE(an_hs512_header_is_refused_even_with_a_valid_signature) {
   BOOST_TEST(verify(input + "." + b64(hmac_sha512(secret, input))) ==
              "bad_header");
   // Same bytes, HS256 MAC: still only the alg decides.
-  BOOST_TEST(verify(input + "." + b64(hmac_sha256(secret, input))) ==
+  BOOST_TEST(verify(input + "." + b64(hmac_sha256(secret, input).value())) ==
              "bad_header");
   for (auto alg : {"RS256", "ES256", "HS384", "PS256", "EdDSA", ""}) {
     BOOST_TEST_INFO(alg);
@@ -403,7 +436,7 @@ BOOST_AUTO_TEST_CASE(a_wrong_or_missing_issuer_is_refused) {
   BOOST_TEST(verify(token_with(with(base, "iss", "null"))) == "bad_issuer");
   BOOST_TEST(verify(token_with(without(base, "iss"))) == "bad_issuer");
   jwt_codec other_issuer{secret, "other-issuer", audience};
-  BOOST_TEST(verify(other_issuer.sign(sample_claims())) == "bad_issuer");
+  BOOST_TEST(verify(other_issuer.sign(sample_claims()).value()) == "bad_issuer");
 }
 
 BOOST_AUTO_TEST_CASE(a_wrong_or_missing_audience_is_refused) {
@@ -417,7 +450,7 @@ BOOST_AUTO_TEST_CASE(a_wrong_or_missing_audience_is_refused) {
              "bad_audience");
   BOOST_TEST(verify(token_with(without(base, "aud"))) == "bad_audience");
   jwt_codec other_audience{secret, issuer, "other-audience"};
-  BOOST_TEST(verify(other_audience.sign(sample_claims())) == "bad_audience");
+  BOOST_TEST(verify(other_audience.sign(sample_claims()).value()) == "bad_audience");
 }
 
 BOOST_AUTO_TEST_CASE(an_audience_array_must_contain_the_audience) {
@@ -449,11 +482,11 @@ BOOST_AUTO_TEST_CASE(exp_is_accepted_iff_exp_plus_30_is_after_now) {
   BOOST_TEST(at(-100000) == "expired");
   auto claims = sample_claims();
   claims.exp = now - 31;
-  BOOST_TEST(verify(codec().sign(claims)) == "expired");
+  BOOST_TEST(verify(codec().sign(claims).value()) == "expired");
   claims.exp = now - 29;
-  BOOST_TEST(verify(codec().sign(claims)) == "ok");
+  BOOST_TEST(verify(codec().sign(claims).value()) == "ok");
   jwt_codec strict{secret, issuer, audience, std::chrono::seconds{0}};
-  BOOST_TEST(outcome(strict.verify(codec().sign(claims), now)) == "expired");
+  BOOST_TEST(outcome(strict.verify(codec().sign(claims).value(), now)) == "expired");
 }
 
 BOOST_AUTO_TEST_CASE(nbf_in_the_future_is_refused_beyond_the_leeway_only) {
@@ -600,7 +633,7 @@ BOOST_AUTO_TEST_CASE(
 }
 
 BOOST_AUTO_TEST_CASE(a_token_that_is_not_three_segments_is_malformed) {
-  auto token = codec().sign(sample_claims());
+  auto token = codec().sign(sample_claims()).value();
   auto parts = split(token);
   for (const auto& bad :
        {std::string{}, std::string{"."}, std::string{".."}, std::string{"..."},
@@ -613,7 +646,7 @@ BOOST_AUTO_TEST_CASE(a_token_that_is_not_three_segments_is_malformed) {
 }
 
 BOOST_AUTO_TEST_CASE(non_base64url_characters_are_malformed) {
-  auto token = codec().sign(sample_claims());
+  auto token = codec().sign(sample_claims()).value();
   auto parts = split(token);
   // Overwrites rather than inserts, so the segment length stays canonical
   // and only the character itself can be at fault.
@@ -644,7 +677,7 @@ BOOST_AUTO_TEST_CASE(non_base64url_characters_are_malformed) {
 }
 
 BOOST_AUTO_TEST_CASE(padded_or_non_canonical_segments_are_malformed) {
-  auto token = codec().sign(sample_claims());
+  auto token = codec().sign(sample_claims()).value();
   auto parts = split(token);
   BOOST_REQUIRE(parts[2].size() % 4 == 3);
   BOOST_TEST(verify(token + "=") == "malformed");
@@ -655,7 +688,7 @@ BOOST_AUTO_TEST_CASE(padded_or_non_canonical_segments_are_malformed) {
   while (padded.size() % 4 != 0)
     padded += '=';
   auto input = parts[0] + "." + padded;
-  BOOST_TEST(verify(input + "." + b64(hmac_sha256(secret, input))) ==
+  BOOST_TEST(verify(input + "." + b64(hmac_sha256(secret, input).value())) ==
              "malformed");
   // Non-zero trailing bits: the last character of a 43-character segment
   // only carries 4 bits.
@@ -667,7 +700,7 @@ BOOST_AUTO_TEST_CASE(padded_or_non_canonical_segments_are_malformed) {
 BOOST_AUTO_TEST_CASE(a_token_over_8192_bytes_is_too_large) {
   auto claims = sample_claims();
   claims.sub = std::string(9000, 'a');
-  auto huge = codec().sign(claims);
+  auto huge = codec().sign(claims).value();
   BOOST_TEST(huge.size() > 9000u);
   BOOST_TEST(verify(huge) == "too_large");
   BOOST_TEST(verify(std::string(9000, 'A')) == "too_large");
@@ -679,7 +712,7 @@ BOOST_AUTO_TEST_CASE(a_token_over_8192_bytes_is_too_large) {
   std::string at_limit;
   for (size_t n = 5000; n < 9000 && at_limit.size() < 8192; ++n) {
     claims.sub.assign(n, 'a');
-    at_limit = codec().sign(claims);
+    at_limit = codec().sign(claims).value();
   }
   BOOST_REQUIRE_EQUAL(at_limit.size(), jwt_codec::max_token_size);
   BOOST_TEST(verify(at_limit) == "ok");
@@ -783,7 +816,7 @@ BOOST_AUTO_TEST_CASE(tokens_minted_by_pyjwt_verify_here) {
 BOOST_AUTO_TEST_CASE(tokens_signed_here_decode_with_pyjwt) {
   require_pyjwt();
   auto claims = sample_claims(static_cast<int64_t>(std::time(nullptr)));
-  auto token = codec().sign(claims);
+  auto token = codec().sign(claims).value();
   auto decoded = run_python(
     "import jwt, sys; c = jwt.decode(sys.argv[1], \"" + std::string{secret} +
       "\", algorithms=[\"HS256\"], audience=\"" + audience + "\", issuer=\"" +
