@@ -40,11 +40,13 @@ ensure_packages() {
   fi
 }
 
-# cmake_build DIR TYPE [CMAKE_ARGS...]: configures and builds the tree.
+# cmake_build PRESET [CMAKE_ARGS...]: configures build/PRESET as
+# CMakePresets.json says (the build type and options of each script's build
+# live there) and builds it.
 cmake_build() {
-  local dir=$1 type=$2; shift 2
-  cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
-  cmake --build "$dir" -j "$(nproc)"
+  local preset=$1; shift
+  (cd "$ROOT" && cmake --preset "$preset" "$@" >/dev/null &&
+     cmake --build --preset "$preset" -j "$(nproc)")
 }
 
 # -- private PostgreSQL --------------------------------------------------------
