@@ -35,8 +35,7 @@ int8_t decode_char(unsigned char c) {
 }
 
 caf::error random_failed() {
-  return make_error(errc::internal_error,
-                    "the random number generator failed");
+  return make_error(errc::internal_error, "the random number generator failed");
 }
 
 std::string uuid_text(std::string_view raw) {

@@ -1,7 +1,9 @@
 // The actor protocol: what the HTTP layer hands to the actors (`api_call`),
 // what comes back (`api_reply` through a `responder`), and the atoms actors
-// use among themselves. Nothing here knows HTTP types: the HTTP layer turns
-// requests into these values and replies into responses.
+// use among themselves. Nothing here includes Pistache: the HTTP layer turns
+// requests into these values and replies into responses. The contract's
+// status codes do live here (`api_reply::status`): an operation's owner
+// decides between 200, 201 and 202 as the contract says.
 //
 // Every value is a plain, copyable struct; they travel between threads only
 // inside CAF messages.

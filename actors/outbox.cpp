@@ -91,8 +91,8 @@ void finished(outbox_actor self) {
 std::string message_json(int64_t chat_id, const std::string& payload) {
   rapidjson::Document doc;
   auto malformed = parse_json(payload, doc);
-  std::string text = !malformed && doc.IsObject() &&
-                         doc.HasMember("text") && doc["text"].IsString()
+  std::string text = !malformed && doc.IsObject() && doc.HasMember("text") &&
+                         doc["text"].IsString()
                        ? doc["text"].GetString()
                        : "";
   rapidjson::StringBuffer buf;
@@ -145,8 +145,8 @@ std::optional<int64_t> header_seconds(std::string_view text) {
 
 int64_t retry_after_seconds(std::string_view body, std::string_view header) {
   rapidjson::Document doc;
-  if (!parse_json(body, doc) && doc.IsObject() &&
-      doc.HasMember("parameters") && doc["parameters"].IsObject() &&
+  if (!parse_json(body, doc) && doc.IsObject() && doc.HasMember("parameters") &&
+      doc["parameters"].IsObject() &&
       doc["parameters"].HasMember("retry_after")) {
     if (auto wait = clamped_seconds(doc["parameters"]["retry_after"]))
       return *wait;

@@ -8,9 +8,6 @@
 // PORT 0 (default) picks a free port; the bound port is printed on stdout.
 // THREADS defaults to HTTP_THREADS, else the number of CPUs. Listens on
 // 127.0.0.1 only. SIGINT/SIGTERM stop it.
-#include <pistache/endpoint.h>
-#include <pistache/http.h>
-
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -19,6 +16,9 @@
 #include <string>
 #include <thread>
 
+#include <pistache/endpoint.h>
+#include <pistache/http.h>
+
 namespace Http = Pistache::Http;
 
 namespace {
@@ -26,14 +26,15 @@ namespace {
 const auto started = std::chrono::steady_clock::now();
 
 class health_handler : public Http::Handler {
-public:
+ public:
   HTTP_PROTOTYPE(health_handler)
 
-  void onRequest(const Http::Request& req, Http::ResponseWriter writer) override {
+  void onRequest(const Http::Request& req,
+                 Http::ResponseWriter writer) override {
     // Same keep-alive fix as the service (stack-notes §2.4): without it,
     // Pistache answers `Connection: Close` and clients reconnect per request.
-    if (req.version() == Http::Version::Http11
-        && !req.headers().has<Http::Header::Connection>()) {
+    if (req.version() == Http::Version::Http11 &&
+        !req.headers().has<Http::Header::Connection>()) {
       writer.headers().remove<Http::Header::Connection>();
       writer.headers().add<Http::Header::Connection>(
         Http::ConnectionControl::KeepAlive);
@@ -46,14 +47,15 @@ public:
       writer.send(Http::Code::Method_Not_Allowed);
       return;
     }
-    static const auto json = Http::Mime::MediaType::fromString("application/json");
+    static const auto json =
+      Http::Mime::MediaType::fromString("application/json");
     auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
                     std::chrono::steady_clock::now() - started)
                     .count();
     std::string body = R"({"status":"ok","version":")" MIYABI_VERSION
                        R"(","mode":"telegram-only","database":"disabled",)"
-                       R"("uptime_seconds":)"
-                       + std::to_string(uptime) + "}";
+                       R"("uptime_seconds":)" +
+                       std::to_string(uptime) + "}";
     writer.send(Http::Code::Ok, body, json);
   }
 };
@@ -89,15 +91,16 @@ int main(int argc, char** argv) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
-  Pistache::Address addr{"127.0.0.1", Pistache::Port{static_cast<uint16_t>(port)}};
+  Pistache::Address addr{"127.0.0.1",
+                         Pistache::Port{static_cast<uint16_t>(port)}};
   Http::Endpoint endpoint{addr};
   // The options of http/server.cpp with the service's defaults
   // (MAX_BODY_BYTES 1 MiB + 64 KiB for the head, 10 s / 10 s / 120 s).
   endpoint.init(Http::Endpoint::options()
                   .threads(static_cast<int>(threads))
                   .threadsName("http")
-                  .flags(Pistache::Tcp::Options::ReuseAddr
-                         | Pistache::Tcp::Options::NoDelay)
+                  .flags(Pistache::Tcp::Options::ReuseAddr |
+                         Pistache::Tcp::Options::NoDelay)
                   .backlog(1024)
                   .maxRequestSize(1024 * 1024 + 64 * 1024)
                   .headerTimeout(std::chrono::seconds{10})
@@ -105,7 +108,8 @@ int main(int argc, char** argv) {
                   .keepaliveTimeout(std::chrono::seconds{120}));
   endpoint.setHandler(Http::make_handler<health_handler>());
   endpoint.serveThreaded();
-  std::printf("%u\n", static_cast<unsigned>(static_cast<uint16_t>(endpoint.getPort())));
+  std::printf("%u\n",
+              static_cast<unsigned>(static_cast<uint16_t>(endpoint.getPort())));
   std::fflush(stdout);
 
   int sig = 0;

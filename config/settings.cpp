@@ -535,6 +535,10 @@ caf::expected<settings> load(const env_lookup& env,
     if (cfg.production_rules())
       return refuse("JWT_SECRET", "required in production and staging");
     cfg.jwt_secret = random_hex(32);
+    if (cfg.jwt_secret.empty())
+      return refuse("JWT_SECRET",
+                    "not set, and no random one could be generated (the "
+                    "system's random source failed)");
     cfg.jwt_secret_generated = true;
     warnings.emplace_back("JWT_SECRET is not set: generated a random one; "
                           "tokens will not survive a restart");

@@ -69,7 +69,6 @@ class http_metrics {
 
   prometheus::Gauge& in_flight() { return *in_flight_; }
 
-
  private:
   /// Status codes the service emits get their own slot; others share the
   /// last one and take the slow path.

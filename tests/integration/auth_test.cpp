@@ -8,8 +8,8 @@
 #define BOOST_TEST_MODULE auth_test
 #include <algorithm>
 #include <array>
-#include <condition_variable>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -557,8 +557,8 @@ long long rows_containing(const std::string& db, const std::string& needle) {
   return total;
 }
 
-
-// -- outbound isolation: a fake that holds its answers --------------------------
+// -- outbound isolation: a fake that holds its answers
+// --------------------------
 
 /// A third party that holds every request until the test releases it (one
 /// or all), then answers each with `answer`. Counts what it received
@@ -1131,7 +1131,8 @@ BOOST_AUTO_TEST_CASE(an_exchange_whose_connection_drops_is_a_502) {
   BOOST_TEST(svc.github.exchanges() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(an_exchange_answered_with_json_nested_100000_deep_is_a_502) {
+BOOST_AUTO_TEST_CASE(
+  an_exchange_answered_with_json_nested_100000_deep_is_a_502) {
   auto& svc = service();
   svc.github.set(fake_github::exchange_mode::deep);
   http_client client;
@@ -1697,8 +1698,8 @@ BOOST_AUTO_TEST_CASE(twenty_held_llm_calls_do_not_delay_a_github_login) {
   // allows are in flight, the rest wait in the LLM's queue.
   if (!llm.server().wait_for_requests(llm_path, 1 + 4, 15000ms)) {
     auto lines = svc.proc.lines();
-    for (size_t i = lines.size() > 40 ? lines.size() - 40 : 0;
-         i < lines.size(); ++i)
+    for (size_t i = lines.size() > 40 ? lines.size() - 40 : 0; i < lines.size();
+         ++i)
       BOOST_TEST_MESSAGE("service: " << lines[i]);
     BOOST_FAIL("the LLM got " << llm.server().requests().size()
                               << " calls, not 5");
@@ -1724,10 +1725,12 @@ BOOST_AUTO_TEST_CASE(twenty_held_llm_calls_do_not_delay_a_github_login) {
   llm.release();
 }
 
-BOOST_AUTO_TEST_CASE(a_github_call_whose_deadline_passes_while_queued_is_never_sent) {
+BOOST_AUTO_TEST_CASE(
+  a_github_call_whose_deadline_passes_while_queued_is_never_sent) {
   // GitHub's API holds the issue creation; its OAuth side is the usual fake.
   held_fake issues{fake_response::json(
-    201, R"({"number":7,"html_url":"https://github.com/octo-org/octo-app/issues/7"})")};
+    201,
+    R"({"number":7,"html_url":"https://github.com/octo-org/octo-app/issues/7"})")};
   fake_http_server telegram{telegram_ok};
   auto env = chat_env(telegram, {});
   env["GITHUB_API_URL"] = issues.url();
@@ -1736,7 +1739,8 @@ BOOST_AUTO_TEST_CASE(a_github_call_whose_deadline_passes_while_queued_is_never_s
   env["REQUEST_TIMEOUT_MS"] = "1000";
   instance svc{env};
   http_client client;
-  BOOST_REQUIRE(say(client, svc, first_chat, "/issue Held in the queue") == 200);
+  BOOST_REQUIRE(say(client, svc, first_chat, "/issue Held in the queue") ==
+                200);
   BOOST_REQUIRE(issues.server().wait_for_requests("/repos/", 1, 15000ms));
 
   // GitHub's one slot is taken: the login's token exchange waits behind

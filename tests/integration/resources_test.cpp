@@ -2087,8 +2087,8 @@ BOOST_AUTO_TEST_CASE(
                "repository_id", "empty object, valid token");
   expect_error(a.get("/repositories/not-a-uuid"), 400, "validation_error", {},
                "malformed id, valid token");
-  expect_error(a.get("/agents/executions?status=%zz"), 400,
-               "validation_error", {}, "bad query, valid token");
+  expect_error(a.get("/agents/executions?status=%zz"), 400, "validation_error",
+               {}, "bad query, valid token");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

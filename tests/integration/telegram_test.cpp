@@ -1353,22 +1353,21 @@ BOOST_AUTO_TEST_CASE(
          R"(Requests","parameters":{"retry_after":99999999999999999999}})");
   absurd.headers.emplace_back("Retry-After", std::string(40, '9'));
   script_answers(huge_float, {absurd});
-  script_answers(huge_int,
-                 {fake_response::json(
-                   429, R"({"ok":false,"error_code":429,"parameters":)"
-                        R"({"retry_after":9223372036854775807}})")});
-  exec_sql(w.main_db, "INSERT INTO telegram_outbox (chat_id, payload) VALUES (" +
-                        std::to_string(huge_float) +
-                        ", '{\"text\":\"absurd 1\"}'), (" +
-                        std::to_string(huge_int) +
-                        ", '{\"text\":\"absurd 2\"}')");
+  script_answers(
+    huge_int,
+    {fake_response::json(429, R"({"ok":false,"error_code":429,"parameters":)"
+                              R"({"retry_after":9223372036854775807}})")});
+  exec_sql(w.main_db,
+           "INSERT INTO telegram_outbox (chat_id, payload) VALUES (" +
+             std::to_string(huge_float) + ", '{\"text\":\"absurd 1\"}'), (" +
+             std::to_string(huge_int) + ", '{\"text\":\"absurd 2\"}')");
   BOOST_REQUIRE(wait_deliveries(huge_float, 1, 15s));
   BOOST_REQUIRE(wait_deliveries(huge_int, 1, 15s));
 
   // Later messages of another chat still go out, and the service is up.
-  exec_sql(w.main_db, "INSERT INTO telegram_outbox (chat_id, payload) VALUES (" +
-                        std::to_string(bystander) +
-                        ", '{\"text\":\"after the 429s\"}')");
+  exec_sql(w.main_db,
+           "INSERT INTO telegram_outbox (chat_id, payload) VALUES (" +
+             std::to_string(bystander) + ", '{\"text\":\"after the 429s\"}')");
   BOOST_TEST(wait_deliveries(bystander, 1, 15s));
   BOOST_TEST(health_status(*w.main) == 200);
 

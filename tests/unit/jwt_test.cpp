@@ -436,7 +436,8 @@ BOOST_AUTO_TEST_CASE(a_wrong_or_missing_issuer_is_refused) {
   BOOST_TEST(verify(token_with(with(base, "iss", "null"))) == "bad_issuer");
   BOOST_TEST(verify(token_with(without(base, "iss"))) == "bad_issuer");
   jwt_codec other_issuer{secret, "other-issuer", audience};
-  BOOST_TEST(verify(other_issuer.sign(sample_claims()).value()) == "bad_issuer");
+  BOOST_TEST(verify(other_issuer.sign(sample_claims()).value()) ==
+             "bad_issuer");
 }
 
 BOOST_AUTO_TEST_CASE(a_wrong_or_missing_audience_is_refused) {
@@ -450,7 +451,8 @@ BOOST_AUTO_TEST_CASE(a_wrong_or_missing_audience_is_refused) {
              "bad_audience");
   BOOST_TEST(verify(token_with(without(base, "aud"))) == "bad_audience");
   jwt_codec other_audience{secret, issuer, "other-audience"};
-  BOOST_TEST(verify(other_audience.sign(sample_claims()).value()) == "bad_audience");
+  BOOST_TEST(verify(other_audience.sign(sample_claims()).value()) ==
+             "bad_audience");
 }
 
 BOOST_AUTO_TEST_CASE(an_audience_array_must_contain_the_audience) {
@@ -486,7 +488,8 @@ BOOST_AUTO_TEST_CASE(exp_is_accepted_iff_exp_plus_30_is_after_now) {
   claims.exp = now - 29;
   BOOST_TEST(verify(codec().sign(claims).value()) == "ok");
   jwt_codec strict{secret, issuer, audience, std::chrono::seconds{0}};
-  BOOST_TEST(outcome(strict.verify(codec().sign(claims).value(), now)) == "expired");
+  BOOST_TEST(outcome(strict.verify(codec().sign(claims).value(), now)) ==
+             "expired");
 }
 
 BOOST_AUTO_TEST_CASE(nbf_in_the_future_is_refused_beyond_the_leeway_only) {

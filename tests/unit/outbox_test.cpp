@@ -8,7 +8,8 @@ using miyabi::actors::retry_after_seconds;
 
 BOOST_AUTO_TEST_SUITE(outbox)
 
-BOOST_AUTO_TEST_CASE(retry_after_follows_telegram_within_one_second_to_an_hour) {
+BOOST_AUTO_TEST_CASE(
+  retry_after_follows_telegram_within_one_second_to_an_hour) {
   auto body = [](const std::string& value) {
     return R"({"ok":false,"error_code":429,"parameters":{"retry_after":)" +
            value + "}}";

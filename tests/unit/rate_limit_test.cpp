@@ -1,8 +1,8 @@
 // The token buckets behind the rate limits (actors/rate_limit.hpp), on a
 // clock the test moves by hand.
-#include <boost/test/unit_test.hpp>
-
 #include <string>
+
+#include <boost/test/unit_test.hpp>
 
 #include "actors/rate_limit.hpp"
 

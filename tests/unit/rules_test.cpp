@@ -1,12 +1,12 @@
-#include "actors/rules.hpp"
-#include "config/errors.hpp"
-
 #include <set>
 #include <string>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
 #include <rapidjson/document.h>
+
+#include "actors/rules.hpp"
+#include "config/errors.hpp"
 
 using namespace miyabi::actors;
 
@@ -50,7 +50,8 @@ std::string edge(const std::string& from, const std::string& to) {
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) {
-    if (!out.empty()) out += ',';
+    if (!out.empty())
+      out += ',';
     out += item;
   }
   return out;
@@ -69,7 +70,7 @@ std::string chain(size_t count) {
     nodes.push_back(node("n" + std::to_string(i)));
     if (i > 0)
       edges.push_back(
-          edge("n" + std::to_string(i - 1), "n" + std::to_string(i)));
+        edge("n" + std::to_string(i - 1), "n" + std::to_string(i)));
   }
   return graph(nodes, edges);
 }
@@ -90,18 +91,18 @@ BOOST_AUTO_TEST_CASE(canonical_uuids_are_valid_in_either_case) {
 
 BOOST_AUTO_TEST_CASE(uuids_of_another_shape_are_invalid) {
   for (const std::string& text : {
-           std::string{""},
-           std::string{"123e4567-e89b-12d3-a456-42661417400"},   // 35 chars
-           std::string{"123e4567-e89b-12d3-a456-4266141740000"}, // 37 chars
-           std::string{"123e4567e89b12d3a456426614174000"},      // no hyphens
-           std::string{"123e4567-e89b-12d3-a4564-26614174000"},  // hyphen moved
-           std::string{"123e456-7e89b-12d3-a456-426614174000"},  // hyphen moved
-           std::string{"123e4567-e89b-12d3-a456_426614174000"},  // not a hyphen
-           std::string{"123e4567-e89b-12d3-a456-42661417400g"},  // not hex
-           std::string{"z23e4567-e89b-12d3-a456-426614174000"},  // not hex
-           std::string{"{23e4567-e89b-12d3-a456-426614174000}"}, // braces
-           std::string{" 123e4567-e89b-12d3-a456-42661417400"},  // space
-           std::string{"123e4567-e89b-12d3-a456-42661417400\0", 36},
+         std::string{""},
+         std::string{"123e4567-e89b-12d3-a456-42661417400"},   // 35 chars
+         std::string{"123e4567-e89b-12d3-a456-4266141740000"}, // 37 chars
+         std::string{"123e4567e89b12d3a456426614174000"},      // no hyphens
+         std::string{"123e4567-e89b-12d3-a4564-26614174000"},  // hyphen moved
+         std::string{"123e456-7e89b-12d3-a456-426614174000"},  // hyphen moved
+         std::string{"123e4567-e89b-12d3-a456_426614174000"},  // not a hyphen
+         std::string{"123e4567-e89b-12d3-a456-42661417400g"},  // not hex
+         std::string{"z23e4567-e89b-12d3-a456-426614174000"},  // not hex
+         std::string{"{23e4567-e89b-12d3-a456-426614174000}"}, // braces
+         std::string{" 123e4567-e89b-12d3-a456-42661417400"},  // space
+         std::string{"123e4567-e89b-12d3-a456-42661417400\0", 36},
        }) {
     BOOST_TEST_INFO(text);
     BOOST_TEST(!valid_uuid(text));
@@ -110,20 +111,20 @@ BOOST_AUTO_TEST_CASE(uuids_of_another_shape_are_invalid) {
 
 BOOST_AUTO_TEST_CASE(rfc3339_timestamps_with_zone_and_fraction_are_valid) {
   for (const std::string& text : {
-           std::string{"2026-01-02T03:04:05Z"},
-           std::string{"2026-01-02T03:04:05z"},
-           std::string{"2026-01-02T03:04:05.1Z"},
-           std::string{"2026-01-02T03:04:05.123456789Z"},
-           std::string{"2026-01-02T03:04:05.123456+09:00"},
-           std::string{"2026-01-02T03:04:05-05:30"},
-           std::string{"2026-12-31T23:59:59+23:59"},
-           std::string{"2016-12-31T23:59:60Z"}, // leap second
-           std::string{"2024-02-29T00:00:00Z"}, // leap year
-           std::string{"2000-02-29T00:00:00Z"}, // divisible by 400
-           std::string{"0001-01-01T00:00:00Z"},
-           std::string{"9999-12-31T23:59:59Z"},
-           // RFC 3339 section 5.6 allows a lower-case separator; accepted.
-           std::string{"2026-01-02t03:04:05Z"},
+         std::string{"2026-01-02T03:04:05Z"},
+         std::string{"2026-01-02T03:04:05z"},
+         std::string{"2026-01-02T03:04:05.1Z"},
+         std::string{"2026-01-02T03:04:05.123456789Z"},
+         std::string{"2026-01-02T03:04:05.123456+09:00"},
+         std::string{"2026-01-02T03:04:05-05:30"},
+         std::string{"2026-12-31T23:59:59+23:59"},
+         std::string{"2016-12-31T23:59:60Z"}, // leap second
+         std::string{"2024-02-29T00:00:00Z"}, // leap year
+         std::string{"2000-02-29T00:00:00Z"}, // divisible by 400
+         std::string{"0001-01-01T00:00:00Z"},
+         std::string{"9999-12-31T23:59:59Z"},
+         // RFC 3339 section 5.6 allows a lower-case separator; accepted.
+         std::string{"2026-01-02t03:04:05Z"},
        }) {
     BOOST_TEST_INFO(text);
     BOOST_TEST(valid_rfc3339(text));
@@ -132,40 +133,40 @@ BOOST_AUTO_TEST_CASE(rfc3339_timestamps_with_zone_and_fraction_are_valid) {
 
 BOOST_AUTO_TEST_CASE(rfc3339_timestamps_out_of_range_or_malformed_are_invalid) {
   for (const std::string& text : {
-           std::string{""},
-           std::string{"2023-02-29T00:00:00Z"}, // not a leap year
-           std::string{"1900-02-29T00:00:00Z"}, // divisible by 100 only
-           std::string{"2024-02-30T00:00:00Z"},
-           std::string{"2026-04-31T00:00:00Z"},
-           std::string{"2026-01-32T00:00:00Z"},
-           std::string{"2026-01-00T00:00:00Z"},
-           std::string{"2026-13-01T00:00:00Z"},
-           std::string{"2026-00-01T00:00:00Z"},
-           std::string{"2026-01-02T24:00:00Z"},
-           std::string{"2026-01-02T23:60:00Z"},
-           std::string{"2026-01-02T23:59:61Z"},
-           // PostgreSQL has no year 0, so it is refused here already.
-           std::string{"0000-01-01T00:00:00Z"},
-           std::string{"2026-01-02T03:04:05"},             // no zone
-           std::string{"2026-01-02T03:04:05.123"},         // no zone
-           std::string{"2026-01-02"},                      // date only
-           std::string{"2026-01-02 03:04:05Z"},            // space separator
-           std::string{"2026-01-02T03:04:05.Z"},           // empty fraction
-           std::string{"2026-01-02T03:04:05.1234567890Z"}, // 10 digits
-           std::string{"2026-01-02T03:04:05,123Z"},        // comma
-           std::string{"2026-01-02T03:04:05+0900"}, // offset without colon
-           std::string{"2026-01-02T03:04:05+09"},
-           std::string{"2026-01-02T03:04:05+24:00"},
-           std::string{"2026-01-02T03:04:05+09:60"},
-           std::string{"2026-01-02T03:04:05ZZ"},
-           std::string{"2026-01-02T03:04:05Z "},
-           std::string{" 2026-01-02T03:04:05Z"},
-           std::string{"2026-1-02T03:04:05Z"},
-           std::string{"26-01-02T03:04:05Z"},
-           std::string{"+2026-01-02T03:04:05Z"},
-           std::string{"2026-01-02T3:04:05Z"},
-           std::string{"2026-0a-02T03:04:05Z"},
-           std::string{"2026-01-02T03:04:05UTC"},
+         std::string{""},
+         std::string{"2023-02-29T00:00:00Z"}, // not a leap year
+         std::string{"1900-02-29T00:00:00Z"}, // divisible by 100 only
+         std::string{"2024-02-30T00:00:00Z"},
+         std::string{"2026-04-31T00:00:00Z"},
+         std::string{"2026-01-32T00:00:00Z"},
+         std::string{"2026-01-00T00:00:00Z"},
+         std::string{"2026-13-01T00:00:00Z"},
+         std::string{"2026-00-01T00:00:00Z"},
+         std::string{"2026-01-02T24:00:00Z"},
+         std::string{"2026-01-02T23:60:00Z"},
+         std::string{"2026-01-02T23:59:61Z"},
+         // PostgreSQL has no year 0, so it is refused here already.
+         std::string{"0000-01-01T00:00:00Z"},
+         std::string{"2026-01-02T03:04:05"},             // no zone
+         std::string{"2026-01-02T03:04:05.123"},         // no zone
+         std::string{"2026-01-02"},                      // date only
+         std::string{"2026-01-02 03:04:05Z"},            // space separator
+         std::string{"2026-01-02T03:04:05.Z"},           // empty fraction
+         std::string{"2026-01-02T03:04:05.1234567890Z"}, // 10 digits
+         std::string{"2026-01-02T03:04:05,123Z"},        // comma
+         std::string{"2026-01-02T03:04:05+0900"},        // offset without colon
+         std::string{"2026-01-02T03:04:05+09"},
+         std::string{"2026-01-02T03:04:05+24:00"},
+         std::string{"2026-01-02T03:04:05+09:60"},
+         std::string{"2026-01-02T03:04:05ZZ"},
+         std::string{"2026-01-02T03:04:05Z "},
+         std::string{" 2026-01-02T03:04:05Z"},
+         std::string{"2026-1-02T03:04:05Z"},
+         std::string{"26-01-02T03:04:05Z"},
+         std::string{"+2026-01-02T03:04:05Z"},
+         std::string{"2026-01-02T3:04:05Z"},
+         std::string{"2026-0a-02T03:04:05Z"},
+         std::string{"2026-01-02T03:04:05UTC"},
        }) {
     BOOST_TEST_INFO(text);
     BOOST_TEST(!valid_rfc3339(text));
@@ -227,23 +228,23 @@ BOOST_AUTO_TEST_CASE(full_names_split_into_owner_and_repository) {
 
 BOOST_AUTO_TEST_CASE(full_names_need_exactly_one_slash_and_valid_parts) {
   for (const std::string& text : {
-           std::string{""},
-           std::string{"/"},
-           std::string{"ab"},
-           std::string{"a/b/c"},
-           std::string{"a//b"},
-           std::string{"/b"},
-           std::string{"a/"},
-           std::string{" a/b"},
-           std::string{"a/b "},
-           std::string{"a /b"},
-           std::string{"a/ b"},
-           std::string{"-a/b"},
-           std::string{"a/.."},
-           std::string{"a/."},
-           std::string{"a\\b"},
-           std::string(40, 'o') + "/b",
-           "a/" + std::string(101, 'r'),
+         std::string{""},
+         std::string{"/"},
+         std::string{"ab"},
+         std::string{"a/b/c"},
+         std::string{"a//b"},
+         std::string{"/b"},
+         std::string{"a/"},
+         std::string{" a/b"},
+         std::string{"a/b "},
+         std::string{"a /b"},
+         std::string{"a/ b"},
+         std::string{"-a/b"},
+         std::string{"a/.."},
+         std::string{"a/."},
+         std::string{"a\\b"},
+         std::string(40, 'o') + "/b",
+         "a/" + std::string(101, 'r'),
        }) {
     BOOST_TEST_INFO(text);
     BOOST_TEST(!parse_full_name(text).has_value());
@@ -305,14 +306,14 @@ BOOST_AUTO_TEST_CASE(every_allowed_transition_is_allowed) {
 
 BOOST_AUTO_TEST_CASE(every_other_transition_is_forbidden) {
   const std::set<std::pair<std::string, std::string>> allowed{
-      {"pending", "running"},   {"pending", "cancelled"},
-      {"running", "completed"}, {"running", "failed"},
-      {"running", "cancelled"},
+    {"pending", "running"}, {"pending", "cancelled"}, {"running", "completed"},
+    {"running", "failed"},  {"running", "cancelled"},
   };
   size_t forbidden = 0;
   for (const auto& from : statuses) {
     for (const auto& to : statuses) {
-      if (allowed.count({from, to}) != 0) continue;
+      if (allowed.count({from, to}) != 0)
+        continue;
       BOOST_TEST_INFO(from << " -> " << to);
       BOOST_TEST(!transition_allowed(from, to));
       ++forbidden;
@@ -352,11 +353,11 @@ BOOST_AUTO_TEST_CASE(a_diamond_graph_is_valid) {
 
 BOOST_AUTO_TEST_CASE(nodes_and_edges_may_carry_extra_members) {
   BOOST_TEST(
-      accepted(R"({"nodes":[{"id":"a","agent_type":"issue","label":"Triage",)"
-               R"("position":{"x":1,"y":2},"options":null},)"
-               R"({"id":"b","agent_type":"deployment","retries":3}],)"
-               R"("edges":[{"from":"a","to":"b","condition":"success"}],)"
-               R"("version":2})"));
+    accepted(R"({"nodes":[{"id":"a","agent_type":"issue","label":"Triage",)"
+             R"("position":{"x":1,"y":2},"options":null},)"
+             R"({"id":"b","agent_type":"deployment","retries":3}],)"
+             R"("edges":[{"from":"a","to":"b","condition":"success"}],)"
+             R"("version":2})"));
 }
 
 BOOST_AUTO_TEST_CASE(edges_are_optional_but_nodes_are_required) {
@@ -382,12 +383,12 @@ BOOST_AUTO_TEST_CASE(nodes_and_edges_of_the_wrong_type_are_refused) {
   BOOST_TEST(refusal(R"({"nodes":{}})") ==
              "dag_definition.nodes: must be an array");
   BOOST_TEST(
-      refusal(R"({"nodes":[{"id":"a","agent_type":"pr"}],"edges":{}})") ==
-      "dag_definition.edges: must be an array");
+    refusal(R"({"nodes":[{"id":"a","agent_type":"pr"}],"edges":{}})") ==
+    "dag_definition.edges: must be an array");
   // null is not an absent member: a client sending it meant something else.
   BOOST_TEST(
-      refusal(R"({"nodes":[{"id":"a","agent_type":"pr"}],"edges":null})") ==
-      "dag_definition.edges: must be an array");
+    refusal(R"({"nodes":[{"id":"a","agent_type":"pr"}],"edges":null})") ==
+    "dag_definition.edges: must be an array");
   BOOST_TEST(refusal(R"({"nodes":[{"id":"a","agent_type":"pr"},"b"]})") ==
              "dag_definition.nodes[1]: must be an object");
   BOOST_TEST(refusal(graph({node("a")}, {R"(["a","b"])"})) ==
@@ -395,23 +396,23 @@ BOOST_AUTO_TEST_CASE(nodes_and_edges_of_the_wrong_type_are_refused) {
   BOOST_TEST(refusal(graph({node("a"), node("b")}, {R"({"from":"a"})"})) ==
              "dag_definition.edges[0].to: is required");
   BOOST_TEST(
-      refusal(graph({node("a"), node("b")}, {R"({"from":1,"to":"b"})"})) ==
-      "dag_definition.edges[0].from: must be a string");
+    refusal(graph({node("a"), node("b")}, {R"({"from":1,"to":"b"})"})) ==
+    "dag_definition.edges[0].from: must be a string");
 }
 
 BOOST_AUTO_TEST_CASE(a_cycle_is_refused_with_its_path) {
   auto details =
-      refusal(graph({node("a"), node("b"), node("c")},
-                    {edge("a", "b"), edge("b", "c"), edge("c", "a")}));
+    refusal(graph({node("a"), node("b"), node("c")},
+                  {edge("a", "b"), edge("b", "c"), edge("c", "a")}));
   BOOST_TEST(details == "dag_definition: cycle a -> b -> c -> a");
   // The cycle is found behind an acyclic prefix and reported from its first
   // declared node.
   details = refusal(
-      graph({node("s"), node("x"), node("z"), node("y")},
-            {edge("s", "x"), edge("y", "z"), edge("x", "y"), edge("z", "x")}));
+    graph({node("s"), node("x"), node("z"), node("y")},
+          {edge("s", "x"), edge("y", "z"), edge("x", "y"), edge("z", "x")}));
   BOOST_TEST(details == "dag_definition: cycle x -> y -> z -> x");
   details =
-      refusal(graph({node("a"), node("b")}, {edge("a", "b"), edge("b", "a")}));
+    refusal(graph({node("a"), node("b")}, {edge("a", "b"), edge("b", "a")}));
   BOOST_TEST(details == "dag_definition: cycle a -> b -> a");
 }
 
@@ -426,9 +427,9 @@ BOOST_AUTO_TEST_CASE(a_long_cycle_is_reported_with_its_middle_elided) {
 }
 
 BOOST_AUTO_TEST_CASE(a_self_loop_is_refused) {
-  BOOST_TEST(refusal(graph({node("a"), node("b")},
-                           {edge("a", "b"), edge("b", "b")})) ==
-             R"(dag_definition.edges[1]: self-loop on "b")");
+  BOOST_TEST(
+    refusal(graph({node("a"), node("b")}, {edge("a", "b"), edge("b", "b")})) ==
+    R"(dag_definition.edges[1]: self-loop on "b")");
 }
 
 BOOST_AUTO_TEST_CASE(an_edge_to_or_from_an_unknown_node_is_refused) {
@@ -446,15 +447,15 @@ BOOST_AUTO_TEST_CASE(a_duplicate_node_id_is_refused) {
 
 BOOST_AUTO_TEST_CASE(a_duplicate_edge_is_refused) {
   auto details =
-      refusal(graph({node("a"), node("b"), node("c")},
-                    {edge("a", "b"), edge("b", "c"), edge("a", "b")}));
+    refusal(graph({node("a"), node("b"), node("c")},
+                  {edge("a", "b"), edge("b", "c"), edge("a", "b")}));
   BOOST_TEST(details.rfind("dag_definition.edges[2]: duplicate edge", 0) == 0u,
              details);
   BOOST_TEST(details.find("edges[0]") != std::string::npos, details);
   // The opposite direction is another edge (and here a cycle).
   BOOST_TEST(
-      refusal(graph({node("a"), node("b")}, {edge("a", "b"), edge("b", "a")}))
-          .find("cycle") != std::string::npos);
+    refusal(graph({node("a"), node("b")}, {edge("a", "b"), edge("b", "a")}))
+      .find("cycle") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_agent_type_is_refused_naming_the_known_ones) {
@@ -488,7 +489,7 @@ BOOST_AUTO_TEST_CASE(node_ids_must_be_strings_of_1_to_64_characters) {
 
 BOOST_AUTO_TEST_CASE(echoed_client_text_is_escaped_and_shortened) {
   auto details =
-      refusal(graph({node("a")}, {edge("a", std::string(5000, 'q'))}));
+    refusal(graph({node("a")}, {edge("a", std::string(5000, 'q'))}));
   BOOST_TEST(details.size() < 150u, details);
   BOOST_TEST(details.find(std::string(64, 'q') + "...") != std::string::npos);
   details = refusal(graph({node("a")}, {edge("a", R"(x\"\n)")}));
@@ -512,7 +513,7 @@ BOOST_AUTO_TEST_CASE(more_than_1000_edges_are_refused) {
   for (int from = 0; from < 50 && edges.size() <= 1000; ++from)
     for (int to = from + 1; to < 50 && edges.size() <= 1000; ++to)
       edges.push_back(
-          edge("n" + std::to_string(from), "n" + std::to_string(to)));
+        edge("n" + std::to_string(from), "n" + std::to_string(to)));
   BOOST_REQUIRE(edges.size() == 1001u);
   BOOST_TEST(refusal(graph(nodes, edges)) ==
              "dag_definition.edges: at most 1000 edges");
@@ -533,7 +534,7 @@ BOOST_AUTO_TEST_CASE(a_dense_acyclic_graph_at_the_limits_is_valid) {
   for (int from = 0; from < 200 && edges.size() < 1000; ++from)
     for (int step = 1; step <= 5 && from + step < 200; ++step)
       edges.push_back(
-          edge("n" + std::to_string(from), "n" + std::to_string(from + step)));
+        edge("n" + std::to_string(from), "n" + std::to_string(from + step)));
   BOOST_TEST(accepted(graph(nodes, edges)));
 }
 
