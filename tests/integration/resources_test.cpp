@@ -2121,7 +2121,7 @@ BOOST_AUTO_TEST_CASE(
   BOOST_REQUIRE(created.status == 201);
   auto id = text_of(parse_json(created.body), "id");
 
-  proxy.arm();
+  proxy.arm(id); // the id travels as the delete's parameter
   auto deleted = a.del("/repositories/" + id);
   BOOST_TEST(proxy.cut() == 1u);
   expect_error(deleted, 503, "service_unavailable", {}, "delete in doubt");
@@ -2130,7 +2130,7 @@ BOOST_AUTO_TEST_CASE(
   expect_error(a.get("/repositories/" + id), 404, "not_found", {},
                "after the delete in doubt");
 
-  proxy.arm();
+  proxy.arm("doubt-two");
   auto again = a.post("/repositories", repository_body("octo/doubt-two"));
   BOOST_TEST(proxy.cut() == 2u);
   expect_error(again, 503, "service_unavailable", {}, "create in doubt");

@@ -60,6 +60,11 @@ pg_commit_cutter::~pg_commit_cutter() {
   ::close(listener_);
 }
 
+void pg_commit_cutter::arm(std::string marker) {
+  std::lock_guard<std::mutex> guard{marker_mtx_};
+  marker_ = std::move(marker);
+}
+
 void pg_commit_cutter::accept_loop() {
   for (;;) {
     pollfd fds[2] = {{listener_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
@@ -86,6 +91,7 @@ void pg_commit_cutter::relay(int client) {
       ::close(server);
     return;
   }
+  bool marked = false;  // this connection sent the marker since arming
   bool cutting = false; // a COMMIT went out; its answer is to be lost
   char buf[16384];
   for (;;) {
@@ -98,9 +104,19 @@ void pg_commit_cutter::relay(int client) {
       if (n <= 0)
         break;
       std::string_view chunk{buf, static_cast<size_t>(n)};
-      if (chunk.find(commit_query) != std::string_view::npos &&
-          armed_.exchange(false))
-        cutting = true;
+      {
+        std::lock_guard<std::mutex> guard{marker_mtx_};
+        if (marker_.empty()) {
+          marked = false;
+        } else {
+          if (chunk.find(marker_) != std::string_view::npos)
+            marked = true;
+          if (marked && chunk.find(commit_query) != std::string_view::npos) {
+            cutting = true;
+            marker_.clear();
+          }
+        }
+      }
       if (!send_all(server, buf, static_cast<size_t>(n)))
         break;
     }
