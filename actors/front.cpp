@@ -5,14 +5,17 @@
 
 #include "actors/ask.hpp"
 #include "actors/crypto.hpp"
+#include "actors/db.hpp"
 #include "actors/messages.hpp"
 #include "actors/names.hpp"
 #include "actors/rate_limit.hpp"
 #include "actors/resources.hpp"
 #include "actors/supervision.hpp"
 #include "actors/token_verifier.hpp"
+#include "actors/worker_tokens.hpp"
 #include "config/errors.hpp"
 #include "metrics/metrics.hpp"
+#include "storage/workers.hpp"
 
 namespace miyabi::actors {
 
@@ -60,10 +63,27 @@ void forward(caf::event_based_actor* self, caf::atom_value owner,
     [out](caf::error& err) { out->fail(err); }, std::move(call));
 }
 
+resource_deps resources_of(const front_deps& deps) {
+  storage::lease_policy lease;
+  lease.lease_seconds = deps.cfg->execution_lease_seconds;
+  lease.max_attempts = deps.cfg->execution_max_attempts;
+  return {lease, deps.workers, deps.metrics};
+}
+
 void dispatch_authenticated(caf::event_based_actor* self,
                             const front_deps& deps, api_call& call) {
+  const auto& who = *call.request.user;
+  if (who.worker && !worker_operation(call.request.op)) {
+    call.out->fail(make_error(errc::authorization_error,
+                              "a worker token may not call this route",
+                              "worker tokens may claim, heartbeat, PATCH, "
+                              "log and read executions"));
+    return;
+  }
   if (call.request.write) {
-    if (auto wait = deps.writes->take(call.request.user->user_id)) {
+    // A worker token has its own budget, apart from its user's.
+    const auto& caller = who.worker ? who.worker->token_id : who.user_id;
+    if (auto wait = deps.writes->take(caller)) {
       deps.metrics->rate_limited["write"].Increment();
       call.out->fail(make_rate_limited("too many writes; slow down", *wait));
       return;
@@ -85,10 +105,52 @@ void dispatch_authenticated(caf::event_based_actor* self,
       break;
     default:
       if (is_resource_operation(call.request.op))
-        handle_resource(self, call);
+        handle_resource(self, resources_of(deps), call);
       else
         call.out->fail(make_error(errc::not_found, "no such route"));
   }
+}
+
+caf::error invalid_worker_token(const front_deps& deps) {
+  deps.metrics->auth_failures["worker_token"].Increment();
+  return make_error(errc::authentication_error, "invalid worker token",
+                    "unknown or revoked");
+}
+
+/// Verifies a worker token (cached for a second, else one lookup), then
+/// dispatches.
+void authenticate_worker(caf::event_based_actor* self, const front_deps& deps,
+                         api_call& call) {
+  if (!well_formed_worker_token(call.request.token)) {
+    call.out->fail(invalid_worker_token(deps));
+    return;
+  }
+  auto hash = sha256_hex(call.request.token);
+  if (auto who = deps.workers->find(hash)) {
+    call.request.user = std::move(*who);
+    dispatch_authenticated(self, deps, call);
+    return;
+  }
+  auto meta = call.request.meta;
+  query<std::optional<storage::worker_identity>>(
+    self, meta, "find_worker_token", storage::access::write,
+    [hash](pqxx::transaction_base& tx) {
+      return storage::find_worker_token(tx, hash);
+    },
+    [self, deps, call,
+     hash](std::optional<storage::worker_identity>& found) mutable {
+      if (!found) {
+        call.out->fail(invalid_worker_token(deps));
+        return;
+      }
+      principal who;
+      who.user_id = std::move(found->user_id);
+      who.worker = std::move(found->scope);
+      deps.workers->remember(hash, who);
+      call.request.user = std::move(who);
+      dispatch_authenticated(self, deps, call);
+    },
+    [out = call.out](caf::error& err) { out->fail(err); });
 }
 
 /// Verifies the Bearer token, then dispatches. Only until the auth actor
@@ -97,6 +159,10 @@ void authenticate(caf::event_based_actor* self, const front_deps& deps,
                   api_call& call) {
   if (call.request.credentials != credential_kind::bearer) {
     call.out->fail(credentials_error(call.request.credentials));
+    return;
+  }
+  if (is_worker_token(call.request.token)) {
+    authenticate_worker(self, deps, call);
     return;
   }
   if (auto checked = deps.tokens->check(call.request.token)) {

@@ -1,6 +1,7 @@
 // The front actor: receives every decoded request (`api_call`) from the HTTP
 // layer, authenticates it when the operation needs a user (in place, with
-// the token_verifier the auth actor keeps current), and dispatches it to the
+// the token_verifier the auth actor keeps current; worker tokens through
+// the database and a one-second cache), and dispatches it to the
 // actor that owns the operation with the request's deadline. It never
 // blocks and keeps no per-request state beyond pending responses.
 //
@@ -24,6 +25,7 @@ namespace miyabi::actors {
 
 class token_verifier;
 class rate_limiter;
+class worker_token_cache;
 
 struct front_deps {
   std::shared_ptr<const config::settings> cfg;
@@ -32,6 +34,8 @@ struct front_deps {
   std::shared_ptr<const token_verifier> tokens;
   /// Writes per caller (WRITE_RATE_PER_MINUTE), shared by the front actors.
   std::shared_ptr<rate_limiter> writes;
+  /// Verified worker tokens, shared by the front actors.
+  std::shared_ptr<worker_token_cache> workers;
 };
 
 /// Spawns one front actor as a child of `parent`.

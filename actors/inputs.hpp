@@ -43,6 +43,7 @@ struct github_callback_input {
 /// POST /agents/executions/claim.
 struct claim_input {
   std::vector<std::string> agent_types;
+  std::optional<std::string> repository_id;
 };
 
 /// GET /workflows?repository_id=
@@ -80,12 +81,12 @@ struct telegram_update {
   std::optional<telegram_callback> callback;
 };
 
-using request_input =
-  std::variant<std::monostate, mock_login_input, refresh_input, logout_input,
-               github_start_input, github_callback_input,
-               storage::new_repository, storage::new_execution,
-               storage::execution_filter, claim_input,
-               storage::execution_update, storage::new_log, storage::log_filter,
-               list_workflows_input, storage::workflow_input, telegram_update>;
+using request_input = std::variant<
+  std::monostate, mock_login_input, refresh_input, logout_input,
+  github_start_input, github_callback_input, storage::new_repository,
+  storage::new_execution, storage::execution_filter, claim_input,
+  storage::execution_update, storage::new_log, storage::log_filter,
+  list_workflows_input, storage::workflow_input, telegram_update,
+  storage::heartbeat, storage::new_worker_token, storage::new_workflow_run>;
 
 } // namespace miyabi::actors

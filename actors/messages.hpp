@@ -64,6 +64,15 @@ enum class operation : uint8_t {
   telegram_webhook,
   telegram_link_create,
   telegram_link_delete,
+  create_worker_token,
+  list_worker_tokens,
+  revoke_worker_token,
+  heartbeat_execution,
+  retry_execution,
+  create_workflow_run,
+  list_workflow_runs,
+  get_workflow_run,
+  cancel_workflow_run,
 };
 
 /// How the request presented credentials in `Authorization`.
@@ -87,12 +96,15 @@ struct request_meta {
   clock::duration remaining() const { return deadline - clock::now(); }
 };
 
-/// The user a valid access token names (set by the front actor).
+/// The user a valid access token or worker token names (set by the front
+/// actor).
 struct principal {
   std::string user_id;
-  int64_t github_id = 0;
-  std::string jti;
-  int64_t expires_at = 0; ///< the token's exp
+  int64_t github_id = 0;  ///< 0 for a worker token
+  std::string jti;        ///< empty for a worker token
+  int64_t expires_at = 0; ///< the access token's exp
+  /// Set when a worker token acts for the user, with what it may touch.
+  std::optional<storage::worker_scope> worker;
 };
 
 /// A decoded, validated request.

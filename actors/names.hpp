@@ -12,5 +12,6 @@ constexpr caf::atom_value db = caf::atom("db");
 constexpr caf::atom_value outbound = caf::atom("outbound");
 constexpr caf::atom_value telegram = caf::atom("telegram");
 constexpr caf::atom_value outbox = caf::atom("outbox");
+constexpr caf::atom_value leases = caf::atom("leases");
 
 } // namespace miyabi::actors::names

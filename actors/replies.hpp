@@ -62,6 +62,8 @@ using reply_body =
                std::vector<storage::execution_log>, storage::workflow,
                std::vector<storage::workflow>, storage::dashboard_summary,
                std::vector<storage::recent_execution>, storage::link_code,
-               bot_reply>;
+               bot_reply, storage::worker_token,
+               std::vector<storage::worker_token>, storage::heartbeat_answer,
+               storage::workflow_run, std::vector<storage::workflow_run>>;
 
 } // namespace miyabi::actors

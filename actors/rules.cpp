@@ -344,8 +344,8 @@ bool known_agent_type(std::string_view type) {
 }
 
 bool known_status(std::string_view status) {
-  return status == "pending" || status == "running" || status == "completed" ||
-         status == "failed" || status == "cancelled";
+  return status == "blocked" || status == "pending" || status == "running" ||
+         status == "completed" || status == "failed" || status == "cancelled";
 }
 
 bool known_log_level(std::string_view level) {
@@ -358,6 +358,8 @@ bool transition_allowed(std::string_view from, std::string_view to) {
     return to == "running" || to == "cancelled";
   if (from == "running")
     return to == "completed" || to == "failed" || to == "cancelled";
+  if (from == "blocked")
+    return to == "cancelled";
   return false;
 }
 

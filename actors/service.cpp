@@ -16,6 +16,7 @@
 #include "actors/auth.hpp"
 #include "actors/db.hpp"
 #include "actors/front.hpp"
+#include "actors/leases.hpp"
 #include "actors/names.hpp"
 #include "actors/outbound.hpp"
 #include "actors/outbox.hpp"
@@ -23,6 +24,7 @@
 #include "actors/supervision.hpp"
 #include "actors/telegram.hpp"
 #include "actors/token_verifier.hpp"
+#include "actors/worker_tokens.hpp"
 #include "config/errors.hpp"
 #include "config/log.hpp"
 #include "metrics/metrics.hpp"
@@ -122,9 +124,17 @@ service::service(std::shared_ptr<const config::settings> cfg,
                  [cfg = st.cfg, m = st.metrics](caf::local_actor* parent) {
                    return spawn_outbox(parent, cfg, m);
                  });
-  front_deps deps{
-    st.cfg, st.status, st.metrics, tokens,
-    std::make_shared<rate_limiter>(st.cfg->write_rate_per_minute)};
+  if (st.cfg->database_enabled())
+    st.supervise(names::leases, "leases",
+                 [cfg = st.cfg, m = st.metrics](caf::local_actor* parent) {
+                   return spawn_lease_sweeper(parent, cfg, m);
+                 });
+  front_deps deps{st.cfg,
+                  st.status,
+                  st.metrics,
+                  tokens,
+                  std::make_shared<rate_limiter>(st.cfg->write_rate_per_minute),
+                  std::make_shared<worker_token_cache>()};
   // One front actor per scheduler thread keeps the dispatch step from
   // becoming a single mailbox every request has to pass.
   for (size_t i = 0; i < st.cfg->actor_threads; ++i) {

@@ -47,9 +47,12 @@ token_verifier::check(const std::string& token) const {
   auto& claims = std::get<access_claims>(verified);
   if (revoked->count(claims.jti) > 0)
     return caf::expected<principal>{refuse(jwt_failure::revoked)};
-  return caf::expected<principal>{principal{std::move(claims.sub),
-                                            claims.github_id,
-                                            std::move(claims.jti), claims.exp}};
+  principal who;
+  who.user_id = std::move(claims.sub);
+  who.github_id = claims.github_id;
+  who.jti = std::move(claims.jti);
+  who.expires_at = claims.exp;
+  return caf::expected<principal>{std::move(who)};
 }
 
 void token_verifier::publish(std::shared_ptr<const revocation_list> list) {

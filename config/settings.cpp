@@ -295,6 +295,18 @@ const std::vector<setting_spec>& specs() {
      [](settings& c, std::string_view v) {
        return in_range<uint32_t>(v, 0, 1000000, c.write_rate_per_minute);
      }},
+    {{"EXECUTION_LEASE_SECONDS", "60",
+      "seconds a claimed execution stays leased without a heartbeat; then "
+      "it is requeued (or failed after EXECUTION_MAX_ATTEMPTS)"},
+     [](settings& c, std::string_view v) {
+       return in_range<uint32_t>(v, 1, 3600, c.execution_lease_seconds);
+     }},
+    {{"EXECUTION_MAX_ATTEMPTS", "3",
+      "attempts an execution gets; the lease expiring on the last one fails "
+      "it with \"lease expired\""},
+     [](settings& c, std::string_view v) {
+       return in_range<uint32_t>(v, 1, 100, c.execution_max_attempts);
+     }},
     {{"TRUST_PROXY", "false",
       "true behind a front end that sets X-Forwarded-For (Cloud Run): the "
       "client address for rate limits is its first entry"},

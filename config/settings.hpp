@@ -51,6 +51,11 @@ struct settings {
   uint32_t auth_rate_per_minute = 30;
   /// Writes per minute per user or worker token (0: off).
   uint32_t write_rate_per_minute = 600;
+  /// EXECUTION_LEASE_SECONDS: how long a claim holds an execution without a
+  /// heartbeat.
+  uint32_t execution_lease_seconds = 60;
+  /// EXECUTION_MAX_ATTEMPTS: expired leases after which an execution fails.
+  uint32_t execution_max_attempts = 3;
   /// The client address is the first X-Forwarded-For entry (behind Cloud
   /// Run's front end) instead of the socket peer.
   bool trust_proxy = false;

@@ -181,7 +181,54 @@ class fields {
       err_ = bad_value(key, "must be a UUID");
       return std::nullopt;
     }
+    if (value)
+      lower(*value);
     return value;
+  }
+
+  /// An optional array member of 1 to `max_items` strings that `valid`
+  /// accepts (an empty array is a bad value: omit the member instead).
+  template <class Valid>
+  std::optional<std::vector<std::string>>
+  string_list(const char* key, size_t max_items, Valid valid,
+              const char* expected) {
+    auto* v = get(key);
+    if (v == nullptr)
+      return std::nullopt;
+    if (!v->IsArray()) {
+      err_ = bad_field(key, "must be an array");
+      return std::nullopt;
+    }
+    if (v->Empty() || v->Size() > max_items) {
+      err_ = bad_value(key, "must hold 1 to " + std::to_string(max_items) +
+                              " items (omit it for no limit)");
+      return std::nullopt;
+    }
+    std::vector<std::string> items;
+    for (const auto& item : v->GetArray()) {
+      std::string value =
+        item.IsString() ? std::string{item.GetString(), item.GetStringLength()}
+                        : std::string{};
+      if (!valid(value)) {
+        err_ = bad_value(key, std::string{"each must be "} + expected);
+        return std::nullopt;
+      }
+      lower_if_uuid(value);
+      if (std::find(items.begin(), items.end(), value) == items.end())
+        items.push_back(std::move(value));
+    }
+    return items;
+  }
+
+  static void lower(std::string& text) {
+    for (auto& c : text)
+      if (c >= 'A' && c <= 'Z')
+        c = static_cast<char>(c - 'A' + 'a');
+  }
+
+  static void lower_if_uuid(std::string& text) {
+    if (actors::valid_uuid(text))
+      lower(text);
   }
 
   void fail(caf::error err) {
@@ -199,7 +246,7 @@ class fields {
 constexpr const char* agent_types =
   "coordinator, codegen, review, pr, deployment, issue";
 constexpr const char* statuses =
-  "pending, running, completed, failed, cancelled";
+  "blocked, pending, running, completed, failed, cancelled";
 constexpr int64_t max_int32 = std::numeric_limits<int32_t>::max();
 
 bool valid_branch(const std::string& name) {
@@ -359,8 +406,49 @@ decoded<void> claim(const rapidjson::Value* body) {
       }
     }
   }
+  in.repository_id = f.uuid("repository_id", false);
   if (f.error())
     return std::move(f.error());
+  return in;
+}
+
+decoded<void> heartbeat(const rapidjson::Value* body) {
+  fields f{body};
+  storage::heartbeat in;
+  auto attempt = f.integer("attempt", true, 1, max_int32);
+  in.progress = f.integer("progress", false, 0, 100);
+  in.message = f.text("message", false, 4000, 1);
+  if (f.error())
+    return std::move(f.error());
+  in.attempt = *attempt;
+  return in;
+}
+
+decoded<void> worker_token(const rapidjson::Value* body) {
+  fields f{body};
+  storage::new_worker_token in;
+  auto name = f.text("name", true, 100, 1);
+  in.repository_ids = f.string_list(
+    "repository_ids", 100,
+    [](const std::string& v) { return actors::valid_uuid(v); }, "a UUID");
+  in.agent_types = f.string_list(
+    "agent_types", 6,
+    [](const std::string& v) { return actors::known_agent_type(v); },
+    "one of the agent types");
+  if (f.error())
+    return std::move(f.error());
+  in.name = *name;
+  return in;
+}
+
+decoded<void> workflow_run(const rapidjson::Value* body) {
+  fields f{body};
+  storage::new_workflow_run in;
+  auto issue = f.integer("issue_number", true, 1, max_int32);
+  in.options = f.object("options");
+  if (f.error())
+    return std::move(f.error());
+  in.issue_number = *issue;
   return in;
 }
 
@@ -372,6 +460,7 @@ decoded<void> update_execution(const rapidjson::Value* body) {
   in.quality_score = f.integer("quality_score", false, 0, 100);
   in.pr_number = f.integer("pr_number", false, 1, max_int32);
   in.error_message = f.text("error_message", false, 10000);
+  in.attempt = f.integer("attempt", false, 1, max_int32);
   if (f.error())
     return std::move(f.error());
   in.status = *status;
@@ -641,6 +730,9 @@ decode_input(operation op, const rapidjson::Value* body, const query_map& query,
     case operation::create_workflow:
     case operation::update_workflow: return workflow(body);
     case operation::telegram_webhook: return telegram_update(body);
+    case operation::heartbeat_execution: return heartbeat(body);
+    case operation::create_worker_token: return worker_token(body);
+    case operation::create_workflow_run: return workflow_run(body);
     default: return actors::request_input{};
   }
 }

@@ -111,6 +111,13 @@ void write_execution_members(writer& w, const storage::agent_execution& e) {
   put(w, "completed_at", e.completed_at);
   put(w, "created_at", e.created_at);
   put(w, "updated_at", e.updated_at);
+  put(w, "attempt", e.attempt);
+  put(w, "progress", e.progress);
+  put(w, "lease_expires_at", e.lease_expires_at);
+  put(w, "claimed_by", e.claimed_by);
+  put(w, "retry_of", e.retry_of);
+  put(w, "workflow_run_id", e.workflow_run_id);
+  put(w, "node_id", e.node_id);
 }
 
 void write(writer& w, const storage::agent_execution& e) {
@@ -152,6 +159,62 @@ void write(writer& w, const storage::workflow& f) {
   put(w, "is_active", f.is_active);
   put(w, "created_at", f.created_at);
   put(w, "updated_at", f.updated_at);
+  w.EndObject();
+}
+
+void put(writer& w, std::string_view key,
+         const std::optional<std::vector<std::string>>& items) {
+  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  if (!items) {
+    w.Null();
+    return;
+  }
+  w.StartArray();
+  for (const auto& item : *items)
+    w.String(item.data(), static_cast<rapidjson::SizeType>(item.size()));
+  w.EndArray();
+}
+
+void write(writer& w, const storage::worker_token& t) {
+  w.StartObject();
+  put(w, "id", t.id);
+  put(w, "name", t.name);
+  if (t.token)
+    put(w, "token", *t.token);
+  put(w, "repository_ids", t.repository_ids);
+  put(w, "agent_types", t.agent_types);
+  put(w, "created_at", t.created_at);
+  put(w, "last_used_at", t.last_used_at);
+  w.EndObject();
+}
+
+void write(writer& w, const storage::heartbeat_answer& h) {
+  w.StartObject();
+  put(w, "lease_expires_at", h.lease_expires_at);
+  put(w, "status", h.status);
+  w.EndObject();
+}
+
+void write(writer& w, const storage::workflow_run& run) {
+  w.StartObject();
+  put(w, "id", run.id);
+  put(w, "workflow_id", run.workflow_id);
+  put(w, "repository_id", run.repository_id);
+  put(w, "issue_number", run.issue_number);
+  put(w, "status", run.status);
+  put(w, "created_at", run.created_at);
+  put(w, "updated_at", run.updated_at);
+  w.Key("nodes");
+  w.StartArray();
+  for (const auto& n : run.nodes) {
+    w.StartObject();
+    put(w, "node_id", n.node_id);
+    put(w, "agent_type", n.agent_type);
+    put(w, "execution_id", n.execution_id);
+    put(w, "status", n.status);
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
 }
 
@@ -260,6 +323,7 @@ struct body_encoder {
     put(w, "completed_executions", s.completed_executions);
     put(w, "failed_executions", s.failed_executions);
     put(w, "cancelled_executions", s.cancelled_executions);
+    put(w, "blocked_executions", s.blocked_executions);
     put(w, "total_repositories", s.total_repositories);
     put(w, "total_prs_created", s.total_prs_created);
     w.EndObject();

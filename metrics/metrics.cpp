@@ -192,6 +192,24 @@ service_metrics::service_metrics(std::vector<std::string> routes,
                                "service")
                          .Register(*registry_),
                        "service"),
+      lease_expiries(BuildCounter()
+                       .Name("miyabi_lease_expiries_total")
+                       .Help("Execution leases that expired (requeued or "
+                             "failed)")
+                       .Register(*registry_)
+                       .Add({})),
+      executions_requeued(BuildCounter()
+                            .Name("miyabi_executions_requeued_total")
+                            .Help("Executions put back to pending after "
+                                  "their lease expired")
+                            .Register(*registry_)
+                            .Add({})),
+      execution_transitions(BuildCounter()
+                              .Name("miyabi_execution_transitions_total")
+                              .Help("Status changes of executions by the new "
+                                    "status")
+                              .Register(*registry_),
+                            "status"),
       telegram_updates(BuildCounter()
                          .Name("miyabi_telegram_updates_total")
                          .Help("Telegram webhook updates by result")
@@ -256,6 +274,8 @@ service_metrics::service_metrics(std::vector<std::string> routes,
     telegram_updates[result];
   for (auto limit : {"auth", "write"})
     rate_limited[limit];
+  for (auto status : {"pending", "running", "completed", "failed", "cancelled"})
+    execution_transitions[status];
 }
 
 std::string service_metrics::render() {

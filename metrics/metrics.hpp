@@ -131,6 +131,14 @@ class service_metrics {
   /// passed while they waited for their destination's concurrency limit.
   labelled<prometheus::Counter> outbound_dropped;
 
+  // -- executions -------------------------------------------------------------
+  /// Leases that ran out, each counted once over all instances.
+  prometheus::Counter& lease_expiries;
+  /// Expired executions put back to pending (the rest failed).
+  prometheus::Counter& executions_requeued;
+  /// Every status change of an execution, by the new status.
+  labelled<prometheus::Counter> execution_transitions;
+
   // -- Telegram ---------------------------------------------------------------
   labelled<prometheus::Counter> telegram_updates;
   labelled<prometheus::Gauge> telegram_outbox;

@@ -16,6 +16,7 @@ const std::vector<statement>& dashboard_statements() {
      " count(e.id) FILTER (WHERE e.status = 'completed'),"
      " count(e.id) FILTER (WHERE e.status = 'failed'),"
      " count(e.id) FILTER (WHERE e.status = 'cancelled'),"
+     " count(e.id) FILTER (WHERE e.status = 'blocked'),"
      " (SELECT count(*) FROM repositories"
      " WHERE user_id = $1 AND is_active),"
      " count(e.pr_number)"
@@ -40,8 +41,9 @@ caf::expected<dashboard_summary> summarize(pqxx::transaction_base& tx,
   s.completed_executions = r[3].as<int64_t>();
   s.failed_executions = r[4].as<int64_t>();
   s.cancelled_executions = r[5].as<int64_t>();
-  s.total_repositories = r[6].as<int64_t>();
-  s.total_prs_created = r[7].as<int64_t>();
+  s.blocked_executions = r[6].as<int64_t>();
+  s.total_repositories = r[7].as<int64_t>();
+  s.total_prs_created = r[8].as<int64_t>();
   return s;
 }
 

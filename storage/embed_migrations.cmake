@@ -1,5 +1,6 @@
 # Writes a C++ source with every migration file as a raw string literal.
-# Usage: cmake -DOUTPUT=<file.cpp> -DINPUTS=<a.sql;b.sql> -P embed_migrations.cmake
+# Usage: cmake -DOUTPUT=<file.cpp> -DINPUTS=<a.sql,b.sql> -P embed_migrations.cmake
+string(REPLACE "," ";" INPUTS "${INPUTS}")
 list(SORT INPUTS)
 set(body "// Generated from storage/migrations/*.sql by embed_migrations.cmake.\n")
 string(APPEND body "#include \"storage/migrations.hpp\"\n\n")

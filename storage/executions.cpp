@@ -5,6 +5,7 @@
 #include "config/errors.hpp"
 #include "storage/rows.hpp"
 #include "storage/statements.hpp"
+#include "storage/workflow_runs.hpp"
 
 namespace miyabi::storage {
 
@@ -27,27 +28,6 @@ execution_log log_of(const pqxx::row& r) {
   return log;
 }
 
-execution_change change_of(const pqxx::row& r, std::string previous) {
-  execution_change change;
-  change.execution = execution_of(r);
-  change.previous_status = std::move(previous);
-  change.user_id = r[execution_column_count].as<std::string>();
-  change.repository_owner = r[execution_column_count + 1].as<std::string>();
-  change.repository_name = r[execution_column_count + 2].as<std::string>();
-  return change;
-}
-
-std::string array_literal(const std::vector<std::string>& items) {
-  // Items are validated agent types (letters only), so no quoting needed.
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0)
-      out += ',';
-    out += items[i];
-  }
-  return out + "}";
-}
-
 caf::expected<agent_execution> insert_execution(pqxx::transaction_base& tx,
                                                 const std::string& user_id,
                                                 const new_execution& in) {
@@ -66,7 +46,46 @@ std::string execution_columns_of(const std::string& a) {
          ".result_summary::text, " + a + ".quality_score, " + a +
          ".pr_number, " + a + ".error_message, rfc3339(" + a +
          ".started_at), rfc3339(" + a + ".completed_at), rfc3339(" + a +
-         ".created_at), rfc3339(" + a + ".updated_at)";
+         ".created_at), rfc3339(" + a + ".updated_at), " + a + ".attempt, " +
+         a + ".progress, rfc3339(" + a + ".lease_expires_at), " + a +
+         ".claimed_by, " + a + ".retry_of, " + a + ".workflow_run_id, " + a +
+         ".node_id";
+}
+
+execution_change change_of(const pqxx::row& r, std::string previous_status) {
+  execution_change change;
+  change.execution = execution_of(r);
+  change.previous_status = std::move(previous_status);
+  change.user_id = r[execution_column_count].as<std::string>();
+  change.repository_owner = r[execution_column_count + 1].as<std::string>();
+  change.repository_name = r[execution_column_count + 2].as<std::string>();
+  return change;
+}
+
+std::string array_literal(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    out += items[i];
+  }
+  return out + "}";
+}
+
+std::optional<std::vector<std::string>> split_list(const pqxx::field& f) {
+  if (f.is_null())
+    return std::nullopt;
+  std::vector<std::string> items;
+  auto text = f.as<std::string>();
+  size_t start = 0;
+  while (start < text.size()) {
+    auto comma = text.find(',', start);
+    if (comma == std::string::npos)
+      comma = text.size();
+    items.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return items;
 }
 
 agent_execution execution_of(const pqxx::row& r, pqxx::row::size_type f) {
@@ -85,6 +104,13 @@ agent_execution execution_of(const pqxx::row& r, pqxx::row::size_type f) {
   e.completed_at = optional_text(r[f + 11]);
   e.created_at = r[f + 12].as<std::string>();
   e.updated_at = r[f + 13].as<std::string>();
+  e.attempt = r[f + 14].as<int64_t>();
+  e.progress = optional_int(r[f + 15]);
+  e.lease_expires_at = optional_text(r[f + 16]);
+  e.claimed_by = optional_text(r[f + 17]);
+  e.retry_of = optional_text(r[f + 18]);
+  e.workflow_run_id = optional_text(r[f + 19]);
+  e.node_id = optional_text(r[f + 20]);
   return e;
 }
 
@@ -124,16 +150,29 @@ const std::vector<statement>& execution_statements() {
        " FROM agent_executions e WHERE e.id = $2 AND e.user_id = $1"},
     {"claim_execution",
      "UPDATE agent_executions AS e SET status = 'running',"
-     " started_at = clock_timestamp(), updated_at = clock_timestamp()"
+     " started_at = clock_timestamp(), updated_at = clock_timestamp(),"
+     " lease_expires_at = clock_timestamp() + $5::integer * interval '1 "
+     "second',"
+     " claimed_by = $4::uuid, progress = NULL"
      " FROM repositories r WHERE r.id = e.repository_id AND e.id = ("
      " SELECT p.id FROM agent_executions p WHERE p.user_id = $1"
      " AND p.status = 'pending'"
      " AND ($2::text[] IS NULL OR p.agent_type = ANY ($2::text[]))"
+     " AND ($3::uuid[] IS NULL OR p.repository_id = ANY ($3::uuid[]))"
      " ORDER BY p.created_at, p.id FOR UPDATE SKIP LOCKED LIMIT 1)"
      " RETURNING " +
        columns + change_tail},
-    {"lock_execution", "SELECT e.status FROM agent_executions e WHERE e.id = $2"
-                       " AND e.user_id = $1 FOR UPDATE"},
+    {"active_repository",
+     "SELECT 1 FROM repositories WHERE id = $2 AND user_id = $1"
+     " AND is_active"},
+    {"run_of_execution", "SELECT workflow_run_id FROM agent_executions"
+                         " WHERE id = $2 AND user_id = $1"},
+    {"lock_run", "SELECT status FROM workflow_runs WHERE id = $1 FOR UPDATE"},
+    {"lock_execution",
+     "SELECT e.status, e.attempt, e.claimed_by, e.repository_id::text,"
+     " e.agent_type, e.lease_expires_at < clock_timestamp()"
+     " FROM agent_executions e WHERE e.id = $2 AND e.user_id = $1"
+     " FOR UPDATE"},
     {"update_execution",
      "UPDATE agent_executions AS e SET status = $3,"
      " result_summary = COALESCE($4::jsonb, e.result_summary),"
@@ -144,10 +183,54 @@ const std::vector<statement>& execution_statements() {
      " ELSE e.started_at END,"
      " completed_at = CASE WHEN $8 THEN clock_timestamp()"
      " ELSE e.completed_at END,"
+     " lease_expires_at = CASE WHEN $3 = 'running'"
+     " THEN clock_timestamp() + $9::integer * interval '1 second' END,"
      " updated_at = clock_timestamp()"
      " FROM repositories r WHERE r.id = e.repository_id AND e.id = $2"
      " AND e.user_id = $1 RETURNING " +
        columns + change_tail},
+    {"extend_lease",
+     "UPDATE agent_executions SET"
+     " lease_expires_at = clock_timestamp() + $2::integer * interval '1 "
+     "second',"
+     " progress = COALESCE($3, progress), updated_at = clock_timestamp()"
+     " WHERE id = $1 RETURNING rfc3339(lease_expires_at)"},
+    // Candidates in the order every sweeper locks them (run, then
+    // execution), so concurrent sweepers cannot deadlock.
+    {"expired_leases",
+     "SELECT id, workflow_run_id FROM agent_executions"
+     " WHERE status = 'running' AND lease_expires_at < clock_timestamp()"
+     " ORDER BY workflow_run_id NULLS FIRST, id LIMIT $1"},
+    // Re-checked under the row lock: an expiry another sweeper handled no
+    // longer matches, so each happens once.
+    {"expire_lease",
+     "UPDATE agent_executions AS e SET"
+     " status = CASE WHEN e.attempt >= $2 THEN 'failed' ELSE 'pending' END,"
+     " error_message = CASE WHEN e.attempt >= $2 THEN 'lease expired'"
+     " ELSE e.error_message END,"
+     " completed_at = CASE WHEN e.attempt >= $2 THEN clock_timestamp() END,"
+     " started_at = CASE WHEN e.attempt >= $2 THEN e.started_at END,"
+     " claimed_by = CASE WHEN e.attempt >= $2 THEN e.claimed_by END,"
+     " progress = CASE WHEN e.attempt >= $2 THEN e.progress END,"
+     " attempt = CASE WHEN e.attempt >= $2 THEN e.attempt"
+     " ELSE e.attempt + 1 END,"
+     " lease_expires_at = NULL, updated_at = clock_timestamp()"
+     " FROM repositories r WHERE r.id = e.repository_id AND e.id = $1"
+     " AND e.status = 'running' AND e.lease_expires_at < clock_timestamp()"
+     " RETURNING " +
+       columns + change_tail},
+    {"retry_source", "SELECT e.status, r.is_active FROM agent_executions e"
+                     " JOIN repositories r ON r.id = e.repository_id"
+                     " WHERE e.id = $2 AND e.user_id = $1"},
+    {"retry_execution",
+     "INSERT INTO agent_executions AS e (user_id, repository_id, agent_type,"
+     " issue_number, options, retry_of) SELECT o.user_id, o.repository_id,"
+     " o.agent_type, o.issue_number, o.options, o.id FROM agent_executions o"
+     " WHERE o.id = $2 AND o.user_id = $1 RETURNING " +
+       columns},
+    {"execution_scope",
+     "SELECT repository_id::text, agent_type FROM agent_executions"
+     " WHERE id = $2 AND user_id = $1"},
     {"append_log",
      "INSERT INTO execution_logs AS l (execution_id, level, message, metadata)"
      " SELECT e.id, $3, $4, $5::jsonb FROM agent_executions e"
@@ -248,39 +331,244 @@ find_execution(pqxx::transaction_base& tx, const std::string& user_id,
 
 caf::expected<std::optional<execution_change>>
 claim_execution(pqxx::transaction_base& tx, const std::string& user_id,
-                const std::vector<std::string>& agent_types) {
-  std::optional<std::string> types;
-  if (!agent_types.empty())
-    types = array_literal(agent_types);
-  auto rows = tx.exec_prepared("claim_execution", user_id, types);
+                const claim_request& req, const lease_policy& lease) {
+  std::vector<std::string> types = req.agent_types;
+  std::vector<std::string> repositories;
+  std::optional<std::string> worker_id;
+  if (req.worker) {
+    const auto& scope = *req.worker;
+    worker_id = scope.token_id;
+    if (!scope.agent_types.empty()) {
+      if (types.empty()) {
+        types = scope.agent_types;
+      } else {
+        std::vector<std::string> within;
+        for (const auto& t : types)
+          if (scope.allows_type(t))
+            within.push_back(t);
+        if (within.empty())
+          return make_error(errc::authorization_error,
+                            "none of these agent types is in the worker "
+                            "token's scope",
+                            "agent_types");
+        types = std::move(within);
+      }
+    }
+    if (req.repository_id && !scope.allows_repository(*req.repository_id))
+      return make_error(errc::authorization_error,
+                        "the repository is outside the worker token's scope",
+                        "repository_id");
+    if (!req.repository_id)
+      repositories = scope.repository_ids;
+  }
+  if (req.repository_id) {
+    if (tx.exec_prepared("active_repository", user_id, *req.repository_id)
+          .empty())
+      return make_error(errc::not_found, "repository not found",
+                        "repository_id");
+    repositories = {*req.repository_id};
+  }
+  std::optional<std::string> type_list;
+  if (!types.empty())
+    type_list = array_literal(types);
+  std::optional<std::string> repository_list;
+  if (!repositories.empty())
+    repository_list = array_literal(repositories);
+  auto rows = tx.exec_prepared("claim_execution", user_id, type_list,
+                               repository_list, worker_id, lease.lease_seconds);
   if (rows.empty())
     return std::optional<execution_change>{};
   return std::optional<execution_change>{change_of(rows[0], "pending")};
 }
 
-caf::expected<execution_change> update_execution(pqxx::transaction_base& tx,
-                                                 const std::string& user_id,
-                                                 const std::string& id,
-                                                 const execution_update& u,
-                                                 transition_rule allowed) {
-  auto locked = tx.exec_prepared("lock_execution", user_id, id);
-  if (locked.empty())
+namespace {
+
+/// The locked state of an execution that a worker or user acts on.
+struct held_execution {
+  std::string status;
+  int64_t attempt = 1;
+  std::optional<std::string> claimed_by;
+  std::string repository_id;
+  std::string agent_type;
+  bool lease_passed = false;
+};
+
+/// Locks the execution (its run first, see workflow_runs.hpp); nothing for
+/// another user's or a missing one.
+std::optional<held_execution> lock_execution(pqxx::transaction_base& tx,
+                                             const std::string& user_id,
+                                             const std::string& id,
+                                             bool with_run) {
+  if (with_run) {
+    auto run = tx.exec_prepared("run_of_execution", user_id, id);
+    if (run.empty())
+      return std::nullopt;
+    if (!run[0][0].is_null())
+      lock_run(tx, run[0][0].as<std::string>());
+  }
+  auto rows = tx.exec_prepared("lock_execution", user_id, id);
+  if (rows.empty())
+    return std::nullopt;
+  const auto& r = rows[0];
+  held_execution held;
+  held.status = r[0].as<std::string>();
+  held.attempt = r[1].as<int64_t>();
+  held.claimed_by = optional_text(r[2]);
+  held.repository_id = r[3].as<std::string>();
+  held.agent_type = r[4].as<std::string>();
+  held.lease_passed = !r[5].is_null() && r[5].as<bool>();
+  return held;
+}
+
+caf::error outside_scope() {
+  return make_error(errc::authorization_error,
+                    "the execution is outside the worker token's scope");
+}
+
+caf::error not_held(const held_execution& held, std::string_view why = {}) {
+  std::string details =
+    "status: " + held.status + ", attempt: " + std::to_string(held.attempt);
+  if (!why.empty())
+    details += ", " + std::string{why};
+  return make_error(errc::conflict,
+                    "the execution is no longer held under this attempt; "
+                    "stop working on it",
+                    std::move(details));
+}
+
+/// Whether the caller holds `held` under `attempt`: running, the same
+/// attempt, and for a worker its own claim.
+caf::error check_holder(const held_execution& held, int64_t attempt,
+                        const worker_scope* worker) {
+  if (held.status != "running" || held.attempt != attempt)
+    return not_held(held);
+  if (worker && held.claimed_by != worker->token_id)
+    return not_held(held, "claimed by another worker");
+  return {};
+}
+
+} // namespace
+
+caf::expected<std::vector<execution_change>>
+update_execution(pqxx::transaction_base& tx, const std::string& user_id,
+                 const std::string& id, const execution_update& u,
+                 transition_rule allowed, const worker_scope* worker,
+                 const lease_policy& lease) {
+  auto held = lock_execution(tx, user_id, id, true);
+  if (!held)
     return make_error(errc::not_found, "execution not found");
-  auto previous = locked[0][0].as<std::string>();
-  if (!allowed(previous, u.status))
-    return make_error(
-      errc::conflict,
-      "an execution cannot go from " + previous + " to " + u.status, "status");
-  auto rows = tx.exec_prepared("update_execution", user_id, id, u.status,
-                               u.result_summary, u.quality_score, u.pr_number,
-                               u.error_message, u.finishes);
-  return change_of(rows.at(0), std::move(previous));
+  if (worker && !worker->allows(held->repository_id, held->agent_type))
+    return outside_scope();
+  if (worker || u.attempt) {
+    if (!u.attempt)
+      return make_error(errc::validation_error,
+                        "a worker token must send the attempt it holds",
+                        "attempt: required");
+    if (worker) {
+      if (auto err = check_holder(*held, *u.attempt, worker))
+        return err;
+    } else if (held->attempt != *u.attempt) {
+      return not_held(*held);
+    }
+  }
+  if (!allowed(held->status, u.status))
+    return make_error(errc::conflict,
+                      "an execution cannot go from " + held->status + " to " +
+                        u.status,
+                      "status");
+  auto rows =
+    tx.exec_prepared("update_execution", user_id, id, u.status,
+                     u.result_summary, u.quality_score, u.pr_number,
+                     u.error_message, u.finishes, lease.lease_seconds);
+  std::vector<execution_change> changes;
+  changes.push_back(change_of(rows.at(0), held->status));
+  auto follow_ups = settle_run(tx, changes.front());
+  changes.insert(changes.end(), follow_ups.begin(), follow_ups.end());
+  return changes;
+}
+
+caf::expected<heartbeat_answer>
+heartbeat_execution(pqxx::transaction_base& tx, const std::string& user_id,
+                    const std::string& id, const heartbeat& hb,
+                    const worker_scope* worker, const lease_policy& lease) {
+  // No status changes here, so the run need not be locked.
+  auto held = lock_execution(tx, user_id, id, false);
+  if (!held)
+    return make_error(errc::not_found, "execution not found");
+  if (worker && !worker->allows(held->repository_id, held->agent_type))
+    return outside_scope();
+  if (auto err = check_holder(*held, hb.attempt, worker))
+    return err;
+  if (held->lease_passed)
+    return not_held(*held, "lease expired");
+  auto rows =
+    tx.exec_prepared("extend_lease", id, lease.lease_seconds, hb.progress);
+  if (hb.message)
+    tx.exec_prepared("append_log", user_id, id, "INFO", *hb.message,
+                     std::optional<std::string>{});
+  return heartbeat_answer{rows.at(0)[0].as<std::string>(), "running"};
+}
+
+caf::expected<agent_execution> retry_execution(pqxx::transaction_base& tx,
+                                               const std::string& user_id,
+                                               const std::string& id) {
+  auto source = tx.exec_prepared("retry_source", user_id, id);
+  if (source.empty())
+    return make_error(errc::not_found, "execution not found");
+  auto status = source[0][0].as<std::string>();
+  if (!source[0][1].as<bool>())
+    return make_error(errc::not_found, "repository not found");
+  if (status != "failed" && status != "cancelled")
+    return make_error(errc::conflict,
+                      "only a failed or cancelled execution can be retried",
+                      "status: " + status);
+  auto rows = tx.exec_prepared("retry_execution", user_id, id);
+  return execution_of(rows.at(0));
+}
+
+caf::expected<lease_sweep> expire_leases(pqxx::transaction_base& tx,
+                                         const lease_policy& lease,
+                                         int64_t limit) {
+  lease_sweep sweep;
+  auto candidates = tx.exec_prepared("expired_leases", limit);
+  std::optional<std::string> locked_run;
+  for (const auto& c : candidates) {
+    if (!c[1].is_null()) {
+      auto run = c[1].as<std::string>();
+      if (run != locked_run) {
+        lock_run(tx, run);
+        locked_run = std::move(run);
+      }
+    }
+    auto rows = tx.exec_prepared("expire_lease", c[0].as<std::string>(),
+                                 lease.max_attempts);
+    if (rows.empty())
+      continue; // another instance got there first
+    auto change = change_of(rows[0], "running");
+    ++sweep.expired;
+    if (change.execution.status == "pending")
+      ++sweep.requeued;
+    auto follow_ups = settle_run(tx, change);
+    sweep.changes.push_back(std::move(change));
+    sweep.changes.insert(sweep.changes.end(), follow_ups.begin(),
+                         follow_ups.end());
+  }
+  return sweep;
 }
 
 caf::expected<execution_log> append_log(pqxx::transaction_base& tx,
                                         const std::string& user_id,
                                         const std::string& execution_id,
-                                        const new_log& log) {
+                                        const new_log& log,
+                                        const worker_scope* worker) {
+  if (worker) {
+    auto scope = tx.exec_prepared("execution_scope", user_id, execution_id);
+    if (scope.empty())
+      return make_error(errc::not_found, "execution not found");
+    if (!worker->allows(scope[0][0].as<std::string>(),
+                        scope[0][1].as<std::string>()))
+      return outside_scope();
+  }
   auto rows = tx.exec_prepared("append_log", user_id, execution_id, log.level,
                                log.message, log.metadata);
   if (rows.empty())

@@ -38,7 +38,8 @@ void prepare_all(pqxx::connection_base& conn) {
   for (const auto* list :
        {&maintenance_statements(), &user_statements(), &repository_statements(),
         &execution_statements(), &workflow_statements(),
-        &dashboard_statements(), &telegram_statements()})
+        &dashboard_statements(), &telegram_statements(), &worker_statements(),
+        &workflow_run_statements()})
     for (const auto& s : *list)
       conn.prepare(s.name, s.sql);
 }

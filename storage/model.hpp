@@ -5,6 +5,7 @@
 // around) and the HTTP codec (which writes them).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -106,6 +107,13 @@ struct agent_execution {
   std::optional<std::string> completed_at;
   std::string created_at;
   std::string updated_at;
+  int64_t attempt = 1;
+  std::optional<int64_t> progress;
+  std::optional<std::string> lease_expires_at;
+  std::optional<std::string> claimed_by; ///< worker token id
+  std::optional<std::string> retry_of;
+  std::optional<std::string> workflow_run_id;
+  std::optional<std::string> node_id;
 };
 
 struct new_execution {
@@ -142,6 +150,7 @@ struct execution_update {
   std::optional<int64_t> quality_score;
   std::optional<int64_t> pr_number;
   std::optional<std::string> error_message;
+  std::optional<int64_t> attempt; ///< required from workers, checked
   bool finishes = false; ///< sets completed_at (completed, failed, cancelled)
 };
 
@@ -153,6 +162,82 @@ struct execution_change {
   std::string user_id;
   std::string repository_owner;
   std::string repository_name;
+};
+
+// -- workers and leases -------------------------------------------------------
+
+/// What a worker token may touch; an empty list means "any".
+struct worker_scope {
+  std::string token_id;
+  std::vector<std::string> repository_ids;
+  std::vector<std::string> agent_types;
+
+  bool allows_repository(const std::string& id) const {
+    return listed(repository_ids, id);
+  }
+
+  bool allows_type(const std::string& type) const {
+    return listed(agent_types, type);
+  }
+
+  bool allows(const std::string& repository_id,
+              const std::string& agent_type) const {
+    return allows_repository(repository_id) && allows_type(agent_type);
+  }
+
+ private:
+  static bool listed(const std::vector<std::string>& list,
+                     const std::string& item) {
+    return list.empty() ||
+           std::find(list.begin(), list.end(), item) != list.end();
+  }
+};
+
+/// The owner of a verified worker token and its scope.
+struct worker_identity {
+  std::string user_id;
+  worker_scope scope;
+};
+
+/// A worker token as listed (never the token itself).
+struct worker_token {
+  std::string id;
+  std::string name;
+  std::optional<std::vector<std::string>> repository_ids;
+  std::optional<std::vector<std::string>> agent_types;
+  std::string created_at;
+  std::optional<std::string> last_used_at;
+  std::optional<std::string> token; ///< only in the creation answer
+};
+
+struct new_worker_token {
+  std::string name;
+  std::optional<std::vector<std::string>> repository_ids;
+  std::optional<std::vector<std::string>> agent_types;
+};
+
+/// POST /agents/executions/claim, with the caller's scope.
+struct claim_request {
+  std::vector<std::string> agent_types; ///< empty: any
+  std::optional<std::string> repository_id;
+  const worker_scope* worker = nullptr; ///< set for worker tokens
+};
+
+struct heartbeat {
+  int64_t attempt = 1;
+  std::optional<int64_t> progress;
+  std::optional<std::string> message;
+};
+
+struct heartbeat_answer {
+  std::string lease_expires_at;
+  std::string status;
+};
+
+/// Lease settings (EXECUTION_LEASE_SECONDS, EXECUTION_MAX_ATTEMPTS).
+struct lease_policy {
+  int64_t lease_seconds = 60;
+  int64_t max_attempts = 3;
 };
 
 struct execution_log {
@@ -196,6 +281,29 @@ struct workflow_input {
   std::optional<bool> is_active;
 };
 
+struct workflow_run_node {
+  std::string node_id;
+  std::string agent_type;
+  std::string execution_id;
+  std::string status;
+};
+
+struct workflow_run {
+  std::string id;
+  std::optional<std::string> workflow_id;
+  std::string repository_id;
+  int64_t issue_number = 0;
+  std::string status;
+  std::string created_at;
+  std::string updated_at;
+  std::vector<workflow_run_node> nodes;
+};
+
+struct new_workflow_run {
+  int64_t issue_number = 0;
+  std::optional<std::string> options; ///< JSON object text
+};
+
 // -- dashboard ----------------------------------------------------------------
 
 struct dashboard_summary {
@@ -205,6 +313,7 @@ struct dashboard_summary {
   int64_t completed_executions = 0;
   int64_t failed_executions = 0;
   int64_t cancelled_executions = 0;
+  int64_t blocked_executions = 0;
   int64_t total_repositories = 0;
   int64_t total_prs_created = 0;
 };

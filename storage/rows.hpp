@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -38,6 +39,17 @@ agent_execution execution_of(const pqxx::row& r,
                              pqxx::row::size_type first = 0);
 
 /// Number of columns `execution_of` reads.
-constexpr pqxx::row::size_type execution_column_count = 14;
+constexpr pqxx::row::size_type execution_column_count = 21;
+
+/// Reads a status change from `r`: the execution's columns, then the
+/// repository's user_id, owner and name.
+execution_change change_of(const pqxx::row& r, std::string previous_status);
+
+/// A PostgreSQL array literal of items that need no quoting (validated
+/// UUIDs and agent types).
+std::string array_literal(const std::vector<std::string>& items);
+
+/// The items of `array_to_string(a, ',')` (null: nothing).
+std::optional<std::vector<std::string>> split_list(const pqxx::field& f);
 
 } // namespace miyabi::storage

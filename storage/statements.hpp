@@ -24,6 +24,8 @@ const std::vector<statement>& execution_statements();
 const std::vector<statement>& workflow_statements();
 const std::vector<statement>& dashboard_statements();
 const std::vector<statement>& telegram_statements();
+const std::vector<statement>& worker_statements();
+const std::vector<statement>& workflow_run_statements();
 
 /// Registers every statement on `conn`.
 void prepare_all(pqxx::connection_base& conn);

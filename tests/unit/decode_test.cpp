@@ -2,6 +2,7 @@
 #include <variant>
 
 #include <boost/test/unit_test.hpp>
+#include <rapidjson/document.h>
 
 #include "config/errors.hpp"
 #include "config/utf8.hpp"
@@ -132,6 +133,105 @@ BOOST_AUTO_TEST_CASE(percent_decoding_yields_raw_bytes_for_the_check) {
   BOOST_TEST(*percent_decode("%C3%A9+x") == "\xc3\xa9 x");
   BOOST_TEST(!percent_decode("%F").has_value());
   BOOST_TEST(!percent_decode("%GG").has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- worker protocol bodies ---------------------------------------------------
+
+namespace {
+
+caf::expected<actors::request_input> decode_body(operation op,
+                                                 const char* json) {
+  rapidjson::Document doc;
+  doc.Parse(json);
+  BOOST_REQUIRE(!doc.HasParseError());
+  return decode_input(op, &doc, query_map{}, request_headers{});
+}
+
+/// The error code and details of a failed decode, or "<decoded>".
+std::string failure(const caf::expected<actors::request_input>& result) {
+  if (result)
+    return "<decoded>";
+  auto d = describe(result.error());
+  const char* code = d.code == errc::validation_error ? "validation_error"
+                     : d.code == errc::unprocessable_entity
+                       ? "unprocessable_entity"
+                       : "other";
+  return std::string{code} + " " + d.details;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(worker_bodies)
+
+BOOST_AUTO_TEST_CASE(a_heartbeat_needs_an_attempt_and_bounds_progress) {
+  auto ok = decode_body(operation::heartbeat_execution,
+                        R"({"attempt":2,"progress":40,"message":"halfway"})");
+  BOOST_REQUIRE(ok);
+  const auto& hb = std::get<storage::heartbeat>(*ok);
+  BOOST_TEST(hb.attempt == 2);
+  BOOST_TEST(*hb.progress == 40);
+  BOOST_TEST(*hb.message == "halfway");
+  BOOST_TEST(failure(decode_body(operation::heartbeat_execution, "{}")) ==
+             "unprocessable_entity attempt: is required");
+  BOOST_TEST(failure(decode_body(operation::heartbeat_execution,
+                                 R"({"attempt":1,"progress":101})")) ==
+             "unprocessable_entity progress: must be between 0 and 100");
+  BOOST_TEST(
+    failure(decode_body(operation::heartbeat_execution, R"({"attempt":0})")) ==
+    "unprocessable_entity attempt: must be between 1 and 2147483647");
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_token_scope_is_deduplicated_and_never_empty) {
+  auto ok = decode_body(
+    operation::create_worker_token,
+    R"({"name":"ci","agent_types":["codegen","codegen","review"],)"
+    R"("repository_ids":["AAAAAAAA-0000-4000-8000-000000000001"]})");
+  BOOST_REQUIRE(ok);
+  const auto& in = std::get<storage::new_worker_token>(*ok);
+  BOOST_TEST(in.name == "ci");
+  BOOST_TEST(in.agent_types->size() == 2u);
+  BOOST_TEST(in.repository_ids->front() ==
+             "aaaaaaaa-0000-4000-8000-000000000001");
+  BOOST_TEST(failure(decode_body(operation::create_worker_token,
+                                 R"({"name":"ci","agent_types":[]})")) ==
+             "validation_error agent_types: must hold 1 to 6 items (omit it "
+             "for no limit)");
+  BOOST_TEST(failure(decode_body(operation::create_worker_token,
+                                 R"({"name":"ci","agent_types":["chef"]})")) ==
+             "validation_error agent_types: each must be one of the agent "
+             "types");
+  BOOST_TEST(
+    failure(decode_body(operation::create_worker_token,
+                        R"({"name":"ci","repository_ids":["nope"]})")) ==
+    "validation_error repository_ids: each must be a UUID");
+  BOOST_TEST(
+    failure(decode_body(operation::create_worker_token, R"({"name":""})")) ==
+    "unprocessable_entity name: must be 1 to 100 bytes long");
+}
+
+BOOST_AUTO_TEST_CASE(a_claim_may_name_one_repository) {
+  auto ok =
+    decode_body(operation::claim_execution,
+                R"({"repository_id":"00000000-0000-4000-8000-00000000000A"})");
+  BOOST_REQUIRE(ok);
+  BOOST_TEST(*std::get<actors::claim_input>(*ok).repository_id ==
+             "00000000-0000-4000-8000-00000000000a");
+  BOOST_TEST(failure(decode_body(operation::claim_execution,
+                                 R"({"repository_id":"x"})")) ==
+             "validation_error repository_id: must be a UUID");
+}
+
+BOOST_AUTO_TEST_CASE(a_workflow_run_needs_an_issue_number) {
+  auto ok = decode_body(operation::create_workflow_run,
+                        R"({"issue_number":12,"options":{"dry":true}})");
+  BOOST_REQUIRE(ok);
+  const auto& in = std::get<storage::new_workflow_run>(*ok);
+  BOOST_TEST(in.issue_number == 12);
+  BOOST_TEST(*in.options == R"({"dry":true})");
+  BOOST_TEST(failure(decode_body(operation::create_workflow_run, "{}")) ==
+             "unprocessable_entity issue_number: is required");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

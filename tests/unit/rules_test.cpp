@@ -75,8 +75,8 @@ std::string chain(size_t count) {
   return graph(nodes, edges);
 }
 
-const std::vector<std::string> statuses{"pending", "running", "completed",
-                                        "failed", "cancelled"};
+const std::vector<std::string> statuses{"blocked",   "pending", "running",
+                                        "completed", "failed",  "cancelled"};
 
 } // namespace
 
@@ -302,12 +302,13 @@ BOOST_AUTO_TEST_CASE(every_allowed_transition_is_allowed) {
   BOOST_TEST(transition_allowed("running", "completed"));
   BOOST_TEST(transition_allowed("running", "failed"));
   BOOST_TEST(transition_allowed("running", "cancelled"));
+  BOOST_TEST(transition_allowed("blocked", "cancelled"));
 }
 
 BOOST_AUTO_TEST_CASE(every_other_transition_is_forbidden) {
   const std::set<std::pair<std::string, std::string>> allowed{
     {"pending", "running"}, {"pending", "cancelled"}, {"running", "completed"},
-    {"running", "failed"},  {"running", "cancelled"},
+    {"running", "failed"},  {"running", "cancelled"}, {"blocked", "cancelled"},
   };
   size_t forbidden = 0;
   for (const auto& from : statuses) {
@@ -319,7 +320,9 @@ BOOST_AUTO_TEST_CASE(every_other_transition_is_forbidden) {
       ++forbidden;
     }
   }
-  BOOST_TEST(forbidden == 20u);
+  BOOST_TEST(forbidden == 30u);
+  BOOST_TEST(!transition_allowed("blocked", "pending"));
+  BOOST_TEST(!transition_allowed("blocked", "running"));
   BOOST_TEST(!transition_allowed("pending", "pending"));
   BOOST_TEST(!transition_allowed("running", "running"));
   BOOST_TEST(!transition_allowed("completed", "running"));
