@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace miyabi {
 
@@ -25,6 +27,24 @@ inline bool iequals(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
+}
+
+/// The pieces of `text` between `separator`s, empty ones included; nothing
+/// for an empty text.
+inline std::vector<std::string> split(std::string_view text, char separator) {
+  std::vector<std::string> pieces;
+  if (text.empty())
+    return pieces;
+  size_t start = 0;
+  while (true) {
+    auto end = text.find(separator, start);
+    if (end == std::string_view::npos) {
+      pieces.emplace_back(text.substr(start));
+      return pieces;
+    }
+    pieces.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
 }
 
 } // namespace miyabi

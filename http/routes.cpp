@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "config/text.hpp"
+
 namespace miyabi::http {
 
 namespace {
@@ -20,19 +22,6 @@ struct route_spec {
   const char* pattern;
   std::vector<entry> entries;
 };
-
-std::vector<std::string> split(std::string_view path) {
-  std::vector<std::string> parts;
-  size_t start = 1; // skip the leading '/'
-  while (start <= path.size()) {
-    auto slash = path.find('/', start);
-    if (slash == std::string_view::npos)
-      slash = path.size();
-    parts.emplace_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  return parts;
-}
 
 // api.md, route by route. HEAD is implied wherever GET is.
 std::vector<route_spec> specs() {
@@ -137,7 +126,7 @@ route_table::route_table(route_options options) {
     r.pattern = spec.pattern;
     if (r.pattern == "/api/v1/auth/mock")
       r.enabled = options.auth_mock;
-    r.segments = split(r.pattern);
+    r.segments = split(std::string_view{r.pattern}.substr(1), '/');
     for (const auto& e : spec.entries)
       r.methods[static_cast<size_t>(e.m)] =
         operation_traits{e.op, e.json_body, e.database, e.head};

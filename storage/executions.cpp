@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include "config/errors.hpp"
+#include "config/text.hpp"
 #include "storage/rows.hpp"
 #include "storage/statements.hpp"
 #include "storage/workflow_runs.hpp"
@@ -75,17 +76,7 @@ std::string array_literal(const std::vector<std::string>& items) {
 std::optional<std::vector<std::string>> split_list(const pqxx::field& f) {
   if (f.is_null())
     return std::nullopt;
-  std::vector<std::string> items;
-  auto text = f.as<std::string>();
-  size_t start = 0;
-  while (start < text.size()) {
-    auto comma = text.find(',', start);
-    if (comma == std::string::npos)
-      comma = text.size();
-    items.push_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return items;
+  return split(f.as<std::string>(), ',');
 }
 
 agent_execution execution_of(const pqxx::row& r, pqxx::row::size_type f) {
