@@ -519,11 +519,27 @@ BOOST_AUTO_TEST_CASE(executing_an_agent_answers_202_with_a_pending_execution) {
   BOOST_TEST(resp.status == 202);
   BOOST_TEST(resp.header("Content-Type") == "application/json");
   auto doc = parse_json(resp.body);
-  std::set<std::string> shape{
-    "id",         "repository_id", "agent_type",     "issue_number",
-    "status",     "options",       "result_summary", "quality_score",
-    "pr_number",  "error_message", "started_at",     "completed_at",
-    "created_at", "updated_at"};
+  std::set<std::string> shape{"id",
+                              "repository_id",
+                              "agent_type",
+                              "issue_number",
+                              "status",
+                              "options",
+                              "result_summary",
+                              "quality_score",
+                              "pr_number",
+                              "error_message",
+                              "started_at",
+                              "completed_at",
+                              "created_at",
+                              "updated_at",
+                              "attempt",
+                              "progress",
+                              "lease_expires_at",
+                              "claimed_by",
+                              "retry_of",
+                              "workflow_run_id",
+                              "node_id"};
   BOOST_TEST(keys(doc) == shape, boost::test_tools::per_element());
   BOOST_TEST(is_uuid(text_of(doc, "id")));
   BOOST_TEST(text_of(doc, "repository_id") == repo);
@@ -532,9 +548,12 @@ BOOST_AUTO_TEST_CASE(executing_an_agent_answers_202_with_a_pending_execution) {
   BOOST_TEST(text_of(doc, "status") == "pending");
   BOOST_TEST(doc["options"].IsObject());
   BOOST_TEST((doc["options"] == parse_json(options)), compact(doc["options"]));
-  for (auto empty : {"result_summary", "quality_score", "pr_number",
-                     "error_message", "started_at", "completed_at"})
+  for (auto empty :
+       {"result_summary", "quality_score", "pr_number", "error_message",
+        "started_at", "completed_at", "progress", "lease_expires_at",
+        "claimed_by", "retry_of", "workflow_run_id", "node_id"})
     BOOST_TEST(is_null(doc, empty), empty);
+  BOOST_TEST(int_of(doc, "attempt") == 1);
   BOOST_TEST(is_timestamp(text_of(doc, "created_at")));
   BOOST_TEST(is_timestamp(text_of(doc, "updated_at")));
   BOOST_TEST(
@@ -1656,7 +1675,8 @@ BOOST_AUTO_TEST_CASE(
            " completed_executions=" + std::to_string(completed) +
            " failed_executions=" + std::to_string(failed) +
            " cancelled_executions=" + std::to_string(cancelled) +
-           " total_repositories=" + std::to_string(repositories) +
+           " blocked_executions=0 total_repositories=" +
+           std::to_string(repositories) +
            " total_prs_created=" + std::to_string(prs) + " ";
   };
   BOOST_TEST(summary() == expect(0, 0, 0, 0, 0, 0, 0, 0));
