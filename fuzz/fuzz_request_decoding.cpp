@@ -53,6 +53,9 @@ constexpr operation kOperations[] = {
   operation::update_workflow,      // o
   operation::telegram_webhook,     // p
   operation::health,               // q (reads nothing)
+  operation::heartbeat_execution,  // r
+  operation::create_worker_token,  // s
+  operation::create_workflow_run,  // t
 };
 constexpr size_t kOperationCount = sizeof(kOperations) / sizeof(kOperations[0]);
 
@@ -84,6 +87,13 @@ bool parse_query(std::string_view raw, http::query_map& query,
   return true;
 }
 
+bool lower_case(const std::string& text) {
+  for (char c : text)
+    if (c >= 'A' && c <= 'Z')
+      return false;
+  return true;
+}
+
 /// Properties of a successful decode that the actors and storage rely on.
 void check_decoded(operation op, const actors::request_input& input) {
   if (const auto* e = std::get_if<storage::new_execution>(&input)) {
@@ -94,6 +104,30 @@ void check_decoded(operation op, const actors::request_input& input) {
   } else if (const auto* c = std::get_if<actors::claim_input>(&input)) {
     for (const auto& t : c->agent_types)
       CHECK(actors::known_agent_type(t));
+    // Scope checks compare ids as text: they arrive lower-case.
+    if (c->repository_id)
+      CHECK(actors::valid_uuid(*c->repository_id) &&
+            lower_case(*c->repository_id));
+  } else if (const auto* h = std::get_if<storage::heartbeat>(&input)) {
+    CHECK(h->attempt >= 1);
+    if (h->progress)
+      CHECK(*h->progress >= 0 && *h->progress <= 100);
+    if (h->message)
+      CHECK(!h->message->empty() && h->message->size() <= 4000);
+  } else if (const auto* t = std::get_if<storage::new_worker_token>(&input)) {
+    CHECK(!t->name.empty() && t->name.size() <= 100);
+    if (t->repository_ids) {
+      CHECK(!t->repository_ids->empty());
+      for (const auto& id : *t->repository_ids)
+        CHECK(actors::valid_uuid(id) && lower_case(id));
+    }
+    if (t->agent_types) {
+      CHECK(!t->agent_types->empty());
+      for (const auto& type : *t->agent_types)
+        CHECK(actors::known_agent_type(type));
+    }
+  } else if (const auto* run = std::get_if<storage::new_workflow_run>(&input)) {
+    CHECK(run->issue_number >= 1);
   } else if (const auto* u = std::get_if<storage::execution_update>(&input)) {
     CHECK(actors::known_status(u->status));
   } else if (const auto* l = std::get_if<storage::new_log>(&input)) {
