@@ -63,13 +63,6 @@ void forward(caf::event_based_actor* self, caf::atom_value owner,
     [out](caf::error& err) { out->fail(err); }, std::move(call));
 }
 
-resource_deps resources_of(const front_deps& deps) {
-  storage::lease_policy lease;
-  lease.lease_seconds = deps.cfg->execution_lease_seconds;
-  lease.max_attempts = deps.cfg->execution_max_attempts;
-  return {lease, deps.workers, deps.metrics};
-}
-
 void dispatch_authenticated(caf::event_based_actor* self,
                             const front_deps& deps, api_call& call) {
   const auto& who = *call.request.user;
@@ -105,7 +98,7 @@ void dispatch_authenticated(caf::event_based_actor* self,
       break;
     default:
       if (is_resource_operation(call.request.op))
-        handle_resource(self, resources_of(deps), call);
+        handle_resource(self, deps.resources, call);
       else
         call.out->fail(make_error(errc::not_found, "no such route"));
   }

@@ -14,6 +14,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/resources.hpp"
 #include "actors/status.hpp"
 #include "config/settings.hpp"
 
@@ -25,7 +26,6 @@ namespace miyabi::actors {
 
 class token_verifier;
 class rate_limiter;
-class worker_token_cache;
 
 struct front_deps {
   std::shared_ptr<const config::settings> cfg;
@@ -36,6 +36,8 @@ struct front_deps {
   std::shared_ptr<rate_limiter> writes;
   /// Verified worker tokens, shared by the front actors.
   std::shared_ptr<worker_token_cache> workers;
+  /// What the resource operations need (lease policy, the same cache).
+  resource_deps resources;
 };
 
 /// Spawns one front actor as a child of `parent`.

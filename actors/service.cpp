@@ -129,12 +129,17 @@ service::service(std::shared_ptr<const config::settings> cfg,
                  [cfg = st.cfg, m = st.metrics](caf::local_actor* parent) {
                    return spawn_lease_sweeper(parent, cfg, m);
                  });
+  auto workers = std::make_shared<worker_token_cache>();
+  storage::lease_policy lease;
+  lease.lease_seconds = st.cfg->execution_lease_seconds;
+  lease.max_attempts = st.cfg->execution_max_attempts;
   front_deps deps{st.cfg,
                   st.status,
                   st.metrics,
                   tokens,
                   std::make_shared<rate_limiter>(st.cfg->write_rate_per_minute),
-                  std::make_shared<worker_token_cache>()};
+                  workers,
+                  {lease, workers, st.metrics}};
   // One front actor per scheduler thread keeps the dispatch step from
   // becoming a single mailbox every request has to pass.
   for (size_t i = 0; i < st.cfg->actor_threads; ++i) {
