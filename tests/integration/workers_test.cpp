@@ -137,8 +137,7 @@ double expiries(const service_process& svc) {
 
 BOOST_TEST_GLOBAL_FIXTURE(start_services);
 
-// -- worker tokens
-// -------------------------------------------------------------
+// -- worker tokens ------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(worker_tokens)
 
@@ -300,8 +299,7 @@ BOOST_AUTO_TEST_CASE(last_used_at_is_written_at_most_once_a_minute) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- leases
-// ---------------------------------------------------------------------
+// -- leases -------------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(leases)
 
@@ -532,8 +530,7 @@ BOOST_AUTO_TEST_CASE(sixteen_concurrent_sweeps_expire_each_lease_once) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- retry
-// ----------------------------------------------------------------------
+// -- retry --------------------------------------------------------------------
 
 BOOST_AUTO_TEST_SUITE(retry)
 
