@@ -307,6 +307,10 @@ BOOST_AUTO_TEST_CASE(
   a_killed_worker_s_execution_is_requeued_after_its_lease_then_fails) {
   auto user = new_account();
   api a{user.token};
+  // A linked chat: every status change queues a notice for it.
+  const std::string chat = "9120001";
+  exec_sql(db(), "INSERT INTO telegram_chats (chat_id, user_id) VALUES (" +
+                   chat + ", '" + user.id + "')");
   auto w = make_worker(a);
   api wa{w.token};
   auto id = start_execution(a, create_repository(a, "wk/killed"), 4);
@@ -338,6 +342,11 @@ BOOST_AUTO_TEST_CASE(
     [&] { return text_of(execution(a, id), "status") == "failed"; }, 10s));
   auto failed = execution(a, id);
   BOOST_TEST(text_of(failed, "error_message") == "lease expired");
+  BOOST_TEST(query_int(db(), "SELECT count(*) FROM telegram_outbox WHERE "
+                             "chat_id = " +
+                               chat +
+                               " AND payload->>'text' LIKE '%is now "
+                               "failed%lease expired%'") == 1);
   BOOST_TEST(int_of(failed, "attempt") == 2);
   BOOST_TEST(!is_null(failed, "completed_at"));
 }

@@ -192,6 +192,10 @@ BOOST_AUTO_TEST_CASE(a_failure_cancels_downstream_and_fails_the_run) {
   auto user = new_account();
   api a{user.token};
   auto repo = create_repository(a, "wf/fail");
+  const std::string chat = "9120002";
+  exec_sql(shared().database,
+           "INSERT INTO telegram_chats (chat_id, user_id) VALUES (" + chat +
+             ", '" + user.id + "')");
   auto run = start_run(a, create_workflow(a, repo, diamond));
   auto run_id = text_of(run, "id");
   auto ids = node_field(run, "execution_id");
@@ -205,6 +209,12 @@ BOOST_AUTO_TEST_CASE(a_failure_cancels_downstream_and_fails_the_run) {
   BOOST_TEST(statuses["c"] == "running");
   auto d = parse_json(a.get("/agents/executions/" + ids["d"]).body);
   BOOST_TEST(text_of(d, "error_message") == "a predecessor did not complete");
+  // The cascade notifies like any change: d's cancellation is queued.
+  BOOST_TEST(
+    query_int(shared().database,
+              "SELECT count(*) FROM telegram_outbox WHERE chat_id = " + chat +
+                " AND payload->>'text' LIKE '%pr agent%is now "
+                "cancelled%predecessor%'") == 1);
   // c is not downstream of b: it may still finish; the run stays failed.
   move_to(a, ids["c"], "completed");
   BOOST_TEST(text_of(get_run(a, run_id), "status") == "failed");
