@@ -6,6 +6,7 @@
 #include "actors/ask.hpp"
 #include "actors/crypto.hpp"
 #include "actors/db.hpp"
+#include "actors/handlers.hpp"
 #include "actors/messages.hpp"
 #include "actors/names.hpp"
 #include "actors/rate_limit.hpp"
@@ -21,37 +22,6 @@ namespace miyabi::actors {
 
 namespace {
 
-api_reply health(const front_deps& deps) {
-  health_report report;
-  report.version = MIYABI_VERSION;
-  report.database = deps.status->database.load(std::memory_order_relaxed);
-  report.telegram_only = report.database == db_state::disabled;
-  report.uptime_seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                            clock::now() - deps.status->started)
-                            .count();
-  auto status = report.database == db_state::disconnected ? 503 : 200;
-  return {static_cast<uint16_t>(status), std::move(report), {}};
-}
-
-void scrape(caf::event_based_actor* self, const front_deps& deps,
-            api_call& call) {
-  const auto& token = deps.cfg->metrics_token;
-  if (!token.empty() && (call.request.credentials != credential_kind::bearer ||
-                         !constant_time_equal(call.request.token, token))) {
-    call.out->fail(make_error(errc::authentication_error,
-                              "metrics need the metrics bearer token"));
-    return;
-  }
-  auto out = call.out;
-  ask(
-    self, lookup(self, names::metrics), call.request.meta,
-    [out](std::string& text) {
-      out->reply(
-        {200, text_body{"text/plain; version=0.0.4", std::move(text)}, {}});
-    },
-    [out](caf::error& err) { out->fail(err); }, render_atom::value);
-}
-
 /// Hands a call to the actor that owns it and relays its answer.
 void forward(caf::event_based_actor* self, caf::atom_value owner,
              api_call& call) {
@@ -63,10 +33,19 @@ void forward(caf::event_based_actor* self, caf::atom_value owner,
     [out](caf::error& err) { out->fail(err); }, std::move(call));
 }
 
+/// Hands a call to its owner: its handler here, or the owning actor.
+void run(caf::event_based_actor* self, const front_deps& deps, api_call& call) {
+  switch (call.request.rules.by) {
+    case owner::front: call.request.rules.handler(self, deps, call); break;
+    case owner::auth: forward(self, names::auth, call); break;
+    case owner::telegram: forward(self, names::telegram, call); break;
+  }
+}
+
 void dispatch_authenticated(caf::event_based_actor* self,
                             const front_deps& deps, api_call& call) {
   const auto& who = *call.request.user;
-  if (who.worker && !worker_operation(call.request.op)) {
+  if (who.worker && call.request.rules.who != caller::user_or_worker) {
     call.out->fail(make_error(errc::authorization_error,
                               "a worker token may not call this route",
                               "worker tokens may claim, heartbeat, PATCH, "
@@ -89,19 +68,7 @@ void dispatch_authenticated(caf::event_based_actor* self,
     }
     call.complete = nullptr;
   }
-  switch (call.request.op) {
-    case operation::auth_logout:
-    case operation::auth_me: forward(self, names::auth, call); break;
-    case operation::telegram_link_create:
-    case operation::telegram_link_delete:
-      forward(self, names::telegram, call);
-      break;
-    default:
-      if (is_resource_operation(call.request.op))
-        handle_resource(self, deps.resources, call);
-      else
-        call.out->fail(make_error(errc::not_found, "no such route"));
-  }
+  run(self, deps, call);
 }
 
 caf::error invalid_worker_token(const front_deps& deps) {
@@ -183,30 +150,10 @@ caf::behavior front(caf::event_based_actor* self, front_deps deps) {
   log_exceptions(self, "front");
   return {
     [self, deps](api_call& call) {
-      switch (call.request.op) {
-        case operation::health: call.out->reply(health(deps)); break;
-        case operation::health_live:
-          call.out->reply({200, liveness{}, {}});
-          break;
-        case operation::metrics: scrape(self, deps, call); break;
-        case operation::list_agents:
-          call.out->reply({200, agent_list{}, {}});
-          break;
-        case operation::auth_mock:
-        case operation::auth_refresh:
-        case operation::auth_github_start:
-        case operation::auth_github_callback:
-          forward(self, names::auth, call);
-          break;
-        case operation::telegram_webhook:
-          forward(self, names::telegram, call);
-          break;
-        default:
-          if (needs_user(call.request.op))
-            authenticate(self, deps, call);
-          else
-            call.out->fail(make_error(errc::not_found, "no such route"));
-      }
+      if (call.request.rules.who == caller::anyone)
+        run(self, deps, call);
+      else
+        authenticate(self, deps, call);
     },
   };
 }
@@ -221,12 +168,6 @@ caf::behavior metrics_actor(caf::event_based_actor* self,
 
 } // namespace
 
-bool needs_user(operation op) {
-  return is_resource_operation(op) || op == operation::auth_logout ||
-         op == operation::auth_me || op == operation::telegram_link_create ||
-         op == operation::telegram_link_delete;
-}
-
 caf::error credentials_error(credential_kind kind) {
   return make_error(errc::authentication_error,
                     kind == credential_kind::none
@@ -234,6 +175,49 @@ caf::error credentials_error(credential_kind kind) {
                       : "malformed Authorization header",
                     "expected: Authorization: Bearer <token>");
 }
+
+namespace handle {
+
+void health(caf::event_based_actor*, const front_deps& deps, api_call& call) {
+  health_report report;
+  report.version = MIYABI_VERSION;
+  report.database = deps.status->database.load(std::memory_order_relaxed);
+  report.telegram_only = report.database == db_state::disabled;
+  report.uptime_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                            clock::now() - deps.status->started)
+                            .count();
+  auto status = report.database == db_state::disconnected ? 503 : 200;
+  call.out->reply({static_cast<uint16_t>(status), std::move(report), {}});
+}
+
+void health_live(caf::event_based_actor*, const front_deps&, api_call& call) {
+  call.out->reply({200, liveness{}, {}});
+}
+
+void metrics(caf::event_based_actor* self, const front_deps& deps,
+             api_call& call) {
+  const auto& token = deps.cfg->metrics_token;
+  if (!token.empty() && (call.request.credentials != credential_kind::bearer ||
+                         !constant_time_equal(call.request.token, token))) {
+    call.out->fail(make_error(errc::authentication_error,
+                              "metrics need the metrics bearer token"));
+    return;
+  }
+  auto out = call.out;
+  ask(
+    self, lookup(self, names::metrics), call.request.meta,
+    [out](std::string& text) {
+      out->reply(
+        {200, text_body{"text/plain; version=0.0.4", std::move(text)}, {}});
+    },
+    [out](caf::error& err) { out->fail(err); }, render_atom::value);
+}
+
+void list_agents(caf::event_based_actor*, const front_deps&, api_call& call) {
+  call.out->reply({200, agent_list{}, {}});
+}
+
+} // namespace handle
 
 caf::actor spawn_front(caf::local_actor* parent, front_deps deps) {
   return parent->spawn(front, std::move(deps));

@@ -24,56 +24,12 @@
 #include <caf/error.hpp>
 
 #include "actors/inputs.hpp"
+#include "actors/operations.hpp"
 #include "actors/replies.hpp"
 
 namespace miyabi::actors {
 
 using clock = std::chrono::steady_clock;
-
-/// What a request asks the service to do: one value per (route, method).
-enum class operation : uint8_t {
-  health,
-  health_live,
-  metrics,
-  openapi,
-  auth_github_start,
-  auth_github_callback,
-  auth_refresh,
-  auth_logout,
-  auth_me,
-  auth_mock,
-  list_repositories,
-  create_repository,
-  get_repository,
-  delete_repository,
-  list_agents,
-  execute_agent,
-  list_executions,
-  get_execution,
-  claim_execution,
-  update_execution,
-  append_log,
-  list_logs,
-  list_workflows,
-  create_workflow,
-  get_workflow,
-  update_workflow,
-  delete_workflow,
-  dashboard_summary,
-  dashboard_recent,
-  telegram_webhook,
-  telegram_link_create,
-  telegram_link_delete,
-  create_worker_token,
-  list_worker_tokens,
-  revoke_worker_token,
-  heartbeat_execution,
-  retry_execution,
-  create_workflow_run,
-  list_workflow_runs,
-  get_workflow_run,
-  cancel_workflow_run,
-};
 
 /// How the request presented credentials in `Authorization`.
 enum class credential_kind : uint8_t {
@@ -110,6 +66,7 @@ struct principal {
 /// A decoded, validated request.
 struct api_request {
   operation op = operation::health;
+  operation_rules rules; ///< from the operation's descriptor
   request_meta meta;
   credential_kind credentials = credential_kind::none;
   std::string token;   ///< the Bearer token when `credentials == bearer`
@@ -151,9 +108,6 @@ struct api_call {
   /// validation errors of the decoders (400, 415, 422).
   std::function<caf::error(api_request&)> complete;
 };
-
-/// Operations that act for a user and need a valid access token.
-bool needs_user(operation op);
 
 /// The 401 for a request to such an operation whose `Authorization` header
 /// is missing or malformed (`kind` is not `bearer`).

@@ -1,11 +1,10 @@
 // The Resources part of api.md (repositories, agent executions and their
-// logs, workflows, dashboard): each operation becomes one database job run
-// on behalf of the authenticated user, answered through the call's
-// responder. Runs inside the front actor that received the call.
-//
-// Errors reach the responder: not_found for missing or other users' rows,
-// conflict / unprocessable_entity from the queries, and the database
-// errors of storage::session.
+// logs, worker tokens, workflows and their runs, dashboard): each operation
+// is one handler of actors/handlers.hpp that runs one database job on
+// behalf of the authenticated user. This header holds what those handlers
+// share with the rest of the actors: their dependencies and the way an
+// execution's status change is announced (Telegram notice in the same
+// transaction, counters and the outbox after the commit).
 #pragma once
 
 #include <memory>
@@ -29,17 +28,6 @@ struct resource_deps {
   std::shared_ptr<worker_token_cache> workers;
   std::shared_ptr<metrics::service_metrics> metrics;
 };
-
-/// True for the operations `handle_resource` serves.
-bool is_resource_operation(operation op);
-
-/// True for the operations a worker token may call (claim, heartbeat,
-/// PATCH, POST logs, GET an execution); others answer it 403.
-bool worker_operation(operation op);
-
-/// Serves one resource operation of an authenticated call.
-void handle_resource(caf::event_based_actor* self, const resource_deps& deps,
-                     api_call& call);
 
 /// Queues the Telegram notices of `changes` in their transaction, so none
 /// is lost.

@@ -12,6 +12,7 @@
 #include "config/errors.hpp"
 #include "config/utf8.hpp"
 #include "http/cursor.hpp"
+#include "http/operations.hpp"
 
 namespace miyabi::http {
 
@@ -299,10 +300,30 @@ caf::error check_query_utf8(const query_map& query) {
 /// Longest text of GitHub's `error` kept for the error envelope, in bytes.
 constexpr size_t max_github_error = 100;
 
-template <class T>
-using decoded = caf::expected<actors::request_input>;
+/// Integer member `key` of `obj` (422 naming `path` otherwise).
+std::optional<int64_t> required_int(const rapidjson::Value& obj,
+                                    const char* key, const std::string& path,
+                                    caf::error& err) {
+  if (!obj.HasMember(key) || !obj[key].IsInt64()) {
+    if (!err)
+      err = bad_field(path + key, "must be an integer");
+    return std::nullopt;
+  }
+  return obj[key].GetInt64();
+}
 
-decoded<void> mock_login(const rapidjson::Value* body) {
+std::string optional_string(const rapidjson::Value& obj, const char* key) {
+  if (obj.IsObject() && obj.HasMember(key) && obj[key].IsString())
+    return {obj[key].GetString(), obj[key].GetStringLength()};
+  return {};
+}
+
+} // namespace
+
+namespace decoders {
+
+decoded mock_login(const request_parts& parts) {
+  const auto* body = parts.body;
   fields f{body};
   actors::mock_login_input in;
   auto id =
@@ -320,8 +341,9 @@ decoded<void> mock_login(const rapidjson::Value* body) {
   return in;
 }
 
-decoded<void> execute(const rapidjson::Value* body,
-                      const request_headers& headers) {
+decoded execute_agent(const request_parts& parts) {
+  const auto* body = parts.body;
+  const auto& headers = parts.headers;
   fields f{body};
   storage::new_execution in;
   auto repo = f.uuid("repository_id", true);
@@ -356,7 +378,8 @@ decoded<void> execute(const rapidjson::Value* body,
   return in;
 }
 
-decoded<void> list_executions(const query_map& query) {
+decoded list_executions(const request_parts& parts) {
+  const auto& query = parts.query;
   storage::execution_filter filter;
   if (auto* status = query_value(query, "status")) {
     if (!actors::known_status(*status))
@@ -386,7 +409,8 @@ decoded<void> list_executions(const query_map& query) {
   return filter;
 }
 
-decoded<void> claim(const rapidjson::Value* body) {
+decoded claim(const request_parts& parts) {
+  const auto* body = parts.body;
   actors::claim_input in;
   if (body == nullptr)
     return in;
@@ -412,7 +436,8 @@ decoded<void> claim(const rapidjson::Value* body) {
   return in;
 }
 
-decoded<void> heartbeat(const rapidjson::Value* body) {
+decoded heartbeat(const request_parts& parts) {
+  const auto* body = parts.body;
   fields f{body};
   storage::heartbeat in;
   auto attempt = f.integer("attempt", true, 1, max_int32);
@@ -424,7 +449,8 @@ decoded<void> heartbeat(const rapidjson::Value* body) {
   return in;
 }
 
-decoded<void> worker_token(const rapidjson::Value* body) {
+decoded worker_token(const request_parts& parts) {
+  const auto* body = parts.body;
   fields f{body};
   storage::new_worker_token in;
   auto name = f.text("name", true, 100, 1);
@@ -441,7 +467,8 @@ decoded<void> worker_token(const rapidjson::Value* body) {
   return in;
 }
 
-decoded<void> workflow_run(const rapidjson::Value* body) {
+decoded workflow_run(const request_parts& parts) {
+  const auto* body = parts.body;
   fields f{body};
   storage::new_workflow_run in;
   auto issue = f.integer("issue_number", true, 1, max_int32);
@@ -452,7 +479,8 @@ decoded<void> workflow_run(const rapidjson::Value* body) {
   return in;
 }
 
-decoded<void> update_execution(const rapidjson::Value* body) {
+decoded update_execution(const request_parts& parts) {
+  const auto* body = parts.body;
   fields f{body};
   storage::execution_update in;
   auto status = f.choice("status", true, actors::known_status, statuses);
@@ -467,7 +495,8 @@ decoded<void> update_execution(const rapidjson::Value* body) {
   return in;
 }
 
-decoded<void> append_log(const rapidjson::Value* body) {
+decoded append_log(const request_parts& parts) {
+  const auto* body = parts.body;
   fields f{body};
   storage::new_log in;
   auto level = f.choice("level", true, actors::known_log_level,
@@ -482,7 +511,8 @@ decoded<void> append_log(const rapidjson::Value* body) {
   return in;
 }
 
-decoded<void> list_logs(const query_map& query) {
+decoded list_logs(const request_parts& parts) {
+  const auto& query = parts.query;
   storage::log_filter filter;
   if (auto* after = query_value(query, "after")) {
     if (!actors::valid_rfc3339(*after))
@@ -501,7 +531,8 @@ decoded<void> list_logs(const query_map& query) {
   return filter;
 }
 
-decoded<void> workflow(const rapidjson::Value* body) {
+decoded workflow(const request_parts& parts) {
+  const auto* body = parts.body;
   fields f{body};
   storage::workflow_input in;
   auto repo = f.uuid("repository_id", true);
@@ -522,25 +553,8 @@ decoded<void> workflow(const rapidjson::Value* body) {
   return in;
 }
 
-/// Integer member `key` of `obj` (422 naming `path` otherwise).
-std::optional<int64_t> required_int(const rapidjson::Value& obj,
-                                    const char* key, const std::string& path,
-                                    caf::error& err) {
-  if (!obj.HasMember(key) || !obj[key].IsInt64()) {
-    if (!err)
-      err = bad_field(path + key, "must be an integer");
-    return std::nullopt;
-  }
-  return obj[key].GetInt64();
-}
-
-std::string optional_string(const rapidjson::Value& obj, const char* key) {
-  if (obj.IsObject() && obj.HasMember(key) && obj[key].IsString())
-    return {obj[key].GetString(), obj[key].GetStringLength()};
-  return {};
-}
-
-decoded<void> telegram_update(const rapidjson::Value* body) {
+decoded telegram_update(const request_parts& parts) {
+  const auto* body = parts.body;
   if (body == nullptr || !body->IsObject())
     return bad_field("body", "must be a JSON object (a Telegram Update)");
   caf::error err;
@@ -602,7 +616,7 @@ decoded<void> telegram_update(const rapidjson::Value* body) {
   return update;
 }
 
-} // namespace
+} // namespace decoders
 
 std::optional<std::string> percent_decode(std::string_view text) {
   std::string out;
@@ -642,99 +656,101 @@ std::string cookie_value(std::string_view header, std::string_view name) {
   return {};
 }
 
+namespace decoders {
+
+decoded refresh(const request_parts& parts) {
+  fields f{parts.body};
+  auto token = f.text("refresh_token", true, 512, 1);
+  if (f.error())
+    return std::move(f.error());
+  return actors::refresh_input{*token};
+}
+
+decoded logout(const request_parts& parts) {
+  actors::logout_input in;
+  if (parts.body == nullptr)
+    return in;
+  fields f{parts.body};
+  in.refresh_token = f.text("refresh_token", false, 512, 1);
+  if (f.error())
+    return std::move(f.error());
+  return in;
+}
+
+decoded github_start(const request_parts& parts) {
+  actors::github_start_input in;
+  if (auto* redirect = query_value(parts.query, "redirect")) {
+    if (!valid_redirect(*redirect))
+      return bad_value("redirect",
+                       "must be a relative path starting with one /");
+    in.redirect = *redirect;
+  }
+  return in;
+}
+
+decoded github_callback(const request_parts& parts) {
+  actors::github_callback_input in;
+  if (auto* error = query_value(parts.query, "error")) {
+    in.error = cut_utf8(*error, max_github_error);
+    return in;
+  }
+  auto* code = query_value(parts.query, "code");
+  auto* state = query_value(parts.query, "state");
+  if (code == nullptr || code->empty() || code->size() > 512)
+    return bad_value("code", "is required");
+  if (state == nullptr || state->empty() || state->size() > 512)
+    return bad_value("state", "is required");
+  in.code = *code;
+  in.state = *state;
+  in.binding = parts.headers.login_cookie;
+  return in;
+}
+
+decoded create_repository(const request_parts& parts) {
+  fields f{parts.body};
+  storage::new_repository in;
+  auto full_name = f.text("full_name", true, 200);
+  in.github_repo_id =
+    f.integer("github_repo_id", false, 1, std::numeric_limits<int64_t>::max());
+  in.default_branch = f.text("default_branch", false, 255, 1);
+  if (f.error())
+    return std::move(f.error());
+  auto split = actors::parse_full_name(*full_name);
+  if (!split)
+    return bad_value("full_name",
+                     "must be owner/name with GitHub's allowed characters");
+  if (in.default_branch && !valid_branch(*in.default_branch))
+    return bad_value("default_branch", "is not a valid branch name");
+  in.owner = std::move(split->first);
+  in.name = std::move(split->second);
+  return in;
+}
+
+decoded list_workflows(const request_parts& parts) {
+  actors::list_workflows_input in;
+  if (auto* repo = query_value(parts.query, "repository_id")) {
+    if (!actors::valid_uuid(*repo))
+      return bad_value("repository_id", "must be a UUID");
+    in.repository_id = *repo;
+  }
+  return in;
+}
+
+} // namespace decoders
+
+caf::expected<actors::request_input>
+decode_input(const operation_descriptor& op, const request_parts& parts) {
+  if (auto err = check_query_utf8(parts.query))
+    return err;
+  if (op.decode == nullptr)
+    return actors::request_input{};
+  return op.decode(parts);
+}
+
 caf::expected<actors::request_input>
 decode_input(operation op, const rapidjson::Value* body, const query_map& query,
              const request_headers& headers) {
-  if (auto err = check_query_utf8(query))
-    return err;
-  switch (op) {
-    case operation::auth_mock: return mock_login(body);
-    case operation::auth_refresh: {
-      fields f{body};
-      auto token = f.text("refresh_token", true, 512, 1);
-      if (f.error())
-        return std::move(f.error());
-      return actors::refresh_input{*token};
-    }
-    case operation::auth_logout: {
-      actors::logout_input in;
-      if (body == nullptr)
-        return in;
-      fields f{body};
-      in.refresh_token = f.text("refresh_token", false, 512, 1);
-      if (f.error())
-        return std::move(f.error());
-      return in;
-    }
-    case operation::auth_github_start: {
-      actors::github_start_input in;
-      if (auto* redirect = query_value(query, "redirect")) {
-        if (!valid_redirect(*redirect))
-          return bad_value("redirect",
-                           "must be a relative path starting with one /");
-        in.redirect = *redirect;
-      }
-      return in;
-    }
-    case operation::auth_github_callback: {
-      actors::github_callback_input in;
-      if (auto* error = query_value(query, "error")) {
-        in.error = cut_utf8(*error, max_github_error);
-        return in;
-      }
-      auto* code = query_value(query, "code");
-      auto* state = query_value(query, "state");
-      if (code == nullptr || code->empty() || code->size() > 512)
-        return bad_value("code", "is required");
-      if (state == nullptr || state->empty() || state->size() > 512)
-        return bad_value("state", "is required");
-      in.code = *code;
-      in.state = *state;
-      in.binding = headers.login_cookie;
-      return in;
-    }
-    case operation::create_repository: {
-      fields f{body};
-      storage::new_repository in;
-      auto full_name = f.text("full_name", true, 200);
-      in.github_repo_id = f.integer("github_repo_id", false, 1,
-                                    std::numeric_limits<int64_t>::max());
-      in.default_branch = f.text("default_branch", false, 255, 1);
-      if (f.error())
-        return std::move(f.error());
-      auto parts = actors::parse_full_name(*full_name);
-      if (!parts)
-        return bad_value("full_name",
-                         "must be owner/name with GitHub's allowed characters");
-      if (in.default_branch && !valid_branch(*in.default_branch))
-        return bad_value("default_branch", "is not a valid branch name");
-      in.owner = std::move(parts->first);
-      in.name = std::move(parts->second);
-      return in;
-    }
-    case operation::execute_agent: return execute(body, headers);
-    case operation::list_executions: return list_executions(query);
-    case operation::claim_execution: return claim(body);
-    case operation::update_execution: return update_execution(body);
-    case operation::append_log: return append_log(body);
-    case operation::list_logs: return list_logs(query);
-    case operation::list_workflows: {
-      actors::list_workflows_input in;
-      if (auto* repo = query_value(query, "repository_id")) {
-        if (!actors::valid_uuid(*repo))
-          return bad_value("repository_id", "must be a UUID");
-        in.repository_id = *repo;
-      }
-      return in;
-    }
-    case operation::create_workflow:
-    case operation::update_workflow: return workflow(body);
-    case operation::telegram_webhook: return telegram_update(body);
-    case operation::heartbeat_execution: return heartbeat(body);
-    case operation::create_worker_token: return worker_token(body);
-    case operation::create_workflow_run: return workflow_run(body);
-    default: return actors::request_input{};
-  }
+  return decode_input(descriptor_of(op), request_parts{body, query, headers});
 }
 
 } // namespace miyabi::http

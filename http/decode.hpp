@@ -30,11 +30,55 @@ struct request_headers {
 /// The value of cookie `name` in a Cookie header, or empty.
 std::string cookie_value(std::string_view header, std::string_view name);
 
-/// The typed input of `op`. `body` is null when the request had none.
-/// Every query name and value must be strict UTF-8 (400 naming the
-/// parameter otherwise), whether or not `op` reads it.
-caf::expected<actors::request_input>
-decode_input(actors::operation op, const rapidjson::Value* body,
-             const query_map& query, const request_headers& headers);
+/// What a decoder reads of a request. `body` is null when the request had
+/// none; query values are already percent-decoded.
+struct request_parts {
+  const rapidjson::Value* body = nullptr;
+  const query_map& query;
+  const request_headers& headers;
+};
+
+/// The typed input of one operation, or its validation error.
+using decoded = caf::expected<actors::request_input>;
+
+/// Decodes the input of one operation (see `operation_descriptor::decode`).
+using input_decoder = decoded (*)(const request_parts& parts);
+
+/// The decoders of the operations that take input, named after them.
+namespace decoders {
+
+decoded mock_login(const request_parts& parts);
+decoded refresh(const request_parts& parts);
+decoded logout(const request_parts& parts);
+decoded github_start(const request_parts& parts);
+decoded github_callback(const request_parts& parts);
+decoded create_repository(const request_parts& parts);
+decoded execute_agent(const request_parts& parts);
+decoded list_executions(const request_parts& parts);
+decoded claim(const request_parts& parts);
+decoded update_execution(const request_parts& parts);
+decoded heartbeat(const request_parts& parts);
+decoded append_log(const request_parts& parts);
+decoded list_logs(const request_parts& parts);
+decoded worker_token(const request_parts& parts);
+decoded list_workflows(const request_parts& parts);
+/// POST and PUT of a workflow share one body.
+decoded workflow(const request_parts& parts);
+decoded workflow_run(const request_parts& parts);
+decoded telegram_update(const request_parts& parts);
+
+} // namespace decoders
+
+struct operation_descriptor;
+
+/// The typed input of the operation `op` describes. Every query name and
+/// value must be strict UTF-8 (400 naming the parameter otherwise), whether
+/// or not the operation reads it.
+decoded decode_input(const operation_descriptor& op,
+                     const request_parts& parts);
+
+/// The same for the operation named `op` (its descriptor is looked up).
+decoded decode_input(actors::operation op, const rapidjson::Value* body,
+                     const query_map& query, const request_headers& headers);
 
 } // namespace miyabi::http

@@ -1,5 +1,7 @@
-// The route table: every path template of api.md with the operation each
-// HTTP method maps to. Built once at start and read-only afterwards, so the
+// The route table: every path template of the descriptor table
+// (http/operations.hpp) with the operation each HTTP method maps to, in a
+// form the matcher walks quickly. Built once at start and read-only
+// afterwards, so the
 // Pistache reactor threads match against it without locks. The template
 // (e.g. `/api/v1/repositories/{id}`) is the `route` label of the metrics;
 // paths that match nothing share the label `unmatched`. Optional routes
@@ -15,39 +17,15 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/messages.hpp"
+#include "http/operations.hpp"
 
 namespace miyabi::http {
-
-/// Methods in the order of metrics::http_metrics::methods.
-enum class method : uint8_t {
-  get,
-  post,
-  put,
-  patch,
-  del,
-  head,
-  options,
-  trace,
-  connect,
-};
-
-constexpr size_t method_count = 9;
-
-std::string_view to_string(method m);
-
-/// What the HTTP layer must do before an operation reaches the actors.
-struct operation_traits {
-  actors::operation op;
-  bool json_body = false; ///< needs a JSON body (415 otherwise)
-  bool database = false;  ///< 503 in telegram-only mode
-  bool head = true;       ///< on a GET: HEAD runs it too (else HEAD is 405)
-};
 
 struct route {
   std::string pattern;               ///< also the metrics label
   std::vector<std::string> segments; ///< `{id}` marks the parameter
-  std::array<std::optional<operation_traits>, method_count> methods;
+  /// The operation of each method, null where the path has none.
+  std::array<const operation_descriptor*, method_count> methods{};
   std::string allow;   ///< the Allow header value
   bool enabled = true; ///< false: an optional route switched off
 };
@@ -83,8 +61,8 @@ class route_table {
   route_match match(std::string_view path) const;
 
   /// The operation of `m` on `route_index`; HEAD uses GET's unless that
-  /// GET has side effects (then nothing: 405).
-  std::optional<operation_traits> find(size_t route_index, method m) const;
+  /// GET has side effects (then null: 405).
+  const operation_descriptor* find(size_t route_index, method m) const;
 
   const std::vector<route>& routes() const { return routes_; }
 

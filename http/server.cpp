@@ -20,7 +20,6 @@
 #include "http/exchange.hpp"
 #include "http/headers.hpp"
 #include "http/json_codec.hpp"
-#include "http/openapi.hpp"
 #include "http/request_guard.hpp"
 #include "http/routes.hpp"
 #include "metrics/metrics.hpp"
@@ -31,7 +30,6 @@ namespace {
 
 namespace Http = Pistache::Http;
 using actors::credential_kind;
-using actors::operation;
 
 /// Bytes a request may take beyond its body (request line and headers).
 constexpr size_t head_allowance = 64 * 1024;
@@ -145,13 +143,6 @@ credential_kind parse_credentials(std::string_view value, std::string& token) {
   return credential_kind::bearer;
 }
 
-/// Operations limited per client address (api.md, Rate limits).
-bool login_limited(operation op) {
-  return op == operation::auth_github_start ||
-         op == operation::auth_github_callback ||
-         op == operation::auth_refresh || op == operation::auth_mock;
-}
-
 /// The client's address: the first X-Forwarded-For entry behind a trusted
 /// front end (Cloud Run appends the client there), else the socket peer.
 std::string client_address(const exchange& ex, std::string_view forwarded_for,
@@ -177,7 +168,7 @@ bool is_json_media_type(std::string_view value) {
 /// unsupported_media_type (415), unprocessable_entity (422).
 struct request_content {
   std::shared_ptr<metrics::service_metrics> metrics;
-  bool json_body = false;
+  const operation_descriptor* op = nullptr;
   std::string path_id;
   std::vector<std::pair<std::string, std::string>> raw_query;
   std::string content_type;
@@ -186,7 +177,7 @@ struct request_content {
 
   caf::error operator()(actors::api_request& r) const {
     auto err = decode(r);
-    if (err && r.op == operation::telegram_webhook)
+    if (err && op->telegram_update)
       metrics->telegram_updates["rejected"].Increment();
     return err;
   }
@@ -209,14 +200,14 @@ struct request_content {
     }
     rapidjson::Document doc;
     const rapidjson::Value* body = nullptr;
-    if (!body_text.empty() || json_body) {
+    if (!body_text.empty() || op->json_body) {
       if (!is_json_media_type(content_type))
         return make_error(errc::unsupported_media_type);
       if (auto err = parse_json(body_text, doc))
         return err;
       body = &doc;
     }
-    auto input = decode_input(r.op, body, query, extra);
+    auto input = decode_input(*op, request_parts{body, query, extra});
     if (!input)
       return std::move(input.error());
     r.input = std::move(*input);
@@ -337,9 +328,7 @@ void api_handler::handle(const Http::Request& req,
     return;
   }
   auto probe = table.find(match.route, method::get);
-  bool exempt = probe && (probe->op == operation::health_live ||
-                          probe->op == operation::health ||
-                          probe->op == operation::metrics);
+  bool exempt = probe && probe->probe;
   // Probes and scrapes stay answerable under overload: a liveness probe
   // failing because the instance is busy would get it restarted.
   if (!exempt &&
@@ -361,7 +350,7 @@ void api_handler::handle(const Http::Request& req,
     ex->empty(204, std::move(headers));
     return;
   }
-  auto traits = table.find(match.route, f.verb);
+  const auto* traits = table.find(match.route, f.verb);
   if (!traits) {
     // The method is checked before anything else about the request.
     ex->fail(make_error(errc::method_not_allowed,
@@ -370,13 +359,12 @@ void api_handler::handle(const Http::Request& req,
              {{"Allow", route.allow}});
     return;
   }
-  if (traits->op == operation::openapi) {
+  if (traits->local_answer) {
     // A static document: nothing for an actor to decide.
-    ex->reply({200, actors::json_text{std::string{openapi_document()}}, {}});
+    ex->reply(traits->local_answer());
     return;
   }
-  if (traits->op == operation::telegram_webhook &&
-      !cfg.telegram_webhook_secret.empty() &&
+  if (traits->telegram_update && !cfg.telegram_webhook_secret.empty() &&
       !actors::constant_time_equal(in.telegram_secret,
                                    cfg.telegram_webhook_secret)) {
     // Checked before the body is even looked at (api.md, Telegram bot).
@@ -390,7 +378,7 @@ void api_handler::handle(const Http::Request& req,
                         "the database is not configured (telegram-only mode)"));
     return;
   }
-  if (login_limited(traits->op)) {
+  if (traits->limit == admission_limit::login) {
     auto address = client_address(*ex, in.forwarded_for, cfg.trust_proxy);
     if (auto wait = ctx_->login_limits.take(address)) {
       ctx_->metrics->rate_limited["auth"].Increment();
@@ -402,6 +390,7 @@ void api_handler::handle(const Http::Request& req,
   actors::api_call call;
   auto& request = call.request;
   request.op = traits->op;
+  request.rules = traits->rules;
   request.meta.request_id = f.request_id;
   request.meta.trace = f.trace;
   request.meta.received = f.received;
@@ -411,7 +400,7 @@ void api_handler::handle(const Http::Request& req,
   request.credentials = parse_credentials(in.authorization, request.token);
   request_content complete;
   complete.metrics = ctx_->metrics;
-  complete.json_body = traits->json_body;
+  complete.op = traits;
   complete.path_id.assign(match.id);
   for (auto i = req.query().parameters_begin();
        i != req.query().parameters_end(); ++i)
@@ -419,9 +408,9 @@ void api_handler::handle(const Http::Request& req,
   complete.content_type = std::move(in.content_type);
   complete.body_text = req.body();
   complete.extra.idempotency_key = std::move(in.idempotency_key);
-  if (request.op == operation::auth_github_callback)
+  if (traits->login_cookie)
     complete.extra.login_cookie = cookie_value(in.cookie, actors::login_cookie);
-  if (actors::needs_user(request.op)) {
+  if (traits->rules.who != actors::caller::anyone) {
     if (request.credentials != credential_kind::bearer) {
       ex->fail(actors::credentials_error(request.credentials));
       return;

@@ -1,5 +1,7 @@
 // The OpenAPI document (http/openapi.json, served at /api/v1/openapi.json)
-// against the route table: every route and method documented, nothing
+// against the descriptor table and the route table built from it: every
+// operation under its operationId with the security its caller rule needs,
+// every route and method documented, nothing
 // documented that the service does not serve, every operation identified
 // and answered, every error answer in the error envelope, every `$ref`
 // resolvable. The checks iterate the table, so a new route without
@@ -19,6 +21,7 @@
 #include <rapidjson/pointer.h>
 
 #include "http/openapi.hpp"
+#include "http/operations.hpp"
 #include "http/routes.hpp"
 
 using namespace miyabi::http;
@@ -101,7 +104,7 @@ struct operation_ref {
 };
 
 /// Every operation object of the document.
-std::vector<operation_ref> operations() {
+std::vector<operation_ref> documented_operations() {
   std::vector<operation_ref> result;
   for (const auto& path : paths().GetObject()) {
     if (!path.value.IsObject())
@@ -289,7 +292,7 @@ BOOST_AUTO_TEST_CASE(the_document_names_no_method_a_route_does_not_support) {
 }
 
 BOOST_AUTO_TEST_CASE(head_and_options_are_described_once_not_per_path) {
-  for (const auto& op : operations()) {
+  for (const auto& op : documented_operations()) {
     BOOST_TEST(op.where.rfind("HEAD ", 0) != 0,
                op.where << ": HEAD belongs in info.description");
     BOOST_TEST(op.where.rfind("OPTIONS ", 0) != 0,
@@ -306,7 +309,7 @@ BOOST_AUTO_TEST_CASE(head_and_options_are_described_once_not_per_path) {
 }
 
 BOOST_AUTO_TEST_CASE(every_operation_has_an_operation_id_and_responses) {
-  auto ops = operations();
+  auto ops = documented_operations();
   BOOST_TEST(!ops.empty());
   for (const auto& op : ops) {
     auto* id = member(*op.op, "operationId");
@@ -330,7 +333,7 @@ BOOST_AUTO_TEST_CASE(every_operation_has_an_operation_id_and_responses) {
 
 BOOST_AUTO_TEST_CASE(operation_ids_are_unique) {
   std::map<std::string, std::string> seen;
-  for (const auto& op : operations()) {
+  for (const auto& op : documented_operations()) {
     auto* id = member(*op.op, "operationId");
     if (id == nullptr || !id->IsString())
       continue; // reported by every_operation_has_an_operation_id_and_responses
@@ -357,7 +360,7 @@ BOOST_AUTO_TEST_CASE(every_error_answer_uses_the_error_envelope) {
                "the envelope does not require " << field);
   auto* properties = member(envelope, "properties");
   BOOST_TEST((properties != nullptr && properties->HasMember("details")));
-  for (const auto& op : operations()) {
+  for (const auto& op : documented_operations()) {
     auto* responses = member(*op.op, "responses");
     if (responses == nullptr || !responses->IsObject())
       continue;
@@ -389,7 +392,7 @@ BOOST_AUTO_TEST_CASE(every_security_requirement_names_a_declared_scheme) {
   auto* schemes = components ? member(*components, "securitySchemes") : nullptr;
   BOOST_REQUIRE_MESSAGE(schemes != nullptr && schemes->IsObject(),
                         "components.securitySchemes is missing");
-  for (const auto& op : operations()) {
+  for (const auto& op : documented_operations()) {
     auto* security = member(*op.op, "security");
     if (security == nullptr)
       continue;
@@ -450,6 +453,67 @@ BOOST_AUTO_TEST_CASE(an_operation_that_needs_a_json_body_documents_it) {
         to_string(m) << " " << r.pattern
                      << " needs its body: requestBody.required");
     }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(descriptors)
+
+/// The operation object of a descriptor's route and method, or null.
+const rapidjson::Value* documented(const operation_descriptor& d) {
+  auto* item = member(paths(), std::string{d.route}.c_str());
+  return item ? member(*item, key_of(d.verb).c_str()) : nullptr;
+}
+
+/// The security scheme names an operation object accepts.
+std::set<std::string> schemes_of(const rapidjson::Value& op) {
+  std::set<std::string> result;
+  auto* security = member(op, "security");
+  if (security == nullptr || !security->IsArray())
+    return result;
+  for (const auto& requirement : security->GetArray())
+    if (requirement.IsObject())
+      for (const auto& scheme : requirement.GetObject())
+        result.emplace(view(scheme.name));
+  return result;
+}
+
+BOOST_AUTO_TEST_CASE(every_descriptor_is_documented_under_its_operation_id) {
+  for (const auto& d : miyabi::http::operations()) {
+    auto* op = documented(d);
+    BOOST_TEST_INFO(to_string(d.verb) << " " << d.route);
+    BOOST_REQUIRE(op != nullptr);
+    auto* id = member(*op, "operationId");
+    BOOST_REQUIRE((id != nullptr && id->IsString()));
+    BOOST_TEST(view(*id) == d.operation_id);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_documented_security_matches_who_may_call) {
+  using miyabi::actors::caller;
+  for (const auto& d : miyabi::http::operations()) {
+    auto* op = documented(d);
+    if (op == nullptr)
+      continue; // reported by every_descriptor_is_documented_...
+    BOOST_TEST_INFO(to_string(d.verb) << " " << d.route);
+    auto schemes = schemes_of(*op);
+    BOOST_TEST(schemes.count("bearerAuth") == (d.rules.who != caller::anyone));
+    BOOST_TEST(schemes.count("workerToken") ==
+               (d.rules.who == caller::user_or_worker));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_operation_has_one_descriptor_and_a_way_to_run) {
+  using miyabi::actors::owner;
+  std::set<int> seen;
+  for (const auto& d : miyabi::http::operations()) {
+    BOOST_TEST_INFO(d.operation_id);
+    BOOST_TEST(seen.insert(static_cast<int>(d.op)).second);
+    BOOST_TEST(&descriptor_of(d.op) == &d);
+    bool front = d.rules.by == owner::front;
+    BOOST_TEST(front == (d.rules.handler != nullptr || d.local_answer));
+    BOOST_TEST(!(d.json_body && d.decode == nullptr));
   }
 }
 

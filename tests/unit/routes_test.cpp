@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(unknown_paths_share_the_unmatched_label) {
 BOOST_AUTO_TEST_CASE(head_uses_the_get_operation) {
   auto m = table().match("/api/v1/health");
   auto head = table().find(m.route, method::head);
-  BOOST_REQUIRE(head.has_value());
+  BOOST_REQUIRE(head != nullptr);
   BOOST_TEST(static_cast<int>(head->op) == static_cast<int>(operation::health));
 }
 
@@ -66,7 +66,7 @@ BOOST_AUTO_TEST_CASE(the_allow_header_lists_every_supported_method) {
              "GET, PUT, DELETE, HEAD, OPTIONS");
   auto webhook = table().match("/api/v1/telegram/webhook");
   BOOST_TEST(table().routes()[webhook.route].allow == "POST, OPTIONS");
-  BOOST_TEST(!table().find(webhook.route, method::get).has_value());
+  BOOST_TEST(table().find(webhook.route, method::get) == nullptr);
 }
 
 BOOST_AUTO_TEST_CASE(mock_login_is_an_unknown_path_unless_switched_on) {
@@ -84,7 +84,7 @@ BOOST_AUTO_TEST_CASE(mock_login_is_an_unknown_path_unless_switched_on) {
   auto found = on.match("/api/v1/auth/mock");
   BOOST_REQUIRE(found.route != on.unmatched());
   auto traits = on.find(found.route, method::post);
-  BOOST_REQUIRE(traits.has_value());
+  BOOST_REQUIRE(traits != nullptr);
   BOOST_TEST(static_cast<int>(traits->op) ==
              static_cast<int>(operation::auth_mock));
 }
