@@ -13,11 +13,11 @@
 #include <curl/curl.h>
 
 #include "actors/service.hpp"
-#include "actors/status.hpp"
 #include "actors/supervision.hpp"
-#include "config/errors.hpp"
-#include "config/log.hpp"
+#include "base/errors.hpp"
+#include "base/log.hpp"
 #include "config/settings.hpp"
+#include "domain/status.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
 #include "metrics/metrics.hpp"
@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
     log::warning(warning);
 
   auto status =
-    std::make_shared<actors::service_status>(cfg->database_enabled());
+    std::make_shared<domain::service_status>(cfg->database_enabled());
   if (cfg->database_enabled()) {
     // Migrate before serving when the database is there; a changed
     // migration stops the start. Unreachable: start degraded, the database
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     if (report) {
       for (const auto& name : report->applied)
         log::info("migration applied", {{"migration", name}});
-      status->database = actors::db_state::connected;
+      status->database = domain::db_state::connected;
     } else if (is(report.error(), errc::connection_lost)) {
       log::warning("database unreachable at start; serving degraded until it "
                    "answers");

@@ -12,7 +12,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include "actors/messages.hpp"
-#include "config/errors.hpp"
+#include "base/errors.hpp"
 
 namespace miyabi::actors {
 

@@ -8,15 +8,15 @@
 #include <caf/stateful_actor.hpp>
 #include <rapidjson/document.h>
 
-#include "actors/crypto.hpp"
 #include "actors/db.hpp"
-#include "actors/jwt.hpp"
 #include "actors/outbound.hpp"
 #include "actors/supervision.hpp"
 #include "actors/token_verifier.hpp"
-#include "config/errors.hpp"
-#include "config/json.hpp"
-#include "config/log.hpp"
+#include "base/crypto.hpp"
+#include "base/errors.hpp"
+#include "base/json.hpp"
+#include "base/log.hpp"
+#include "domain/jwt.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/users.hpp"
 
@@ -67,21 +67,21 @@ caf::error login_failed(auth_actor self, const char* reason, errc code,
 
 /// Signs an access token for `u` and completes the token response; an
 /// internal_error when no token id can be drawn or signing fails.
-caf::expected<token_response> tokens_for(auth_actor self, storage::user u,
-                                         std::string refresh_token) {
+caf::expected<domain::token_response>
+tokens_for(auth_actor self, storage::user u, std::string refresh_token) {
   auto& st = self->state;
   auto now = unix_now();
-  auto jti = random_id();
+  auto jti = crypto::random_id();
   if (!jti)
     return std::move(jti.error());
-  access_claims claims;
+  domain::access_claims claims;
   claims.sub = u.id;
   claims.github_id = u.github_id;
   claims.jti = std::move(*jti);
   claims.iat = now;
   claims.nbf = now;
   claims.exp = now + st.cfg->jwt_expiration.count();
-  token_response out;
+  domain::token_response out;
   auto signed_token = st.tokens->sign(claims);
   if (!signed_token) {
     log::error("could not sign an access token");
@@ -102,14 +102,14 @@ template <class Finish>
 void login(auth_actor self, const request_meta& meta,
            storage::user_profile profile, caf::response_promise rp,
            Finish finish) {
-  auto drawn = random_token(32);
+  auto drawn = crypto::random_token(32);
   if (!drawn) {
     rp.deliver(std::move(drawn.error()));
     return;
   }
   auto refresh = std::move(*drawn);
   storage::refresh_grant grant;
-  grant.token_hash = sha256_hex(refresh);
+  grant.token_hash = crypto::sha256_hex(refresh);
   grant.ttl_seconds = self->state.cfg->refresh_token_ttl.count();
   query<storage::user>(
     self, meta, "login", storage::access::write_once,
@@ -134,7 +134,7 @@ void login(auth_actor self, const request_meta& meta,
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
-api_reply token_reply(token_response tokens) {
+api_reply token_reply(domain::token_response tokens) {
   return {200, std::move(tokens), {}};
 }
 
@@ -146,8 +146,8 @@ struct refresh_result {
 };
 
 void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
-  const auto& in = std::get<refresh_input>(call.request.input);
-  auto drawn = random_token(32);
+  const auto& in = std::get<domain::refresh_input>(call.request.input);
+  auto drawn = crypto::random_token(32);
   if (!drawn) {
     rp.deliver(std::move(drawn.error()));
     return;
@@ -156,7 +156,8 @@ void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
   auto ttl = self->state.cfg->refresh_token_ttl.count();
   query<refresh_result>(
     self, call.request.meta, "refresh", storage::access::write_once,
-    [hash = sha256_hex(in.refresh_token), next_hash = sha256_hex(next),
+    [hash = crypto::sha256_hex(in.refresh_token),
+     next_hash = crypto::sha256_hex(next),
      ttl](pqxx::transaction_base& tx) -> caf::expected<refresh_result> {
       refresh_result result;
       auto check = storage::present_refresh_token(tx, hash);
@@ -197,9 +198,9 @@ void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
 void logout(auth_actor self, api_call& call, caf::response_promise rp) {
   const auto& who = *call.request.user;
   std::optional<std::string> refresh_hash;
-  if (const auto* in = std::get_if<logout_input>(&call.request.input);
+  if (const auto* in = std::get_if<domain::logout_input>(&call.request.input);
       in != nullptr && in->refresh_token)
-    refresh_hash = sha256_hex(*in->refresh_token);
+    refresh_hash = crypto::sha256_hex(*in->refresh_token);
   query<bool>(
     self, call.request.meta, "logout", storage::access::write,
     [who, refresh_hash](pqxx::transaction_base& tx) -> caf::expected<bool> {
@@ -227,7 +228,8 @@ void me(auth_actor self, api_call& call, caf::response_promise rp) {
     },
     [self, rp](std::optional<storage::user>& u) mutable {
       if (!u) {
-        rp.deliver(self->state.tokens->refuse(jwt_failure::missing_claim));
+        rp.deliver(
+          self->state.tokens->refuse(domain::jwt_failure::missing_claim));
         return;
       }
       rp.deliver(api_reply{200, std::move(*u), {}});
@@ -242,7 +244,7 @@ void mock(auth_actor self, api_call& call, caf::response_promise rp) {
     rp.deliver(make_error(errc::not_found, "no such route"));
     return;
   }
-  auto profile = std::get<mock_login_input>(call.request.input).profile;
+  auto profile = std::get<domain::mock_login_input>(call.request.input).profile;
   login(self, call.request.meta, std::move(profile), rp, token_reply);
 }
 
@@ -266,9 +268,9 @@ void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
       make_error(errc::service_unavailable, "GitHub login is not configured"));
     return;
   }
-  auto state = random_token(32);
-  auto binding = random_token(32);
-  auto verifier = random_token(32);
+  auto state = crypto::random_token(32);
+  auto binding = crypto::random_token(32);
+  auto verifier = crypto::random_token(32);
   for (auto* drawn : {&state, &binding, &verifier}) {
     if (!*drawn) {
       rp.deliver(std::move(drawn->error()));
@@ -276,16 +278,18 @@ void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
     }
   }
   storage::oauth_state row;
-  row.state_hash = sha256_hex(*state);
-  row.binding_hash = sha256_hex(*binding);
+  row.state_hash = crypto::sha256_hex(*state);
+  row.binding_hash = crypto::sha256_hex(*binding);
   row.code_verifier = *verifier;
-  row.redirect_path = std::get<github_start_input>(call.request.input).redirect;
-  auto location = cfg.github_oauth_url + "/login/oauth/authorize?client_id=" +
-                  url_encode(cfg.github_client_id) +
-                  "&redirect_uri=" + url_encode(cfg.github_callback_url) +
-                  "&scope=read%3Auser%20user%3Aemail&state=" + *state +
-                  "&code_challenge=" + base64url_encode(sha256(*verifier)) +
-                  "&code_challenge_method=S256";
+  row.redirect_path =
+    std::get<domain::github_start_input>(call.request.input).redirect;
+  auto location =
+    cfg.github_oauth_url +
+    "/login/oauth/authorize?client_id=" + url_encode(cfg.github_client_id) +
+    "&redirect_uri=" + url_encode(cfg.github_callback_url) +
+    "&scope=read%3Auser%20user%3Aemail&state=" + *state +
+    "&code_challenge=" + crypto::base64url_encode(crypto::sha256(*verifier)) +
+    "&code_challenge_method=S256";
   query<bool>(
     self, call.request.meta, "store_oauth_state", storage::access::write_once,
     [row](pqxx::transaction_base& tx) {
@@ -345,9 +349,9 @@ std::optional<std::string> pick_email(const std::string& body) {
 
 /// Redirect to the frontend with the tokens in the fragment (never the
 /// query: fragments are not sent to servers or logged by proxies).
-std::function<api_reply(token_response)>
+std::function<api_reply(domain::token_response)>
 redirect_to_frontend(const config::settings& cfg, std::string path) {
-  return [&cfg, path = std::move(path)](token_response t) {
+  return [&cfg, path = std::move(path)](domain::token_response t) {
     auto location =
       cfg.frontend_url + path + "#access_token=" + t.access_token +
       "&refresh_token=" + t.refresh_token +
@@ -477,7 +481,7 @@ void github_callback(auth_actor self, api_call& call,
       make_error(errc::service_unavailable, "GitHub login is not configured"));
     return;
   }
-  auto in = std::get<github_callback_input>(call.request.input);
+  auto in = std::get<domain::github_callback_input>(call.request.input);
   if (!in.error.empty()) {
     rp.deliver(login_failed(self, "github_denied", errc::validation_error,
                             "GitHub login was not completed: " + in.error));
@@ -492,13 +496,13 @@ void github_callback(auth_actor self, api_call& call,
   auto meta = call.request.meta;
   query<std::optional<storage::taken_state>>(
     self, meta, "take_oauth_state", storage::access::write_once,
-    [hash = sha256_hex(in.state)](pqxx::transaction_base& tx) {
+    [hash = crypto::sha256_hex(in.state)](pqxx::transaction_base& tx) {
       return storage::take_oauth_state(tx, hash);
     },
     [self, meta, in, rp](std::optional<storage::taken_state>& taken) mutable {
       if (!taken || taken->expired ||
-          !constant_time_equal(taken->state.binding_hash,
-                               sha256_hex(in.binding))) {
+          !crypto::constant_time_equal(taken->state.binding_hash,
+                                       crypto::sha256_hex(in.binding))) {
         rp.deliver(login_failed(self, "state", errc::validation_error,
                                 "the login state is unknown, expired, used "
                                 "or belongs to another browser"));

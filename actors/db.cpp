@@ -13,8 +13,8 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/supervision.hpp"
-#include "config/errors.hpp"
-#include "config/log.hpp"
+#include "base/errors.hpp"
+#include "base/log.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/database_url.hpp"
 #include "storage/maintenance.hpp"
@@ -151,7 +151,7 @@ struct monitor_state {
 
 caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
                          storage::session_config cfg,
-                         std::shared_ptr<service_status> status,
+                         std::shared_ptr<domain::service_status> status,
                          std::shared_ptr<metrics::service_metrics> metrics,
                          milliseconds interval, milliseconds purge_period) {
   cfg.application_name = "miyabi-api-monitor";
@@ -170,7 +170,7 @@ caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
       // session connect logs a warning, and the outage is reported once
       // below, on the change of state, not on every tick.
       caf::error err;
-      if (status->database.load() != db_state::connected &&
+      if (status->database.load() != domain::db_state::connected &&
           !storage::accepts_connections(st.conninfo))
         err = make_error(errc::connection_lost, "the database is unavailable");
       else
@@ -190,16 +190,17 @@ caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
           return;
         }
       }
-      auto now_state =
-        !err && st.migrated ? db_state::connected : db_state::disconnected;
+      auto now_state = !err && st.migrated ? domain::db_state::connected
+                                           : domain::db_state::disconnected;
       auto before = status->database.exchange(now_state);
       if (before != now_state) {
-        if (now_state == db_state::connected)
+        if (now_state == domain::db_state::connected)
           log::info("database connected");
         else
           log::warning("database unreachable; database routes answer 503");
       }
-      if (now_state == db_state::connected && clock::now() >= st.next_purge) {
+      if (now_state == domain::db_state::connected &&
+          clock::now() >= st.next_purge) {
         st.next_purge = clock::now() + purge_period;
         auto purged = st.db->run(
           [](pqxx::transaction_base& tx) -> caf::expected<std::any> {
@@ -237,7 +238,7 @@ struct pool_state {
   static inline const char* name = "db_pool";
   std::shared_ptr<const config::settings> cfg;
   std::shared_ptr<metrics::service_metrics> metrics;
-  std::shared_ptr<service_status> status;
+  std::shared_ptr<domain::service_status> status;
   storage::session_config session_cfg;
   std::vector<slot> slots;
   std::deque<size_t> idle;
@@ -341,7 +342,7 @@ size_t client_jobs_queued(pool_actor self) {
 
 void submit(pool_actor self, pending_job p) {
   auto& st = self->state;
-  if (st.status->database.load() == db_state::disconnected) {
+  if (st.status->database.load() == domain::db_state::disconnected) {
     settle(
       p.job, p.rp,
       make_error(errc::service_unavailable, "the database is unavailable"));
@@ -377,7 +378,7 @@ std::optional<size_t> slot_of(pool_actor self, const caf::actor_addr& addr) {
 caf::behavior db_pool(pool_actor self,
                       std::shared_ptr<const config::settings> cfg,
                       std::shared_ptr<metrics::service_metrics> metrics,
-                      std::shared_ptr<service_status> status) {
+                      std::shared_ptr<domain::service_status> status) {
   auto& init = self->state;
   init.cfg = std::move(cfg);
   init.metrics = std::move(metrics);
@@ -493,7 +494,7 @@ void db_outcome::settle(caf::expected<std::any> result) {
 caf::actor spawn_db_pool(caf::local_actor* parent,
                          std::shared_ptr<const config::settings> cfg,
                          std::shared_ptr<metrics::service_metrics> metrics,
-                         std::shared_ptr<service_status> status) {
+                         std::shared_ptr<domain::service_status> status) {
   return parent->spawn(db_pool, std::move(cfg), std::move(metrics),
                        std::move(status));
 }

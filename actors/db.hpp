@@ -32,8 +32,8 @@
 #include "actors/ask.hpp"
 #include "actors/messages.hpp"
 #include "actors/names.hpp"
-#include "actors/status.hpp"
 #include "config/settings.hpp"
+#include "domain/status.hpp"
 #include "storage/session.hpp"
 
 namespace miyabi::metrics {
@@ -82,7 +82,7 @@ struct db_result {
 caf::actor spawn_db_pool(caf::local_actor* parent,
                          std::shared_ptr<const config::settings> cfg,
                          std::shared_ptr<metrics::service_metrics> metrics,
-                         std::shared_ptr<service_status> status);
+                         std::shared_ptr<domain::service_status> status);
 
 /// Wraps `work` (a callable taking `pqxx::transaction_base&` and returning
 /// `caf::expected<T>`) into a job.

@@ -4,17 +4,17 @@
 #include <caf/local_actor.hpp>
 
 #include "actors/ask.hpp"
-#include "actors/crypto.hpp"
 #include "actors/db.hpp"
 #include "actors/handlers.hpp"
 #include "actors/messages.hpp"
 #include "actors/names.hpp"
-#include "actors/rate_limit.hpp"
 #include "actors/resources.hpp"
 #include "actors/supervision.hpp"
 #include "actors/token_verifier.hpp"
 #include "actors/worker_tokens.hpp"
-#include "config/errors.hpp"
+#include "base/crypto.hpp"
+#include "base/errors.hpp"
+#include "domain/rate_limit.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/workers.hpp"
 
@@ -85,7 +85,7 @@ void authenticate_worker(caf::event_based_actor* self, const front_deps& deps,
     call.out->fail(invalid_worker_token(deps));
     return;
   }
-  auto hash = sha256_hex(call.request.token);
+  auto hash = crypto::sha256_hex(call.request.token);
   if (auto who = deps.workers->find(hash)) {
     call.request.user = std::move(*who);
     dispatch_authenticated(self, deps, call);
@@ -179,26 +179,27 @@ caf::error credentials_error(credential_kind kind) {
 namespace handle {
 
 void health(caf::event_based_actor*, const front_deps& deps, api_call& call) {
-  health_report report;
+  domain::health_report report;
   report.version = MIYABI_VERSION;
   report.database = deps.status->database.load(std::memory_order_relaxed);
-  report.telegram_only = report.database == db_state::disabled;
+  report.telegram_only = report.database == domain::db_state::disabled;
   report.uptime_seconds = std::chrono::duration_cast<std::chrono::seconds>(
                             clock::now() - deps.status->started)
                             .count();
-  auto status = report.database == db_state::disconnected ? 503 : 200;
+  auto status = report.database == domain::db_state::disconnected ? 503 : 200;
   call.out->reply({static_cast<uint16_t>(status), std::move(report), {}});
 }
 
 void health_live(caf::event_based_actor*, const front_deps&, api_call& call) {
-  call.out->reply({200, liveness{}, {}});
+  call.out->reply({200, domain::liveness{}, {}});
 }
 
 void metrics(caf::event_based_actor* self, const front_deps& deps,
              api_call& call) {
   const auto& token = deps.cfg->metrics_token;
-  if (!token.empty() && (call.request.credentials != credential_kind::bearer ||
-                         !constant_time_equal(call.request.token, token))) {
+  if (!token.empty() &&
+      (call.request.credentials != credential_kind::bearer ||
+       !crypto::constant_time_equal(call.request.token, token))) {
     call.out->fail(make_error(errc::authentication_error,
                               "metrics need the metrics bearer token"));
     return;
@@ -208,13 +209,15 @@ void metrics(caf::event_based_actor* self, const front_deps& deps,
     self, lookup(self, names::metrics), call.request.meta,
     [out](std::string& text) {
       out->reply(
-        {200, text_body{"text/plain; version=0.0.4", std::move(text)}, {}});
+        {200,
+         domain::text_body{"text/plain; version=0.0.4", std::move(text)},
+         {}});
     },
     [out](caf::error& err) { out->fail(err); }, render_atom::value);
 }
 
 void list_agents(caf::event_based_actor*, const front_deps&, api_call& call) {
-  call.out->reply({200, agent_list{}, {}});
+  call.out->reply({200, domain::agent_list{}, {}});
 }
 
 } // namespace handle

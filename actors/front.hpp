@@ -15,25 +15,28 @@
 #include <caf/fwd.hpp>
 
 #include "actors/resources.hpp"
-#include "actors/status.hpp"
 #include "config/settings.hpp"
+#include "domain/status.hpp"
 
 namespace miyabi::metrics {
 class service_metrics;
 } // namespace miyabi::metrics
 
+namespace miyabi::domain {
+class rate_limiter;
+} // namespace miyabi::domain
+
 namespace miyabi::actors {
 
 class token_verifier;
-class rate_limiter;
 
 struct front_deps {
   std::shared_ptr<const config::settings> cfg;
-  std::shared_ptr<service_status> status;
+  std::shared_ptr<domain::service_status> status;
   std::shared_ptr<metrics::service_metrics> metrics;
   std::shared_ptr<const token_verifier> tokens;
   /// Writes per caller (WRITE_RATE_PER_MINUTE), shared by the front actors.
-  std::shared_ptr<rate_limiter> writes;
+  std::shared_ptr<domain::rate_limiter> writes;
   /// Verified worker tokens, shared by the front actors.
   std::shared_ptr<worker_token_cache> workers;
   /// What the resource operations need (lease policy, the same cache).

@@ -8,10 +8,10 @@
 #include "actors/ask.hpp"
 #include "actors/names.hpp"
 #include "actors/outbound.hpp"
-#include "actors/rules.hpp"
-#include "config/json.hpp"
-#include "config/log.hpp"
-#include "config/utf8.hpp"
+#include "base/json.hpp"
+#include "base/log.hpp"
+#include "base/utf8.hpp"
+#include "domain/rules.hpp"
 
 namespace miyabi::actors {
 
@@ -112,24 +112,24 @@ void post_issue(caf::event_based_actor* self, const config::settings& cfg,
           doc.HasMember("html_url") && doc["html_url"].IsString() &&
           valid_utf8(
             {doc["html_url"].GetString(), doc["html_url"].GetStringLength()})) {
-        done(issue_created_text(ja, doc["number"].GetInt64(),
-                                doc["html_url"].GetString()));
+        done(domain::issue_created_text(ja, doc["number"].GetInt64(),
+                                        doc["html_url"].GetString()));
         return;
       }
       log::warning("GitHub refused to create an issue",
                    {{"status", static_cast<int64_t>(out.status)}});
-      done(
-        issue_failed_text(ja, "GitHub answered " + std::to_string(out.status)));
+      done(domain::issue_failed_text(ja, "GitHub answered " +
+                                           std::to_string(out.status)));
     },
     [ja, done](caf::error&) {
-      done(issue_failed_text(ja, "GitHub did not answer in time"));
+      done(domain::issue_failed_text(ja, "GitHub did not answer in time"));
     },
     std::move(call));
 }
 
 } // namespace
 
-std::string encode_task(const issue_request& req) {
+std::string encode_task(const domain::issue_request& req) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
   w.StartObject();
@@ -147,8 +147,8 @@ std::string encode_task(const issue_request& req) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-std::optional<issue_request> decode_task(const std::string& payload,
-                                         int64_t chat_id) {
+std::optional<domain::issue_request> decode_task(const std::string& payload,
+                                                 int64_t chat_id) {
   rapidjson::Document doc;
   auto malformed = parse_json(payload, doc);
   if (malformed || !doc.IsObject())
@@ -158,7 +158,7 @@ std::optional<issue_request> decode_task(const std::string& payload,
              ? std::string{doc[key].GetString(), doc[key].GetStringLength()}
              : std::string{};
   };
-  issue_request req;
+  domain::issue_request req;
   req.chat_id = chat_id;
   req.title = text("title");
   req.body = text("body");
@@ -188,7 +188,8 @@ std::optional<drafted_issue> parse_draft(const std::string& content) {
   auto title = text("title", 256);
   auto body = text("body", 65536);
   auto agent = text("agent", 32);
-  if (!title || title->empty() || !body || !agent || !known_agent_type(*agent))
+  if (!title || title->empty() || !body || !agent ||
+      !domain::known_agent_type(*agent))
     return std::nullopt;
   if (!doc.HasMember("labels") || !doc["labels"].IsArray() ||
       doc["labels"].Size() > 10)
@@ -205,7 +206,7 @@ std::optional<drafted_issue> parse_draft(const std::string& content) {
 }
 
 void create_issue(caf::event_based_actor* self, const config::settings& cfg,
-                  issue_request req, clock::time_point deadline,
+                  domain::issue_request req, clock::time_point deadline,
                   std::function<void(std::string)> done) {
   bool ja = req.japanese;
   if (req.message.empty()) {
@@ -245,8 +246,9 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
       if (!draft) {
         log::warning("the LLM's answer was not a usable issue",
                      {{"status", static_cast<int64_t>(out.status)}});
-        done(issue_failed_text(ja, "the assistant's answer was not a usable "
-                                   "issue; try /issue TITLE"));
+        done(domain::issue_failed_text(
+          ja, "the assistant's answer was not a usable "
+              "issue; try /issue TITLE"));
         return;
       }
       draft->labels.push_back("agent:" + draft->agent);
@@ -255,8 +257,9 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
                  done);
     },
     [ja, done](caf::error&) {
-      done(issue_failed_text(ja, "the assistant did not answer in time; try "
-                                 "/issue TITLE"));
+      done(domain::issue_failed_text(
+        ja, "the assistant did not answer in time; try "
+            "/issue TITLE"));
     },
     std::move(call));
 }

@@ -12,9 +12,9 @@
 
 #include <caf/fwd.hpp>
 
-#include "actors/bot.hpp"
 #include "actors/messages.hpp"
 #include "config/settings.hpp"
+#include "domain/bot.hpp"
 
 namespace miyabi::actors {
 
@@ -31,13 +31,13 @@ struct drafted_issue {
 std::optional<drafted_issue> parse_draft(const std::string& content);
 
 /// The JSON payload of a queued `create_issue` outbox task, and back.
-std::string encode_task(const issue_request& req);
-std::optional<issue_request> decode_task(const std::string& payload,
-                                         int64_t chat_id);
+std::string encode_task(const domain::issue_request& req);
+std::optional<domain::issue_request> decode_task(const std::string& payload,
+                                                 int64_t chat_id);
 
 /// Runs the flow for `req` and calls `done` with the text for the chat.
 void create_issue(caf::event_based_actor* self, const config::settings& cfg,
-                  issue_request req, clock::time_point deadline,
+                  domain::issue_request req, clock::time_point deadline,
                   std::function<void(std::string)> done);
 
 } // namespace miyabi::actors

@@ -7,7 +7,7 @@
 #include "actors/db.hpp"
 #include "actors/resources.hpp"
 #include "actors/supervision.hpp"
-#include "config/log.hpp"
+#include "base/log.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/executions.hpp"
 

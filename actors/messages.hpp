@@ -23,9 +23,9 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 
-#include "actors/inputs.hpp"
 #include "actors/operations.hpp"
-#include "actors/replies.hpp"
+#include "domain/inputs.hpp"
+#include "domain/replies.hpp"
 
 namespace miyabi::actors {
 
@@ -71,7 +71,7 @@ struct api_request {
   credential_kind credentials = credential_kind::none;
   std::string token;   ///< the Bearer token when `credentials == bearer`
   std::string path_id; ///< the `{id}` path segment, already validated
-  request_input input; ///< the decoded body or query, per operation
+  domain::request_input input;   ///< the decoded body or query, per operation
   std::optional<principal> user; ///< set once the token was verified
   bool write = false; ///< POST, PUT, PATCH or DELETE (WRITE_RATE_PER_MINUTE)
 };
@@ -79,7 +79,7 @@ struct api_request {
 /// A successful answer: status code, body and extra headers.
 struct api_reply {
   uint16_t status = 200;
-  reply_body body;
+  domain::reply_body body;
   std::vector<std::pair<std::string, std::string>> headers;
 };
 

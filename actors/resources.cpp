@@ -2,14 +2,14 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include "actors/bot.hpp"
-#include "actors/crypto.hpp"
 #include "actors/db.hpp"
 #include "actors/front.hpp"
 #include "actors/handlers.hpp"
-#include "actors/rules.hpp"
 #include "actors/worker_tokens.hpp"
-#include "config/errors.hpp"
+#include "base/crypto.hpp"
+#include "base/errors.hpp"
+#include "domain/bot.hpp"
+#include "domain/rules.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/dashboard.hpp"
 #include "storage/executions.hpp"
@@ -121,11 +121,11 @@ void change(caf::event_based_actor* self, const resource_deps& deps,
 caf::error notify(transaction_base& tx,
                   const std::vector<storage::execution_change>& changes) {
   for (const auto& c : changes) {
-    if (!notifies(c.execution.status) ||
+    if (!domain::notifies(c.execution.status) ||
         c.previous_status == c.execution.status)
       continue;
-    auto queued =
-      storage::enqueue_for_user(tx, c.user_id, execution_notice_text(c));
+    auto queued = storage::enqueue_for_user(tx, c.user_id,
+                                            domain::execution_notice_text(c));
     if (!queued)
       return std::move(queued.error());
   }
@@ -241,7 +241,7 @@ void get_execution(caf::event_based_actor* self, const front_deps&,
 
 void claim_execution(caf::event_based_actor* self, const front_deps& deps,
                      api_call& call) {
-  const auto& input = std::get<claim_input>(call.request.input);
+  const auto& input = std::get<domain::claim_input>(call.request.input);
   storage::claim_request req;
   req.agent_types = input.agent_types;
   req.repository_id = input.repository_id;
@@ -270,7 +270,7 @@ void claim_execution(caf::event_based_actor* self, const front_deps& deps,
 void update_execution(caf::event_based_actor* self, const front_deps& deps,
                       api_call& call) {
   auto input = std::get<storage::execution_update>(call.request.input);
-  input.finishes = finishing_status(input.status);
+  input.finishes = domain::finishing_status(input.status);
   auto scope = worker_scope_of(call);
   if (scope && !input.attempt) {
     call.out->fail(make_error(errc::validation_error,
@@ -282,7 +282,8 @@ void update_execution(caf::event_based_actor* self, const front_deps& deps,
     self, deps.resources, call, "update_execution",
     [user = user_of(call), id = call.request.path_id, input, scope,
      lease = deps.resources.lease](transaction_base& tx) {
-      return storage::update_execution(tx, user, id, input, transition_allowed,
+      return storage::update_execution(tx, user, id, input,
+                                       domain::transition_allowed,
                                        scope ? &*scope : nullptr, lease);
     },
     [](std::vector<storage::execution_change>& changes) -> api_reply {
@@ -347,7 +348,7 @@ void create_worker_token(caf::event_based_actor* self, const front_deps&,
     self, call, "create_worker_token", 201,
     [user = user_of(call),
      input = std::get<storage::new_worker_token>(call.request.input),
-     hash = sha256_hex(*token), token = *token](
+     hash = crypto::sha256_hex(*token), token = *token](
       transaction_base& tx) -> caf::expected<storage::worker_token> {
       auto created = storage::create_worker_token(tx, user, input, hash);
       if (created)
@@ -391,8 +392,8 @@ void list_workflows(caf::event_based_actor* self, const front_deps&,
   answer<std::vector<storage::workflow>>(
     self, call, "list_workflows", 200,
     [user = user_of(call),
-     repo = std::get<list_workflows_input>(call.request.input).repository_id](
-      transaction_base& tx) {
+     repo = std::get<domain::list_workflows_input>(call.request.input)
+              .repository_id](transaction_base& tx) {
       return storage::list_workflows(tx, user, repo);
     });
 }

@@ -20,13 +20,13 @@
 #include "actors/names.hpp"
 #include "actors/outbound.hpp"
 #include "actors/outbox.hpp"
-#include "actors/rate_limit.hpp"
 #include "actors/supervision.hpp"
 #include "actors/telegram.hpp"
 #include "actors/token_verifier.hpp"
 #include "actors/worker_tokens.hpp"
-#include "config/errors.hpp"
-#include "config/log.hpp"
+#include "base/errors.hpp"
+#include "base/log.hpp"
+#include "domain/rate_limit.hpp"
 #include "metrics/metrics.hpp"
 
 namespace miyabi::actors {
@@ -50,7 +50,7 @@ caf::actor_system_config make_config(const config::settings& cfg) {
 struct service::impl {
   impl(std::shared_ptr<const config::settings> cfg_ptr,
        std::shared_ptr<metrics::service_metrics> metrics_ptr,
-       std::shared_ptr<service_status> status_ptr)
+       std::shared_ptr<domain::service_status> status_ptr)
       : cfg(std::move(cfg_ptr)), metrics(std::move(metrics_ptr)),
         status(std::move(status_ptr)), sys_cfg(make_config(*cfg)),
         sys(sys_cfg) {}
@@ -79,7 +79,7 @@ struct service::impl {
 
   std::shared_ptr<const config::settings> cfg;
   std::shared_ptr<metrics::service_metrics> metrics;
-  std::shared_ptr<service_status> status;
+  std::shared_ptr<domain::service_status> status;
   caf::actor_system_config sys_cfg;
   caf::actor_system sys;
   std::vector<caf::actor> supervisors; ///< in start order
@@ -90,7 +90,7 @@ struct service::impl {
 
 service::service(std::shared_ptr<const config::settings> cfg,
                  std::shared_ptr<metrics::service_metrics> metrics,
-                 std::shared_ptr<service_status> status)
+                 std::shared_ptr<domain::service_status> status)
     : impl_(std::make_unique<impl>(std::move(cfg), std::move(metrics),
                                    std::move(status))) {
   auto& st = *impl_;
@@ -133,13 +133,14 @@ service::service(std::shared_ptr<const config::settings> cfg,
   storage::lease_policy lease;
   lease.lease_seconds = st.cfg->execution_lease_seconds;
   lease.max_attempts = st.cfg->execution_max_attempts;
-  front_deps deps{st.cfg,
-                  st.status,
-                  st.metrics,
-                  tokens,
-                  std::make_shared<rate_limiter>(st.cfg->write_rate_per_minute),
-                  workers,
-                  {lease, workers, st.metrics}};
+  front_deps deps{
+    st.cfg,
+    st.status,
+    st.metrics,
+    tokens,
+    std::make_shared<domain::rate_limiter>(st.cfg->write_rate_per_minute),
+    workers,
+    {lease, workers, st.metrics}};
   // One front actor per scheduler thread keeps the dispatch step from
   // becoming a single mailbox every request has to pass.
   for (size_t i = 0; i < st.cfg->actor_threads; ++i) {

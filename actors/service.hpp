@@ -9,8 +9,8 @@
 #include <memory>
 
 #include "actors/messages.hpp"
-#include "actors/status.hpp"
 #include "config/settings.hpp"
+#include "domain/status.hpp"
 
 namespace miyabi::metrics {
 class service_metrics;
@@ -22,7 +22,7 @@ class service {
  public:
   service(std::shared_ptr<const config::settings> cfg,
           std::shared_ptr<metrics::service_metrics> metrics,
-          std::shared_ptr<service_status> status);
+          std::shared_ptr<domain::service_status> status);
 
   service(const service&) = delete;
   service& operator=(const service&) = delete;

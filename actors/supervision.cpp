@@ -12,8 +12,8 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/messages.hpp"
-#include "config/errors.hpp"
-#include "config/log.hpp"
+#include "base/errors.hpp"
+#include "base/log.hpp"
 #include "metrics/metrics.hpp"
 
 namespace miyabi::actors {

@@ -8,13 +8,13 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/bot.hpp"
-#include "actors/crypto.hpp"
 #include "actors/db.hpp"
 #include "actors/issue_flow.hpp"
 #include "actors/supervision.hpp"
-#include "config/errors.hpp"
-#include "config/log.hpp"
+#include "base/crypto.hpp"
+#include "base/errors.hpp"
+#include "base/log.hpp"
+#include "domain/bot.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/telegram.hpp"
 
@@ -23,7 +23,7 @@ namespace miyabi::actors {
 namespace {
 
 /// Storage behind the bot's decisions, inside the update's transaction.
-class transaction_backend final : public bot_backend {
+class transaction_backend final : public domain::bot_backend {
  public:
   explicit transaction_backend(pqxx::transaction_base& tx) : tx_(tx) {}
 
@@ -34,7 +34,7 @@ class transaction_backend final : public bot_backend {
 
   std::optional<storage::user> consume_link(const std::string& code,
                                             int64_t chat_id) override {
-    auto u = storage::consume_link_code(tx_, sha256_hex(code), chat_id);
+    auto u = storage::consume_link_code(tx_, crypto::sha256_hex(code), chat_id);
     return u ? *u : std::nullopt;
   }
 
@@ -54,19 +54,19 @@ class transaction_backend final : public bot_backend {
 
 struct webhook_outcome {
   bool duplicate = false;
-  bot_action action;
+  domain::bot_action action;
   bool task_queued = false;
 };
 
-bot_reply reply_of(const bot_action& action) {
-  bot_reply reply;
+domain::bot_reply reply_of(const domain::bot_action& action) {
+  domain::bot_reply reply;
   switch (action.what) {
-    case bot_action::kind::send_message:
+    case domain::bot_action::kind::send_message:
       reply.method = "sendMessage";
       reply.chat_id = action.chat_id;
       reply.text = action.text;
       break;
-    case bot_action::kind::answer_callback:
+    case domain::bot_action::kind::answer_callback:
       reply.method = "answerCallbackQuery";
       reply.callback_query_id = action.callback_id;
       reply.text = action.text;
@@ -81,7 +81,7 @@ bot_reply reply_of(const bot_action& action) {
 caf::expected<std::string> link_code() {
   // No 0/O or 1/I: the code is typed by hand into a chat.
   static constexpr char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  auto raw = random_bytes(8);
+  auto raw = crypto::random_bytes(8);
   if (!raw)
     return std::move(raw.error());
   std::string code;
@@ -94,16 +94,16 @@ struct telegram_state {
   static inline const char* name = "telegram";
   std::shared_ptr<const config::settings> cfg;
   std::shared_ptr<metrics::service_metrics> metrics;
-  std::shared_ptr<service_status> status;
+  std::shared_ptr<domain::service_status> status;
   std::unordered_set<int64_t> seen;
   std::deque<int64_t> seen_order;
 };
 
 using telegram_actor = caf::stateful_actor<telegram_state>*;
 
-bot_settings settings_of(const telegram_state& st) {
+domain::bot_settings settings_of(const telegram_state& st) {
   const auto& cfg = *st.cfg;
-  bot_settings s;
+  domain::bot_settings s;
   s.authorized_chat_ids = cfg.authorized_chat_ids;
   s.version = MIYABI_VERSION;
   s.mode = cfg.database_enabled() ? "full" : "telegram-only";
@@ -122,7 +122,7 @@ void count(telegram_actor self, const char* result) {
 /// Full mode: record the id and apply the effects in one transaction.
 void process_with_database(telegram_actor self, api_call& call,
                            caf::response_promise rp) {
-  auto update = std::get<telegram_update>(call.request.input);
+  auto update = std::get<domain::telegram_update>(call.request.input);
   auto settings = settings_of(self->state);
   query<webhook_outcome>(
     self, call.request.meta, "telegram_update", storage::access::write_once,
@@ -137,7 +137,7 @@ void process_with_database(telegram_actor self, api_call& call,
         return outcome;
       }
       transaction_backend backend{tx};
-      outcome.action = decide(update, backend, settings);
+      outcome.action = domain::decide(update, backend, settings);
       if (outcome.action.issue) {
         auto queued =
           storage::enqueue_task(tx, outcome.action.chat_id, "create_issue",
@@ -151,7 +151,7 @@ void process_with_database(telegram_actor self, api_call& call,
     [self, rp](webhook_outcome& outcome) mutable {
       if (outcome.duplicate) {
         count(self, "duplicate");
-        rp.deliver(api_reply{200, bot_reply{}, {}});
+        rp.deliver(api_reply{200, domain::bot_reply{}, {}});
         return;
       }
       count(self, "processed");
@@ -171,10 +171,10 @@ void process_with_database(telegram_actor self, api_call& call,
 void process_without_database(telegram_actor self, api_call& call,
                               caf::response_promise rp) {
   auto& st = self->state;
-  const auto& update = std::get<telegram_update>(call.request.input);
+  const auto& update = std::get<domain::telegram_update>(call.request.input);
   if (!st.seen.insert(update.update_id).second) {
     count(self, "duplicate");
-    rp.deliver(api_reply{200, bot_reply{}, {}});
+    rp.deliver(api_reply{200, domain::bot_reply{}, {}});
     return;
   }
   st.seen_order.push_back(update.update_id);
@@ -183,8 +183,8 @@ void process_without_database(telegram_actor self, api_call& call,
     st.seen_order.pop_front();
   }
   count(self, "processed");
-  telegram_only_backend backend;
-  auto action = decide(update, backend, settings_of(st));
+  domain::telegram_only_backend backend;
+  auto action = domain::decide(update, backend, settings_of(st));
   if (!action.issue) {
     rp.deliver(api_reply{200, reply_of(action), {}});
     return;
@@ -208,7 +208,7 @@ void create_link(telegram_actor self, api_call& call,
   auto code = std::move(*drawn);
   query<std::string>(
     self, call.request.meta, "create_link_code", storage::access::write_once,
-    [user, hash = sha256_hex(code)](pqxx::transaction_base& tx) {
+    [user, hash = crypto::sha256_hex(code)](pqxx::transaction_base& tx) {
       return storage::create_link_code(tx, user, hash);
     },
     [rp, code](std::string& expires_at) mutable {
@@ -234,7 +234,7 @@ void delete_links(telegram_actor self, api_call& call,
 caf::behavior telegram(telegram_actor self,
                        std::shared_ptr<const config::settings> cfg,
                        std::shared_ptr<metrics::service_metrics> metrics,
-                       std::shared_ptr<service_status> status) {
+                       std::shared_ptr<domain::service_status> status) {
   self->state.cfg = std::move(cfg);
   self->state.metrics = std::move(metrics);
   self->state.status = std::move(status);
@@ -267,7 +267,7 @@ caf::behavior telegram(telegram_actor self,
 caf::actor spawn_telegram(caf::local_actor* parent,
                           std::shared_ptr<const config::settings> cfg,
                           std::shared_ptr<metrics::service_metrics> metrics,
-                          std::shared_ptr<service_status> status) {
+                          std::shared_ptr<domain::service_status> status) {
   return parent->spawn(telegram, std::move(cfg), std::move(metrics),
                        std::move(status));
 }

@@ -15,8 +15,8 @@
 
 #include <caf/fwd.hpp>
 
-#include "actors/status.hpp"
 #include "config/settings.hpp"
+#include "domain/status.hpp"
 
 namespace miyabi::metrics {
 class service_metrics;
@@ -27,7 +27,7 @@ namespace miyabi::actors {
 caf::actor spawn_telegram(caf::local_actor* parent,
                           std::shared_ptr<const config::settings> cfg,
                           std::shared_ptr<metrics::service_metrics> metrics,
-                          std::shared_ptr<service_status> status);
+                          std::shared_ptr<domain::service_status> status);
 
 /// How many recent update ids telegram-only mode remembers.
 constexpr size_t update_window = 10000;

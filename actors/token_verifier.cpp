@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "config/errors.hpp"
+#include "base/errors.hpp"
 #include "metrics/metrics.hpp"
 
 namespace miyabi::actors {
@@ -28,7 +28,7 @@ token_verifier::token_verifier(
 }
 
 caf::expected<std::string>
-token_verifier::sign(const access_claims& claims) const {
+token_verifier::sign(const domain::access_claims& claims) const {
   return jwt_.sign(claims);
 }
 
@@ -42,11 +42,11 @@ token_verifier::check(const std::string& token) const {
   if (!revoked)
     return std::nullopt;
   auto verified = jwt_.verify(token, unix_now());
-  if (auto* why = std::get_if<jwt_failure>(&verified))
+  if (auto* why = std::get_if<domain::jwt_failure>(&verified))
     return caf::expected<principal>{refuse(*why)};
-  auto& claims = std::get<access_claims>(verified);
+  auto& claims = std::get<domain::access_claims>(verified);
   if (revoked->count(claims.jti) > 0)
-    return caf::expected<principal>{refuse(jwt_failure::revoked)};
+    return caf::expected<principal>{refuse(domain::jwt_failure::revoked)};
   principal who;
   who.user_id = std::move(claims.sub);
   who.github_id = claims.github_id;
@@ -60,7 +60,7 @@ void token_verifier::publish(std::shared_ptr<const revocation_list> list) {
   revoked_ = std::move(list);
 }
 
-caf::error token_verifier::refuse(jwt_failure why) const {
+caf::error token_verifier::refuse(domain::jwt_failure why) const {
   metrics_->auth_failures[to_string(why)].Increment();
   return make_error(errc::jwt_error, "the access token is not valid",
                     to_string(why));

@@ -24,9 +24,9 @@
 
 #include <caf/expected.hpp>
 
-#include "actors/jwt.hpp"
 #include "actors/messages.hpp"
 #include "config/settings.hpp"
+#include "domain/jwt.hpp"
 
 namespace miyabi::metrics {
 class service_metrics;
@@ -44,7 +44,7 @@ class token_verifier {
                  std::shared_ptr<metrics::service_metrics> metrics);
 
   /// Signs an access token (auth actor).
-  caf::expected<std::string> sign(const access_claims& claims) const;
+  caf::expected<std::string> sign(const domain::access_claims& claims) const;
 
   /// The principal of a valid, unrevoked token; nothing while no
   /// revocation list was published yet (the caller then waits for the
@@ -55,10 +55,10 @@ class token_verifier {
   void publish(std::shared_ptr<const revocation_list> list);
 
   /// Counts a refused token and turns the reason into the error value.
-  caf::error refuse(jwt_failure why) const;
+  caf::error refuse(domain::jwt_failure why) const;
 
  private:
-  jwt_codec jwt_;
+  domain::jwt_codec jwt_;
   std::shared_ptr<metrics::service_metrics> metrics_;
   mutable std::mutex mtx_;
   std::shared_ptr<const revocation_list> revoked_; ///< null until published

@@ -1,6 +1,6 @@
 #include "actors/worker_tokens.hpp"
 
-#include "actors/crypto.hpp"
+#include "base/crypto.hpp"
 
 namespace miyabi::actors {
 
@@ -30,7 +30,7 @@ bool well_formed_worker_token(std::string_view token) {
 }
 
 caf::expected<std::string> new_worker_token() {
-  auto random = random_token(32);
+  auto random = crypto::random_token(32);
   if (!random)
     return std::move(random.error());
   return std::string{prefix} + *random;

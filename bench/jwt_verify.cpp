@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "actors/jwt.hpp"
 #include "actors/token_verifier.hpp"
 #include "config/settings.hpp"
+#include "domain/jwt.hpp"
 #include "metrics/metrics.hpp"
 
 using namespace miyabi;
@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
                .count();
   std::vector<std::string> signed_tokens;
   for (size_t i = 0; i < tokens; ++i) {
-    actors::access_claims claims;
+    domain::access_claims claims;
     claims.sub = "7d0c1f7e-3b0a-4a57-9f55-" + std::to_string(100000000000 + i);
     claims.github_id = static_cast<int64_t>(i);
     claims.jti = "c1a6c7b4-8f0e-4c7e-9d1c-" + std::to_string(200000000000 + i);

@@ -9,8 +9,8 @@
 
 #include <openssl/rand.h>
 
-#include "config/errors.hpp"
-#include "config/text.hpp"
+#include "base/errors.hpp"
+#include "base/text.hpp"
 
 namespace miyabi::config {
 

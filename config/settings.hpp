@@ -13,7 +13,7 @@
 
 #include <caf/expected.hpp>
 
-#include "config/log.hpp"
+#include "base/log.hpp"
 
 namespace miyabi::config {
 

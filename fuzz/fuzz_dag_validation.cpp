@@ -8,7 +8,7 @@
 
 #include <rapidjson/document.h>
 
-#include "actors/rules.hpp"
+#include "domain/rules.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr unsigned flags =
@@ -17,12 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   doc.Parse<flags>(reinterpret_cast<const char*>(data), size);
   if (doc.HasParseError())
     return 0;
-  auto err = miyabi::actors::validate_dag(doc);
+  auto err = miyabi::domain::validate_dag(doc);
   (void)err;
   if (doc.IsObject()) {
     auto member = doc.FindMember("dag_definition");
     if (member != doc.MemberEnd()) {
-      auto inner = miyabi::actors::validate_dag(member->value);
+      auto inner = miyabi::domain::validate_dag(member->value);
       (void)inner;
     }
   }

@@ -24,13 +24,14 @@
 #include <string_view>
 #include <variant>
 
-#include "actors/crypto.hpp"
-#include "actors/jwt.hpp"
+#include "base/crypto.hpp"
+#include "domain/jwt.hpp"
 #include "fuzz/fuzz_support.hpp"
 
 namespace {
 
-namespace actors = miyabi::actors;
+namespace domain = miyabi::domain;
+namespace crypto = miyabi::crypto;
 
 // The fuzz key; the seed tokens in fuzz/corpus/fuzz_jwt_verify were signed
 // with it (see fuzz/README.md).
@@ -41,26 +42,26 @@ constexpr int64_t kNow = 1800000000; // 2027-01-15T08:00:00Z
 constexpr int64_t kLeeway = 30;
 constexpr std::string_view kHeader = R"({"alg":"HS256","typ":"JWT"})";
 
-const actors::jwt_codec& codec() {
-  static const actors::jwt_codec instance{kSecret, kIssuer, kAudience,
+const domain::jwt_codec& codec() {
+  static const domain::jwt_codec instance{kSecret, kIssuer, kAudience,
                                           std::chrono::seconds{kLeeway}};
   return instance;
 }
 
 std::string sign_with(std::string_view key, std::string_view header,
                       std::string_view payload) {
-  std::string token = actors::base64url_encode(header);
+  std::string token = crypto::base64url_encode(header);
   token += '.';
-  token += actors::base64url_encode(payload);
-  auto mac = actors::hmac_sha256(key, token);
+  token += crypto::base64url_encode(payload);
+  auto mac = crypto::hmac_sha256(key, token);
   token += '.';
-  token += actors::base64url_encode(mac ? *mac : std::string{});
+  token += crypto::base64url_encode(mac ? *mac : std::string{});
   return token;
 }
 
 void check_accepted(
-  const std::variant<actors::access_claims, actors::jwt_failure>& result) {
-  if (const auto* claims = std::get_if<actors::access_claims>(&result)) {
+  const std::variant<domain::access_claims, domain::jwt_failure>& result) {
+  if (const auto* claims = std::get_if<domain::access_claims>(&result)) {
     CHECK(!claims->sub.empty());
     CHECK(!claims->jti.empty());
     CHECK(claims->exp > kNow - kLeeway);
@@ -99,7 +100,7 @@ std::string take_text(std::string_view& in) {
 }
 
 void round_trip(std::string_view in) {
-  actors::access_claims claims;
+  domain::access_claims claims;
   uint8_t which = in.empty() ? 0 : static_cast<uint8_t>(in.front());
   if (!in.empty())
     in.remove_prefix(1);
@@ -116,12 +117,12 @@ void round_trip(std::string_view in) {
   auto result = codec().verify(token, kNow);
   bool valid = !claims.sub.empty() && !claims.jti.empty() &&
                claims.exp > kNow - kLeeway && claims.nbf <= kNow + kLeeway &&
-               token.size() <= actors::jwt_codec::max_token_size;
+               token.size() <= domain::jwt_codec::max_token_size;
   if (!valid) {
-    CHECK(std::holds_alternative<actors::jwt_failure>(result));
+    CHECK(std::holds_alternative<domain::jwt_failure>(result));
     return;
   }
-  const auto* got = std::get_if<actors::access_claims>(&result);
+  const auto* got = std::get_if<domain::access_claims>(&result);
   CHECK(got != nullptr);
   CHECK(got->sub == claims.sub);
   CHECK(got->jti == claims.jti);
@@ -171,7 +172,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_accepted(result);
       // Only the fuzz key can produce an accepted token.
       if (!(mode & 4) && !raw_signature)
-        CHECK(std::holds_alternative<actors::jwt_failure>(result));
+        CHECK(std::holds_alternative<domain::jwt_failure>(result));
       break;
     }
     case 3: round_trip(rest); break;

@@ -21,7 +21,7 @@
 
 #include "actors/auth.hpp"
 #include "actors/messages.hpp"
-#include "actors/rules.hpp"
+#include "domain/rules.hpp"
 #include "fuzz/fuzz_support.hpp"
 #include "http/decode.hpp"
 #include "http/json_codec.hpp"
@@ -30,7 +30,7 @@ namespace {
 
 using miyabi::actors::operation;
 namespace http = miyabi::http;
-namespace actors = miyabi::actors;
+namespace domain = miyabi::domain;
 namespace storage = miyabi::storage;
 
 // Every operation whose input decode_input reads (body or query), plus one
@@ -79,7 +79,8 @@ bool parse_query(std::string_view raw, http::query_map& query,
     if (*key == "Idempotency-Key") {
       headers.idempotency_key = *value;
     } else if (*key == "Cookie") {
-      headers.login_cookie = http::cookie_value(*value, actors::login_cookie);
+      headers.login_cookie =
+        http::cookie_value(*value, miyabi::actors::login_cookie);
     } else {
       query.emplace(std::move(*key), std::move(*value));
     }
@@ -95,18 +96,18 @@ bool lower_case(const std::string& text) {
 }
 
 /// Properties of a successful decode that the actors and storage rely on.
-void check_decoded(operation op, const actors::request_input& input) {
+void check_decoded(operation op, const domain::request_input& input) {
   if (const auto* e = std::get_if<storage::new_execution>(&input)) {
-    CHECK(actors::valid_uuid(e->repository_id));
-    CHECK(actors::known_agent_type(e->agent_type));
+    CHECK(domain::valid_uuid(e->repository_id));
+    CHECK(domain::known_agent_type(e->agent_type));
     CHECK(e->issue_number >= 1);
     CHECK(e->request_hash.size() == 64);
-  } else if (const auto* c = std::get_if<actors::claim_input>(&input)) {
+  } else if (const auto* c = std::get_if<domain::claim_input>(&input)) {
     for (const auto& t : c->agent_types)
-      CHECK(actors::known_agent_type(t));
+      CHECK(domain::known_agent_type(t));
     // Scope checks compare ids as text: they arrive lower-case.
     if (c->repository_id)
-      CHECK(actors::valid_uuid(*c->repository_id) &&
+      CHECK(domain::valid_uuid(*c->repository_id) &&
             lower_case(*c->repository_id));
   } else if (const auto* h = std::get_if<storage::heartbeat>(&input)) {
     CHECK(h->attempt >= 1);
@@ -119,44 +120,44 @@ void check_decoded(operation op, const actors::request_input& input) {
     if (t->repository_ids) {
       CHECK(!t->repository_ids->empty());
       for (const auto& id : *t->repository_ids)
-        CHECK(actors::valid_uuid(id) && lower_case(id));
+        CHECK(domain::valid_uuid(id) && lower_case(id));
     }
     if (t->agent_types) {
       CHECK(!t->agent_types->empty());
       for (const auto& type : *t->agent_types)
-        CHECK(actors::known_agent_type(type));
+        CHECK(domain::known_agent_type(type));
     }
   } else if (const auto* run = std::get_if<storage::new_workflow_run>(&input)) {
     CHECK(run->issue_number >= 1);
   } else if (const auto* u = std::get_if<storage::execution_update>(&input)) {
-    CHECK(actors::known_status(u->status));
+    CHECK(domain::known_status(u->status));
   } else if (const auto* l = std::get_if<storage::new_log>(&input)) {
-    CHECK(actors::known_log_level(l->level));
+    CHECK(domain::known_log_level(l->level));
     CHECK(!l->message.empty());
   } else if (const auto* f = std::get_if<storage::execution_filter>(&input)) {
     CHECK(f->limit >= 1 && f->limit <= 100);
     if (f->status)
-      CHECK(actors::known_status(*f->status));
+      CHECK(domain::known_status(*f->status));
     if (f->repository_id)
-      CHECK(actors::valid_uuid(*f->repository_id));
+      CHECK(domain::valid_uuid(*f->repository_id));
   } else if (const auto* r = std::get_if<storage::new_repository>(&input)) {
-    CHECK(actors::valid_github_owner(r->owner));
-    CHECK(actors::valid_github_repository(r->name));
+    CHECK(domain::valid_github_owner(r->owner));
+    CHECK(domain::valid_github_repository(r->name));
   } else if (const auto* w = std::get_if<storage::workflow_input>(&input)) {
-    CHECK(actors::valid_uuid(w->repository_id));
+    CHECK(domain::valid_uuid(w->repository_id));
     // The stored graph text must read back as a graph that still validates.
     rapidjson::Document again;
     CHECK(!http::parse_json(w->dag_definition, again));
-    CHECK(!actors::validate_dag(again));
-  } else if (const auto* m = std::get_if<actors::mock_login_input>(&input)) {
+    CHECK(!domain::validate_dag(again));
+  } else if (const auto* m = std::get_if<domain::mock_login_input>(&input)) {
     CHECK(m->profile.github_id >= 1);
     CHECK(m->profile.email && m->profile.email->find('@') != std::string::npos);
   } else if (const auto* cb =
-               std::get_if<actors::github_callback_input>(&input)) {
+               std::get_if<domain::github_callback_input>(&input)) {
     // `error` is echoed in the error envelope (JSON): UTF-8 only.
     if (!miyabi::fuzz::skip_query_utf8())
       CHECK(miyabi::fuzz::valid_utf8(cb->error));
-  } else if (const auto* g = std::get_if<actors::github_start_input>(&input)) {
+  } else if (const auto* g = std::get_if<domain::github_start_input>(&input)) {
     // The redirect path is stored (a SQL text parameter): UTF-8 only.
     if (!miyabi::fuzz::skip_query_utf8())
       CHECK(miyabi::fuzz::valid_utf8(g->redirect));

@@ -11,7 +11,7 @@
 
 #include <rapidjson/document.h>
 
-#include "config/utf8.hpp"
+#include "base/utf8.hpp"
 
 #define CHECK(cond)                                                            \
   do {                                                                         \

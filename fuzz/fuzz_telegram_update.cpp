@@ -1,7 +1,7 @@
 // libFuzzer harness: Telegram webhook update validation and the bot's
 // decision (http/decode.hpp, actors/bot.hpp). The input is the webhook body:
 // parse_json, decode_input(telegram_webhook), and when that decodes,
-// actors::decide over an in-memory bot_backend (no database) and fixed
+// domain::decide over an in-memory bot_backend (no database) and fixed
 // settings. Bit 0 of update_id switches the backend between "has a
 // database" and telegram-only, bit 1 between the two fixed settings, so
 // every branch of decide is reachable from the corpus.
@@ -15,15 +15,16 @@
 
 #include <rapidjson/document.h>
 
-#include "actors/bot.hpp"
 #include "actors/messages.hpp"
+#include "domain/bot.hpp"
 #include "fuzz/fuzz_support.hpp"
 #include "http/decode.hpp"
 #include "http/json_codec.hpp"
 
 namespace {
 
-namespace actors = miyabi::actors;
+namespace domain = miyabi::domain;
+
 namespace http = miyabi::http;
 namespace storage = miyabi::storage;
 
@@ -38,7 +39,7 @@ storage::user fake_user(int64_t chat_id) {
 /// Storage facts without storage: chats whose id is a multiple of 7 are
 /// linked, the code "FUZZLINK" links any chat, counts are fixed. Stateless,
 /// so nothing grows between inputs.
-class fake_backend final : public actors::bot_backend {
+class fake_backend final : public domain::bot_backend {
  public:
   explicit fake_backend(bool database) : database_(database) {}
 
@@ -70,9 +71,9 @@ class fake_backend final : public actors::bot_backend {
   bool database_;
 };
 
-const actors::bot_settings& settings(bool full) {
-  static const actors::bot_settings full_settings = [] {
-    actors::bot_settings s;
+const domain::bot_settings& settings(bool full) {
+  static const domain::bot_settings full_settings = [] {
+    domain::bot_settings s;
     s.authorized_chat_ids = {42, -1001234567890, 123456789};
     s.version = "0.1.0";
     s.mode = "full";
@@ -82,8 +83,8 @@ const actors::bot_settings& settings(bool full) {
     s.repository = "miyabi/agents";
     return s;
   }();
-  static const actors::bot_settings telegram_only = [] {
-    actors::bot_settings s;
+  static const domain::bot_settings telegram_only = [] {
+    domain::bot_settings s;
     s.authorized_chat_ids = {42, 123456789};
     s.version = "0.1.0";
     s.mode = "telegram-only";
@@ -104,18 +105,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   if (!miyabi::fuzz::check_parsed_utf8(doc))
     return 0;
-  auto input =
-    http::decode_input(actors::operation::telegram_webhook, &doc, {}, {});
+  auto input = http::decode_input(miyabi::actors::operation::telegram_webhook,
+                                  &doc, {}, {});
   if (!input)
     return 0;
-  const auto* update = std::get_if<actors::telegram_update>(&*input);
+  const auto* update = std::get_if<domain::telegram_update>(&*input);
   CHECK(update != nullptr);
   fake_backend backend{(update->update_id & 1) == 0};
   auto action =
-    actors::decide(*update, backend, settings((update->update_id & 2) == 0));
+    domain::decide(*update, backend, settings((update->update_id & 2) == 0));
   switch (action.what) {
-    case actors::bot_action::kind::none: CHECK(!action.issue); break;
-    case actors::bot_action::kind::send_message:
+    case domain::bot_action::kind::none: CHECK(!action.issue); break;
+    case domain::bot_action::kind::send_message:
       CHECK(update->message.has_value());
       CHECK(action.chat_id == update->message->chat_id);
       CHECK(!action.text.empty());
@@ -129,7 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         CHECK(miyabi::fuzz::valid_utf8(action.issue->message));
       }
       break;
-    case actors::bot_action::kind::answer_callback:
+    case domain::bot_action::kind::answer_callback:
       CHECK(update->callback.has_value());
       CHECK(action.callback_id == update->callback->id);
       break;

@@ -7,10 +7,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "actors/crypto.hpp"
-#include "actors/rules.hpp"
-#include "config/errors.hpp"
-#include "config/utf8.hpp"
+#include "base/crypto.hpp"
+#include "base/errors.hpp"
+#include "base/utf8.hpp"
+#include "domain/rules.hpp"
 #include "http/cursor.hpp"
 #include "http/operations.hpp"
 
@@ -178,7 +178,7 @@ class fields {
   /// A UUID string member (a malformed one is a bad value: 400).
   std::optional<std::string> uuid(const char* key, bool required) {
     auto value = text(key, required, 64);
-    if (value && !actors::valid_uuid(*value)) {
+    if (value && !domain::valid_uuid(*value)) {
       err_ = bad_value(key, "must be a UUID");
       return std::nullopt;
     }
@@ -228,7 +228,7 @@ class fields {
   }
 
   static void lower_if_uuid(std::string& text) {
-    if (actors::valid_uuid(text))
+    if (domain::valid_uuid(text))
       lower(text);
   }
 
@@ -325,7 +325,7 @@ namespace decoders {
 decoded mock_login(const request_parts& parts) {
   const auto* body = parts.body;
   fields f{body};
-  actors::mock_login_input in;
+  domain::mock_login_input in;
   auto id =
     f.integer("github_id", true, 1, std::numeric_limits<int64_t>::max());
   auto email = f.text("email", true, 254, 3);
@@ -349,7 +349,7 @@ decoded execute_agent(const request_parts& parts) {
   auto repo = f.uuid("repository_id", true);
   auto issue = f.integer("issue_number", true, 1, max_int32);
   auto type =
-    f.choice("agent_type", true, actors::known_agent_type, agent_types);
+    f.choice("agent_type", true, domain::known_agent_type, agent_types);
   auto options = f.object("options");
   std::string options_key = "null";
   if (auto* raw = f.get("options"))
@@ -372,7 +372,7 @@ decoded execute_agent(const request_parts& parts) {
   in.idempotency_key = key;
   // The same body means the same decoded request, whatever its spacing
   // or member order.
-  in.request_hash = actors::sha256_hex(in.repository_id + "\n" +
+  in.request_hash = crypto::sha256_hex(in.repository_id + "\n" +
                                        std::to_string(in.issue_number) + "\n" +
                                        in.agent_type + "\n" + options_key);
   return in;
@@ -382,12 +382,12 @@ decoded list_executions(const request_parts& parts) {
   const auto& query = parts.query;
   storage::execution_filter filter;
   if (auto* status = query_value(query, "status")) {
-    if (!actors::known_status(*status))
+    if (!domain::known_status(*status))
       return bad_value("status", std::string{"must be one of "} + statuses);
     filter.status = *status;
   }
   if (auto* repo = query_value(query, "repository_id")) {
-    if (!actors::valid_uuid(*repo))
+    if (!domain::valid_uuid(*repo))
       return bad_value("repository_id", "must be a UUID");
     filter.repository_id = *repo;
   }
@@ -411,7 +411,7 @@ decoded list_executions(const request_parts& parts) {
 
 decoded claim(const request_parts& parts) {
   const auto* body = parts.body;
-  actors::claim_input in;
+  domain::claim_input in;
   if (body == nullptr)
     return in;
   fields f{body};
@@ -421,7 +421,7 @@ decoded claim(const request_parts& parts) {
     } else {
       for (const auto& t : types->GetArray()) {
         std::string value = t.IsString() ? t.GetString() : "";
-        if (!actors::known_agent_type(value)) {
+        if (!domain::known_agent_type(value)) {
           f.fail(bad_field("agent_types",
                            std::string{"each must be one of "} + agent_types));
           break;
@@ -456,10 +456,10 @@ decoded worker_token(const request_parts& parts) {
   auto name = f.text("name", true, 100, 1);
   in.repository_ids = f.string_list(
     "repository_ids", 100,
-    [](const std::string& v) { return actors::valid_uuid(v); }, "a UUID");
+    [](const std::string& v) { return domain::valid_uuid(v); }, "a UUID");
   in.agent_types = f.string_list(
     "agent_types", 6,
-    [](const std::string& v) { return actors::known_agent_type(v); },
+    [](const std::string& v) { return domain::known_agent_type(v); },
     "one of the agent types");
   if (f.error())
     return std::move(f.error());
@@ -483,7 +483,7 @@ decoded update_execution(const request_parts& parts) {
   const auto* body = parts.body;
   fields f{body};
   storage::execution_update in;
-  auto status = f.choice("status", true, actors::known_status, statuses);
+  auto status = f.choice("status", true, domain::known_status, statuses);
   in.result_summary = f.object("result_summary");
   in.quality_score = f.integer("quality_score", false, 0, 100);
   in.pr_number = f.integer("pr_number", false, 1, max_int32);
@@ -499,7 +499,7 @@ decoded append_log(const request_parts& parts) {
   const auto* body = parts.body;
   fields f{body};
   storage::new_log in;
-  auto level = f.choice("level", true, actors::known_log_level,
+  auto level = f.choice("level", true, domain::known_log_level,
                         "DEBUG, INFO, WARN, ERROR");
   auto message = f.text("message", true, 65536, 1);
   if (auto* metadata = f.get("metadata"))
@@ -515,7 +515,7 @@ decoded list_logs(const request_parts& parts) {
   const auto& query = parts.query;
   storage::log_filter filter;
   if (auto* after = query_value(query, "after")) {
-    if (!actors::valid_rfc3339(*after))
+    if (!domain::valid_rfc3339(*after))
       return bad_value("after", "must be an RFC 3339 timestamp");
     filter.after = *after;
   }
@@ -536,16 +536,16 @@ decoded workflow(const request_parts& parts) {
   fields f{body};
   storage::workflow_input in;
   auto repo = f.uuid("repository_id", true);
-  auto name = f.text("name", true, actors::max_workflow_name_length, 1);
+  auto name = f.text("name", true, domain::max_workflow_name_length, 1);
   in.description =
-    f.text("description", false, actors::max_workflow_description_length);
+    f.text("description", false, domain::max_workflow_description_length);
   in.is_active = f.boolean("is_active");
   auto* dag = f.get("dag_definition");
   if (dag == nullptr && !f.error())
     f.fail(bad_field("dag_definition", "is required"));
   if (f.error())
     return std::move(f.error());
-  if (auto err = actors::validate_dag(*dag))
+  if (auto err = domain::validate_dag(*dag))
     return err;
   in.repository_id = *repo;
   in.name = *name;
@@ -558,7 +558,7 @@ decoded telegram_update(const request_parts& parts) {
   if (body == nullptr || !body->IsObject())
     return bad_field("body", "must be a JSON object (a Telegram Update)");
   caf::error err;
-  actors::telegram_update update;
+  domain::telegram_update update;
   auto id = required_int(*body, "update_id", "", err);
   if (err)
     return err;
@@ -567,7 +567,7 @@ decoded telegram_update(const request_parts& parts) {
     const auto& m = (*body)["message"];
     if (!m.IsObject())
       return bad_field("message", "must be an object");
-    actors::telegram_message msg;
+    domain::telegram_message msg;
     auto message_id = required_int(m, "message_id", "message.", err);
     auto date = required_int(m, "date", "message.", err);
     if (!m.HasMember("chat") || !m["chat"].IsObject()) {
@@ -597,7 +597,7 @@ decoded telegram_update(const request_parts& parts) {
     const auto& q = (*body)["callback_query"];
     if (!q.IsObject() || !q.HasMember("id") || !q["id"].IsString())
       return bad_field("callback_query.id", "must be a string");
-    actors::telegram_callback cb;
+    domain::telegram_callback cb;
     cb.id = optional_string(q, "id");
     cb.data = optional_string(q, "data");
     if (q.HasMember("from") && q["from"].IsObject()) {
@@ -663,11 +663,11 @@ decoded refresh(const request_parts& parts) {
   auto token = f.text("refresh_token", true, 512, 1);
   if (f.error())
     return std::move(f.error());
-  return actors::refresh_input{*token};
+  return domain::refresh_input{*token};
 }
 
 decoded logout(const request_parts& parts) {
-  actors::logout_input in;
+  domain::logout_input in;
   if (parts.body == nullptr)
     return in;
   fields f{parts.body};
@@ -678,7 +678,7 @@ decoded logout(const request_parts& parts) {
 }
 
 decoded github_start(const request_parts& parts) {
-  actors::github_start_input in;
+  domain::github_start_input in;
   if (auto* redirect = query_value(parts.query, "redirect")) {
     if (!valid_redirect(*redirect))
       return bad_value("redirect",
@@ -689,7 +689,7 @@ decoded github_start(const request_parts& parts) {
 }
 
 decoded github_callback(const request_parts& parts) {
-  actors::github_callback_input in;
+  domain::github_callback_input in;
   if (auto* error = query_value(parts.query, "error")) {
     in.error = cut_utf8(*error, max_github_error);
     return in;
@@ -715,7 +715,7 @@ decoded create_repository(const request_parts& parts) {
   in.default_branch = f.text("default_branch", false, 255, 1);
   if (f.error())
     return std::move(f.error());
-  auto split = actors::parse_full_name(*full_name);
+  auto split = domain::parse_full_name(*full_name);
   if (!split)
     return bad_value("full_name",
                      "must be owner/name with GitHub's allowed characters");
@@ -727,9 +727,9 @@ decoded create_repository(const request_parts& parts) {
 }
 
 decoded list_workflows(const request_parts& parts) {
-  actors::list_workflows_input in;
+  domain::list_workflows_input in;
   if (auto* repo = query_value(parts.query, "repository_id")) {
-    if (!actors::valid_uuid(*repo))
+    if (!domain::valid_uuid(*repo))
       return bad_value("repository_id", "must be a UUID");
     in.repository_id = *repo;
   }
@@ -738,16 +738,16 @@ decoded list_workflows(const request_parts& parts) {
 
 } // namespace decoders
 
-caf::expected<actors::request_input>
+caf::expected<domain::request_input>
 decode_input(const operation_descriptor& op, const request_parts& parts) {
   if (auto err = check_query_utf8(parts.query))
     return err;
   if (op.decode == nullptr)
-    return actors::request_input{};
+    return domain::request_input{};
   return op.decode(parts);
 }
 
-caf::expected<actors::request_input>
+caf::expected<domain::request_input>
 decode_input(operation op, const rapidjson::Value* body, const query_map& query,
              const request_headers& headers) {
   return decode_input(descriptor_of(op), request_parts{body, query, headers});

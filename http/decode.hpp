@@ -39,7 +39,7 @@ struct request_parts {
 };
 
 /// The typed input of one operation, or its validation error.
-using decoded = caf::expected<actors::request_input>;
+using decoded = caf::expected<domain::request_input>;
 
 /// Decodes the input of one operation (see `operation_descriptor::decode`).
 using input_decoder = decoded (*)(const request_parts& parts);

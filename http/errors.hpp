@@ -8,7 +8,7 @@
 
 #include <caf/error.hpp>
 
-#include "config/errors.hpp"
+#include "base/errors.hpp"
 
 namespace miyabi::http {
 

@@ -1,7 +1,7 @@
 #include "http/exchange.hpp"
 
-#include "config/errors.hpp"
-#include "config/log.hpp"
+#include "base/errors.hpp"
+#include "base/log.hpp"
 #include "config/settings.hpp"
 #include "http/errors.hpp"
 #include "http/headers.hpp"
@@ -136,7 +136,7 @@ void exchange::send(int status, std::string_view content_type, std::string body,
 server_context::server_context(
   std::shared_ptr<const config::settings> cfg_ptr,
   std::shared_ptr<metrics::service_metrics> metrics_ptr,
-  std::shared_ptr<actors::service_status> status_ptr, cors_policy cors_rules)
+  std::shared_ptr<domain::service_status> status_ptr, cors_policy cors_rules)
     : cfg(std::move(cfg_ptr)), metrics(std::move(metrics_ptr)),
       status(std::move(status_ptr)), cors(std::move(cors_rules)),
       headers(cfg->production_rules(), cors),

@@ -19,7 +19,7 @@
 #include <pistache/peer.h>
 
 #include "actors/messages.hpp"
-#include "actors/rate_limit.hpp"
+#include "domain/rate_limit.hpp"
 #include "http/cors.hpp"
 #include "http/headers.hpp"
 #include "http/request_guard.hpp"
@@ -39,17 +39,17 @@ namespace miyabi::http {
 struct server_context {
   server_context(std::shared_ptr<const config::settings> cfg_ptr,
                  std::shared_ptr<metrics::service_metrics> metrics_ptr,
-                 std::shared_ptr<actors::service_status> status_ptr,
+                 std::shared_ptr<domain::service_status> status_ptr,
                  cors_policy cors_rules);
 
   std::shared_ptr<const config::settings> cfg;
   std::shared_ptr<metrics::service_metrics> metrics;
-  std::shared_ptr<actors::service_status> status;
+  std::shared_ptr<domain::service_status> status;
   cors_policy cors;
   constant_headers headers;
   std::atomic<size_t> in_flight{0};
   /// Per client address on the login routes (AUTH_RATE_PER_MINUTE).
-  actors::rate_limiter login_limits;
+  domain::rate_limiter login_limits;
   /// Requests being received, shared with the parser guard.
   std::shared_ptr<request_intake> intake = std::make_shared<request_intake>();
 

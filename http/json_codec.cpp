@@ -3,8 +3,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "actors/rules.hpp"
-#include "config/utf8.hpp"
+#include "base/utf8.hpp"
+#include "domain/rules.hpp"
 #include "http/cursor.hpp"
 
 namespace miyabi::http {
@@ -238,33 +238,33 @@ encoded_body json_of(const T& value) {
 struct body_encoder {
   encoded_body operator()(std::monostate) const { return {{}, {}}; }
 
-  encoded_body operator()(const actors::liveness&) const {
+  encoded_body operator()(const domain::liveness&) const {
     return {json_type, R"({"status":"ok"})"};
   }
 
-  encoded_body operator()(const actors::health_report& report) const {
+  encoded_body operator()(const domain::health_report& report) const {
     rapidjson::StringBuffer buf;
     writer w{buf};
     w.StartObject();
     put(w, "status",
-        report.database == actors::db_state::disconnected ? "degraded" : "ok");
+        report.database == domain::db_state::disconnected ? "degraded" : "ok");
     put(w, "version", report.version);
     put(w, "mode", report.telegram_only ? "telegram-only" : "full");
-    put(w, "database", actors::to_string(report.database));
+    put(w, "database", domain::to_string(report.database));
     put(w, "uptime_seconds", report.uptime_seconds);
     w.EndObject();
     return {json_type, take(buf)};
   }
 
-  encoded_body operator()(const actors::text_body& body) const {
+  encoded_body operator()(const domain::text_body& body) const {
     return {body.content_type, body.text};
   }
 
-  encoded_body operator()(const actors::json_text& body) const {
+  encoded_body operator()(const domain::json_text& body) const {
     return {json_type, body.json};
   }
 
-  encoded_body operator()(const actors::token_response& t) const {
+  encoded_body operator()(const domain::token_response& t) const {
     rapidjson::StringBuffer buf;
     writer w{buf};
     w.StartObject();
@@ -278,13 +278,13 @@ struct body_encoder {
     return {json_type, take(buf)};
   }
 
-  encoded_body operator()(const actors::agent_list&) const {
+  encoded_body operator()(const domain::agent_list&) const {
     rapidjson::StringBuffer buf;
     writer w{buf};
     w.StartObject();
     w.Key("agents");
     w.StartArray();
-    for (const auto& a : actors::agent_catalogue()) {
+    for (const auto& a : domain::agent_catalogue()) {
       w.StartObject();
       put(w, "type", a.type);
       put(w, "name", a.name);
@@ -340,7 +340,7 @@ struct body_encoder {
     return {json_type, take(buf)};
   }
 
-  encoded_body operator()(const actors::bot_reply& r) const {
+  encoded_body operator()(const domain::bot_reply& r) const {
     if (r.method.empty())
       return {json_type, R"({"ok":true})"};
     rapidjson::StringBuffer buf;
@@ -368,7 +368,7 @@ struct body_encoder {
 
 } // namespace
 
-encoded_body encode(const actors::reply_body& body) {
+encoded_body encode(const domain::reply_body& body) {
   return std::visit(body_encoder{}, body);
 }
 

@@ -11,8 +11,8 @@
 #include <caf/expected.hpp>
 #include <rapidjson/document.h>
 
-#include "actors/replies.hpp"
-#include "config/json.hpp"
+#include "base/json.hpp"
+#include "domain/replies.hpp"
 #include "http/errors.hpp"
 
 namespace miyabi::http {
@@ -24,7 +24,7 @@ struct encoded_body {
 };
 
 /// Encodes a reply body. `std::monostate` encodes to no body.
-encoded_body encode(const actors::reply_body& body);
+encoded_body encode(const domain::reply_body& body);
 
 /// Encodes the error envelope.
 std::string encode_error(const error_response& err,

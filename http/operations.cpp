@@ -81,7 +81,7 @@ struct entry {
 };
 
 actors::api_reply openapi_answer() {
-  return {200, actors::json_text{std::string{openapi_document()}}, {}};
+  return {200, domain::json_text{std::string{openapi_document()}}, {}};
 }
 
 // api.md, route by route.

@@ -11,9 +11,9 @@
 #include <pistache/http.h>
 #include <pistache/stream.h>
 
-#include "actors/crypto.hpp"
-#include "config/log.hpp"
-#include "config/text.hpp"
+#include "base/crypto.hpp"
+#include "base/log.hpp"
+#include "base/text.hpp"
 #include "http/errors.hpp"
 #include "http/headers.hpp"
 #include "http/json_codec.hpp"
@@ -68,7 +68,7 @@ void refuse(guard_state& st, int status, std::string_view details) {
   auto err =
     to_response(make_error(code_for_status(status), {}, std::string{details}));
   err.status = status;
-  auto request_id = actors::random_uuid();
+  auto request_id = crypto::random_uuid();
   auto body = encode_error(err, request_id);
   header_list headers;
   headers.emplace_back("Content-Type", "application/json");

@@ -4,7 +4,7 @@
 #include <iterator>
 #include <mutex>
 
-#include "config/text.hpp"
+#include "base/text.hpp"
 
 namespace miyabi::http {
 

@@ -10,11 +10,11 @@
 #include <pistache/peer.h>
 
 #include "actors/auth.hpp"
-#include "actors/crypto.hpp"
-#include "actors/rules.hpp"
-#include "config/errors.hpp"
-#include "config/log.hpp"
-#include "config/text.hpp"
+#include "base/crypto.hpp"
+#include "base/errors.hpp"
+#include "base/log.hpp"
+#include "base/text.hpp"
+#include "domain/rules.hpp"
 #include "http/decode.hpp"
 #include "http/errors.hpp"
 #include "http/exchange.hpp"
@@ -184,7 +184,7 @@ struct request_content {
 
  private:
   caf::error decode(actors::api_request& r) const {
-    if (!path_id.empty() && !actors::valid_uuid(path_id))
+    if (!path_id.empty() && !domain::valid_uuid(path_id))
       return make_error(errc::validation_error, "malformed id",
                         "the {id} path segment must be a UUID");
     r.path_id = path_id;
@@ -247,7 +247,7 @@ class api_handler final : public Http::Handler {
         return;
       take_request(peer); // answered here (408): no longer being read
       auto err = to_response(make_error(errc::request_timeout));
-      auto request_id = actors::random_uuid();
+      auto request_id = crypto::random_uuid();
       header_list headers;
       headers.emplace_back("X-Request-Id", request_id);
       headers.emplace_back("Cache-Control", "no-store");
@@ -365,7 +365,7 @@ void api_handler::handle(const Http::Request& req,
     return;
   }
   if (traits->telegram_update && !cfg.telegram_webhook_secret.empty() &&
-      !actors::constant_time_equal(in.telegram_secret,
+      !crypto::constant_time_equal(in.telegram_secret,
                                    cfg.telegram_webhook_secret)) {
     // Checked before the body is even looked at (api.md, Telegram bot).
     ctx_->metrics->telegram_updates["rejected"].Increment();
@@ -435,7 +435,7 @@ struct server::impl {
 
 server::server(std::shared_ptr<const config::settings> cfg,
                std::shared_ptr<metrics::service_metrics> metrics,
-               std::shared_ptr<actors::service_status> status,
+               std::shared_ptr<domain::service_status> status,
                actors::service& actors)
     : impl_(std::make_unique<impl>()) {
   auto origins = cfg->cors_allowed_origins;

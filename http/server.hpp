@@ -13,8 +13,8 @@
 #include <memory>
 
 #include "actors/service.hpp"
-#include "actors/status.hpp"
 #include "config/settings.hpp"
+#include "domain/status.hpp"
 
 namespace miyabi::metrics {
 class service_metrics;
@@ -26,7 +26,7 @@ class server {
  public:
   server(std::shared_ptr<const config::settings> cfg,
          std::shared_ptr<metrics::service_metrics> metrics,
-         std::shared_ptr<actors::service_status> status,
+         std::shared_ptr<domain::service_status> status,
          actors::service& actors);
 
   server(const server&) = delete;

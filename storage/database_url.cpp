@@ -2,7 +2,7 @@
 
 #include <libpq-fe.h>
 
-#include "config/errors.hpp"
+#include "base/errors.hpp"
 
 namespace miyabi::storage {
 

@@ -2,8 +2,8 @@
 
 #include <pqxx/pqxx>
 
-#include "config/errors.hpp"
-#include "config/text.hpp"
+#include "base/errors.hpp"
+#include "base/text.hpp"
 #include "storage/rows.hpp"
 #include "storage/statements.hpp"
 #include "storage/workflow_runs.hpp"

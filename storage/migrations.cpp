@@ -4,11 +4,11 @@
 #include <map>
 #include <stdexcept>
 
-#include <openssl/sha.h>
 #include <pqxx/pqxx>
 
-#include "config/errors.hpp"
-#include "config/log.hpp"
+#include "base/crypto.hpp"
+#include "base/errors.hpp"
+#include "base/log.hpp"
 #include "storage/session.hpp"
 
 namespace miyabi::storage {
@@ -17,22 +17,6 @@ namespace {
 
 // Any constant unique to this service; all instances must agree on it.
 constexpr long long migration_lock_key = 0x6d69796162690001LL; // "miyabi" 1
-
-/// Hex SHA-256 of a migration; throws std::runtime_error (caught by
-/// `migrate`, which then fails) when OpenSSL cannot compute it.
-std::string checksum(const char* sql) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  if (SHA256(reinterpret_cast<const unsigned char*>(sql), std::strlen(sql),
-             digest) == nullptr)
-    throw std::runtime_error("SHA-256 of a migration failed");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (auto b : digest) {
-    out += hex[b >> 4];
-    out += hex[b & 0x0f];
-  }
-  return out;
-}
 
 int version_of(const std::string& name) {
   return std::stoi(name.substr(0, name.find('_')));
@@ -61,7 +45,7 @@ caf::expected<migration_report> migrate(pqxx::connection_base& conn) {
     for (const auto& m : embedded_migrations()) {
       current = m.name;
       auto version = version_of(m.name);
-      auto sum = checksum(m.sql);
+      auto sum = crypto::sha256_hex(m.sql);
       if (auto i = applied.find(version); i != applied.end()) {
         if (i->second.second != sum)
           return make_error(errc::internal_error,

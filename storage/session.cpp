@@ -2,8 +2,8 @@
 
 #include <pqxx/pqxx>
 
-#include "config/errors.hpp"
-#include "config/log.hpp"
+#include "base/errors.hpp"
+#include "base/log.hpp"
 #include "storage/statements.hpp"
 
 namespace miyabi::storage {

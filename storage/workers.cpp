@@ -2,7 +2,7 @@
 
 #include <pqxx/pqxx>
 
-#include "config/errors.hpp"
+#include "base/errors.hpp"
 #include "storage/rows.hpp"
 #include "storage/statements.hpp"
 

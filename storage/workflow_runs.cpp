@@ -4,7 +4,7 @@
 
 #include <pqxx/pqxx>
 
-#include "config/errors.hpp"
+#include "base/errors.hpp"
 #include "storage/rows.hpp"
 #include "storage/statements.hpp"
 

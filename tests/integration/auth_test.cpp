@@ -25,8 +25,8 @@
 #include <openssl/sha.h>
 #include <rapidjson/document.h>
 
-#include "actors/crypto.hpp"
 #include "actors/outbound.hpp"
+#include "base/crypto.hpp"
 #include "fakes/fake_http.hpp"
 #include "http/decode.hpp"
 #include "support/checks.hpp"
@@ -35,8 +35,8 @@
 #include "support/postgres.hpp"
 #include "support/process.hpp"
 
-using miyabi::actors::base64url_encode;
 using miyabi::actors::url_encode;
+using miyabi::crypto::base64url_encode;
 using namespace miyabi::test;
 using namespace std::chrono_literals;
 using std::chrono::steady_clock;

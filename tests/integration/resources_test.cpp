@@ -27,7 +27,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "actors/crypto.hpp"
+#include "base/crypto.hpp"
 #include "support/api.hpp"
 #include "support/checks.hpp"
 #include "support/env.hpp"
@@ -519,8 +519,8 @@ BOOST_AUTO_TEST_CASE(
                  "validation_error", "limit", std::string{"limit="} + limit);
   const std::vector<std::string> cursors{
     "garbage!!", "abc",
-    miyabi::actors::base64url_encode("2026-01-01T00:00:00Z|not-a-uuid"),
-    miyabi::actors::base64url_encode("yesterday|" + unknown_id),
+    miyabi::crypto::base64url_encode("2026-01-01T00:00:00Z|not-a-uuid"),
+    miyabi::crypto::base64url_encode("yesterday|" + unknown_id),
     std::string(300, 'A')};
   for (const auto& bad : cursors)
     expect_error(a.get("/agents/executions?cursor=" + bad), 400,

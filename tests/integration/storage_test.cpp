@@ -13,7 +13,7 @@
 #include <boost/test/unit_test.hpp>
 #include <pqxx/pqxx>
 
-#include "config/errors.hpp"
+#include "base/errors.hpp"
 #include "storage/session.hpp"
 #include "support/checks.hpp"
 #include "support/env.hpp"

@@ -2,11 +2,11 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "actors/bot.hpp"
-#include "config/utf8.hpp"
+#include "base/utf8.hpp"
+#include "domain/bot.hpp"
 
 using namespace miyabi;
-using namespace miyabi::actors;
+using namespace miyabi::domain;
 
 namespace {
 

@@ -6,7 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "config/errors.hpp"
+#include "base/errors.hpp"
 #include "config/settings.hpp"
 #include "storage/database_url.hpp"
 #include "support/env.hpp"

@@ -6,11 +6,11 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "actors/crypto.hpp"
-#include "config/errors.hpp"
+#include "base/crypto.hpp"
+#include "base/errors.hpp"
 #include "openssl_failure.hpp"
 
-using namespace miyabi::actors;
+using namespace miyabi::crypto;
 
 BOOST_AUTO_TEST_SUITE(crypto)
 

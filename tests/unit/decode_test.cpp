@@ -4,8 +4,8 @@
 #include <boost/test/unit_test.hpp>
 #include <rapidjson/document.h>
 
-#include "config/errors.hpp"
-#include "config/utf8.hpp"
+#include "base/errors.hpp"
+#include "base/utf8.hpp"
 #include "http/decode.hpp"
 
 using namespace miyabi;
@@ -14,14 +14,14 @@ using actors::operation;
 
 namespace {
 
-caf::expected<actors::request_input> decode_query(operation op,
+caf::expected<domain::request_input> decode_query(operation op,
                                                   query_map query) {
   return decode_input(op, nullptr, query, request_headers{});
 }
 
 /// The details of a 400, or a marker when the decode did not fail so.
 std::string
-bad_request_details(const caf::expected<actors::request_input>& result) {
+bad_request_details(const caf::expected<domain::request_input>& result) {
   if (result)
     return "<decoded>";
   if (!is(result.error(), errc::validation_error))
@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE(a_utf8_redirect_is_kept_as_it_is) {
   auto result =
     decode_query(operation::auth_github_start, {{"redirect", path}});
   BOOST_REQUIRE(static_cast<bool>(result));
-  BOOST_TEST(std::get<actors::github_start_input>(*result).redirect == path);
+  BOOST_TEST(std::get<domain::github_start_input>(*result).redirect == path);
 }
 
 BOOST_AUTO_TEST_CASE(a_long_github_error_is_cut_at_a_character_boundary) {
@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(a_long_github_error_is_cut_at_a_character_boundary) {
   auto result = decode_query(operation::auth_github_callback,
                              {{"error", after_100_bytes("\xc3\xa9z")}});
   BOOST_REQUIRE(static_cast<bool>(result));
-  auto error = std::get<actors::github_callback_input>(*result).error;
+  auto error = std::get<domain::github_callback_input>(*result).error;
   BOOST_TEST(error == std::string(99, 'a'));
   // Characters that fit are kept whole, and short texts untouched.
   std::string japanese;
@@ -69,13 +69,13 @@ BOOST_AUTO_TEST_CASE(a_long_github_error_is_cut_at_a_character_boundary) {
     japanese += "\xe6\x8b\x92"; // 拒, 120 bytes in all
   result = decode_query(operation::auth_github_callback, {{"error", japanese}});
   BOOST_REQUIRE(static_cast<bool>(result));
-  error = std::get<actors::github_callback_input>(*result).error;
+  error = std::get<domain::github_callback_input>(*result).error;
   BOOST_TEST(error == japanese.substr(0, 99));
   BOOST_TEST(valid_utf8(error));
   result =
     decode_query(operation::auth_github_callback, {{"error", "access_denied"}});
   BOOST_REQUIRE(static_cast<bool>(result));
-  BOOST_TEST(std::get<actors::github_callback_input>(*result).error ==
+  BOOST_TEST(std::get<domain::github_callback_input>(*result).error ==
              "access_denied");
 }
 
@@ -141,7 +141,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
 
-caf::expected<actors::request_input> decode_body(operation op,
+caf::expected<domain::request_input> decode_body(operation op,
                                                  const char* json) {
   rapidjson::Document doc;
   doc.Parse(json);
@@ -150,7 +150,7 @@ caf::expected<actors::request_input> decode_body(operation op,
 }
 
 /// The error code and details of a failed decode, or "<decoded>".
-std::string failure(const caf::expected<actors::request_input>& result) {
+std::string failure(const caf::expected<domain::request_input>& result) {
   if (result)
     return "<decoded>";
   auto d = describe(result.error());
@@ -216,7 +216,7 @@ BOOST_AUTO_TEST_CASE(a_claim_may_name_one_repository) {
     decode_body(operation::claim_execution,
                 R"({"repository_id":"00000000-0000-4000-8000-00000000000A"})");
   BOOST_REQUIRE(ok);
-  BOOST_TEST(*std::get<actors::claim_input>(*ok).repository_id ==
+  BOOST_TEST(*std::get<domain::claim_input>(*ok).repository_id ==
              "00000000-0000-4000-8000-00000000000a");
   BOOST_TEST(failure(decode_body(operation::claim_execution,
                                  R"({"repository_id":"x"})")) ==

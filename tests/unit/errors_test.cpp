@@ -1,7 +1,7 @@
 #include <boost/test/unit_test.hpp>
 #include <caf/sec.hpp>
 
-#include "config/errors.hpp"
+#include "base/errors.hpp"
 #include "http/errors.hpp"
 
 using namespace miyabi;

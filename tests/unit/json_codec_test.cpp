@@ -9,10 +9,10 @@ using namespace miyabi::http;
 BOOST_AUTO_TEST_SUITE(json_codec)
 
 BOOST_AUTO_TEST_CASE(health_reports_mode_database_and_uptime) {
-  actors::health_report report;
+  domain::health_report report;
   report.version = "1.2.3";
   report.telegram_only = false;
-  report.database = actors::db_state::connected;
+  report.database = domain::db_state::connected;
   report.uptime_seconds = 42;
   auto body = encode(report);
   BOOST_TEST(body.content_type == "application/json");
@@ -27,8 +27,8 @@ BOOST_AUTO_TEST_CASE(health_reports_mode_database_and_uptime) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unreachable_database_makes_health_degraded) {
-  actors::health_report report;
-  report.database = actors::db_state::disconnected;
+  domain::health_report report;
+  report.database = domain::db_state::disconnected;
   rapidjson::Document doc;
   doc.Parse(encode(report).text.c_str());
   BOOST_TEST(doc["status"].GetString() == std::string{"degraded"});

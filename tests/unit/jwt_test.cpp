@@ -15,12 +15,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "actors/crypto.hpp"
-#include "actors/jwt.hpp"
-#include "config/errors.hpp"
+#include "base/crypto.hpp"
+#include "base/errors.hpp"
+#include "domain/jwt.hpp"
 #include "openssl_failure.hpp"
 
-using namespace miyabi::actors;
+using namespace miyabi::domain;
+using namespace miyabi::crypto;
 
 namespace {
 

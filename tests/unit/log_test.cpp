@@ -7,7 +7,7 @@
 #include <boost/test/unit_test.hpp>
 #include <rapidjson/document.h>
 
-#include "config/log.hpp"
+#include "base/log.hpp"
 
 using namespace miyabi;
 

@@ -4,9 +4,9 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "actors/rate_limit.hpp"
+#include "domain/rate_limit.hpp"
 
-using miyabi::actors::rate_limiter;
+using miyabi::domain::rate_limiter;
 using namespace std::chrono_literals;
 
 BOOST_AUTO_TEST_SUITE(rate_limit)

@@ -5,10 +5,10 @@
 #include <boost/test/unit_test.hpp>
 #include <rapidjson/document.h>
 
-#include "actors/rules.hpp"
-#include "config/errors.hpp"
+#include "base/errors.hpp"
+#include "domain/rules.hpp"
 
-using namespace miyabi::actors;
+using namespace miyabi::domain;
 
 namespace {
 

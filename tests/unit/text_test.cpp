@@ -3,7 +3,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "config/text.hpp"
+#include "base/text.hpp"
 
 using miyabi::split;
 using list = std::vector<std::string>;

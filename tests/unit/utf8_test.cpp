@@ -4,7 +4,7 @@
 #include <boost/test/unit_test.hpp>
 #include <rapidjson/document.h>
 
-#include "config/utf8.hpp"
+#include "base/utf8.hpp"
 
 using namespace miyabi;
 

@@ -25,7 +25,7 @@
 
 #include <caf/expected.hpp>
 
-namespace miyabi::actors {
+namespace miyabi::domain {
 
 /// The claims of an access token.
 struct access_claims {
@@ -79,4 +79,4 @@ class jwt_codec {
   int64_t leeway_;
 };
 
-} // namespace miyabi::actors
+} // namespace miyabi::domain

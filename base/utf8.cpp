@@ -1,4 +1,4 @@
-#include "config/utf8.hpp"
+#include "base/utf8.hpp"
 
 namespace miyabi {
 

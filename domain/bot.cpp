@@ -1,12 +1,12 @@
-#include "actors/bot.hpp"
+#include "domain/bot.hpp"
 
 #include <algorithm>
 #include <cctype>
 
-#include "config/text.hpp"
-#include "config/utf8.hpp"
+#include "base/text.hpp"
+#include "base/utf8.hpp"
 
-namespace miyabi::actors {
+namespace miyabi::domain {
 
 bot_backend::~bot_backend() = default;
 
@@ -251,4 +251,4 @@ std::string execution_notice_text(const storage::execution_change& c) {
   return text;
 }
 
-} // namespace miyabi::actors
+} // namespace miyabi::domain

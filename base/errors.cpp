@@ -1,4 +1,4 @@
-#include "config/errors.hpp"
+#include "base/errors.hpp"
 
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>

@@ -15,7 +15,7 @@
 
 #include <caf/expected.hpp>
 
-namespace miyabi::actors {
+namespace miyabi::crypto {
 
 /// Compares secrets and MACs without an early exit, so timing reveals
 /// nothing but the length. An empty value never matches, not even another
@@ -57,4 +57,4 @@ caf::expected<std::string> random_id();
 /// ids): throws std::runtime_error when the generator fails.
 std::string random_uuid();
 
-} // namespace miyabi::actors
+} // namespace miyabi::crypto

@@ -21,7 +21,7 @@
 #include <string_view>
 #include <unordered_map>
 
-namespace miyabi::actors {
+namespace miyabi::domain {
 
 class rate_limiter {
  public:
@@ -60,4 +60,4 @@ class rate_limiter {
   std::array<shard, shard_count> shards_;
 };
 
-} // namespace miyabi::actors
+} // namespace miyabi::domain

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "actors/inputs.hpp"
+#include "domain/inputs.hpp"
 #include "storage/model.hpp"
 
-namespace miyabi::actors {
+namespace miyabi::domain {
 
 /// Facts the decisions may need from storage.
 class bot_backend {
@@ -107,4 +107,4 @@ std::string execution_notice_text(const storage::execution_change& change);
 /// ones).
 bool notifies(const std::string& status);
 
-} // namespace miyabi::actors
+} // namespace miyabi::domain

@@ -10,7 +10,7 @@
 
 #include "storage/model.hpp"
 
-namespace miyabi::actors {
+namespace miyabi::domain {
 
 /// POST /auth/mock.
 struct mock_login_input {
@@ -89,4 +89,4 @@ using request_input = std::variant<
   list_workflows_input, storage::workflow_input, telegram_update,
   storage::heartbeat, storage::new_worker_token, storage::new_workflow_run>;
 
-} // namespace miyabi::actors
+} // namespace miyabi::domain

@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace miyabi::actors {
+namespace miyabi::domain {
 
 enum class db_state : uint8_t { disabled, connected, disconnected };
 
@@ -29,4 +29,4 @@ struct service_status {
   }
 };
 
-} // namespace miyabi::actors
+} // namespace miyabi::domain

@@ -1,11 +1,11 @@
-#include "config/json.hpp"
+#include "base/json.hpp"
 
 #include <string>
 
 #include <rapidjson/error/en.h>
 
-#include "config/errors.hpp"
-#include "config/utf8.hpp"
+#include "base/errors.hpp"
+#include "base/utf8.hpp"
 
 namespace miyabi {
 

@@ -1,6 +1,6 @@
-#include "actors/status.hpp"
+#include "domain/status.hpp"
 
-namespace miyabi::actors {
+namespace miyabi::domain {
 
 const char* to_string(db_state state) {
   switch (state) {
@@ -10,4 +10,4 @@ const char* to_string(db_state state) {
   }
 }
 
-} // namespace miyabi::actors
+} // namespace miyabi::domain

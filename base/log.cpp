@@ -1,4 +1,4 @@
-#include "config/log.hpp"
+#include "base/log.hpp"
 
 #include <algorithm>
 #include <atomic>

@@ -1,12 +1,12 @@
-#include "actors/rules.hpp"
+#include "domain/rules.hpp"
 
 #include <algorithm>
 #include <cstdint>
 #include <unordered_map>
 
-#include "config/errors.hpp"
+#include "base/errors.hpp"
 
-namespace miyabi::actors {
+namespace miyabi::domain {
 
 namespace {
 
@@ -454,4 +454,4 @@ caf::error validate_dag(const rapidjson::Value& dag) {
   return {};
 }
 
-} // namespace miyabi::actors
+} // namespace miyabi::domain

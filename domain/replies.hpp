@@ -7,10 +7,10 @@
 #include <variant>
 #include <vector>
 
-#include "actors/status.hpp"
+#include "domain/status.hpp"
 #include "storage/model.hpp"
 
-namespace miyabi::actors {
+namespace miyabi::domain {
 
 /// GET /api/v1/health.
 struct health_report {
@@ -66,4 +66,4 @@ using reply_body =
                std::vector<storage::worker_token>, storage::heartbeat_answer,
                storage::workflow_run, std::vector<storage::workflow_run>>;
 
-} // namespace miyabi::actors
+} // namespace miyabi::domain

@@ -1,4 +1,4 @@
-#include "actors/jwt.hpp"
+#include "domain/jwt.hpp"
 
 #include <cmath>
 #include <limits>
@@ -10,11 +10,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "actors/crypto.hpp"
-#include "config/errors.hpp"
-#include "config/utf8.hpp"
+#include "base/crypto.hpp"
+#include "base/errors.hpp"
+#include "base/utf8.hpp"
 
-namespace miyabi::actors {
+namespace miyabi::domain {
 
 namespace {
 
@@ -207,12 +207,12 @@ caf::expected<std::string> jwt_codec::sign(const access_claims& claims) const {
   out.EndObject();
   std::string token{signed_header};
   token += '.';
-  token += base64url_encode({buf.GetString(), buf.GetSize()});
-  auto mac = hmac_sha256(secret_, token);
+  token += crypto::base64url_encode({buf.GetString(), buf.GetSize()});
+  auto mac = crypto::hmac_sha256(secret_, token);
   if (!mac)
     return std::move(mac.error());
   token += '.';
-  token += base64url_encode(*mac);
+  token += crypto::base64url_encode(*mac);
   return token;
 }
 
@@ -228,9 +228,10 @@ jwt_codec::verify(std::string_view token, int64_t now) const try {
       token.find('.', second + 1) != std::string_view::npos)
     return jwt_failure::malformed;
   auto signing_input = token.substr(0, second);
-  auto header = base64url_decode(token.substr(0, first));
-  auto payload = base64url_decode(token.substr(first + 1, second - first - 1));
-  auto signature = base64url_decode(token.substr(second + 1));
+  auto header = crypto::base64url_decode(token.substr(0, first));
+  auto payload =
+    crypto::base64url_decode(token.substr(first + 1, second - first - 1));
+  auto signature = crypto::base64url_decode(token.substr(second + 1));
   if (!header || !payload || !signature)
     return jwt_failure::malformed;
   rapidjson::Document doc;
@@ -242,8 +243,8 @@ jwt_codec::verify(std::string_view token, int64_t now) const try {
   // (a failed HMAC must not turn `header.payload.` into a valid token).
   if (signature->empty() || secret_.empty())
     return jwt_failure::bad_signature;
-  auto mac = hmac_sha256(secret_, signing_input);
-  if (!mac || mac->empty() || !constant_time_equal(*signature, *mac))
+  auto mac = crypto::hmac_sha256(secret_, signing_input);
+  if (!mac || mac->empty() || !crypto::constant_time_equal(*signature, *mac))
     return jwt_failure::bad_signature;
   claim_refs refs;
   if (!parse_object(doc, *payload) || !collect_claims(doc, refs))
@@ -290,4 +291,4 @@ jwt_codec::verify(std::string_view token, int64_t now) const try {
   return jwt_failure::malformed;
 }
 
-} // namespace miyabi::actors
+} // namespace miyabi::domain

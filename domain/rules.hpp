@@ -13,7 +13,7 @@
 #include <caf/error.hpp>
 #include <rapidjson/document.h>
 
-namespace miyabi::actors {
+namespace miyabi::domain {
 
 // -- identifiers --------------------------------------------------------------
 
@@ -84,4 +84,4 @@ constexpr size_t max_workflow_description_length = 4000;
 /// "dag_definition: cycle through a -> b -> a").
 caf::error validate_dag(const rapidjson::Value& dag);
 
-} // namespace miyabi::actors
+} // namespace miyabi::domain

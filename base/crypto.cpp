@@ -1,4 +1,4 @@
-#include "actors/crypto.hpp"
+#include "base/crypto.hpp"
 
 #include <algorithm>
 #include <array>
@@ -11,9 +11,9 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "config/errors.hpp"
+#include "base/errors.hpp"
 
-namespace miyabi::actors {
+namespace miyabi::crypto {
 
 namespace {
 
@@ -179,4 +179,4 @@ std::string random_uuid() {
   return std::move(*id);
 }
 
-} // namespace miyabi::actors
+} // namespace miyabi::crypto

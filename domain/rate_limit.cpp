@@ -1,10 +1,10 @@
-#include "actors/rate_limit.hpp"
+#include "domain/rate_limit.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <functional>
 
-namespace miyabi::actors {
+namespace miyabi::domain {
 
 namespace {
 
@@ -63,4 +63,4 @@ size_t rate_limiter::size() const {
   return total;
 }
 
-} // namespace miyabi::actors
+} // namespace miyabi::domain
