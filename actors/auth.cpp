@@ -302,19 +302,14 @@ void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
-http_call github_call(const config::settings& cfg, const request_meta& meta,
-                      std::string method, std::string url, std::string target) {
-  http_call call;
-  call.service = "github";
-  call.method = std::move(method);
-  call.url = std::move(url);
-  call.log_target = std::move(target);
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-    meta.remaining() - std::chrono::milliseconds{200});
-  call.timeout = std::max(std::chrono::milliseconds{100},
-                          std::min(cfg.outbound_timeout, left));
-  call.deadline = meta.deadline;
-  return call;
+/// A GitHub API call for a login: answered 200 ms before the request's
+/// deadline so the login can still answer.
+http_call login_call(const config::settings& cfg, const request_meta& meta,
+                     std::string path, const std::string& token) {
+  return github_call("GET", cfg.github_api_url + path, "GET " + path, token,
+                     call_budget(cfg.outbound_timeout, meta.deadline,
+                                 std::chrono::milliseconds{200}),
+                     meta.deadline);
 }
 
 std::optional<std::string> string_member(const rapidjson::Value& v,
@@ -366,11 +361,7 @@ redirect_to_frontend(const config::settings& cfg, std::string path) {
 void github_profile(auth_actor self, request_meta meta, std::string token,
                     std::string redirect, caf::response_promise rp) {
   const auto& cfg = *self->state.cfg;
-  auto call =
-    github_call(cfg, meta, "GET", cfg.github_api_url + "/user", "GET /user");
-  call.headers = {{"Accept", "application/vnd.github+json"},
-                  {"Authorization", "Bearer " + token},
-                  {"X-GitHub-Api-Version", "2022-11-28"}};
+  auto call = login_call(cfg, meta, "/user", token);
   auto on_error = [self, rp](caf::error&) mutable {
     rp.deliver(login_failed(self, "github_unavailable",
                             errc::external_api_error, "GitHub did not answer"));
@@ -403,11 +394,7 @@ void github_profile(auth_actor self, request_meta meta, std::string token,
       // No public email: ask /user/emails (user:email scope); a failure
       // there still logs the user in, without an address.
       const auto& c = *self->state.cfg;
-      auto emails = github_call(
-        c, meta, "GET", c.github_api_url + "/user/emails", "GET /user/emails");
-      emails.headers = {{"Accept", "application/vnd.github+json"},
-                        {"Authorization", "Bearer " + token},
-                        {"X-GitHub-Api-Version", "2022-11-28"}};
+      auto emails = login_call(c, meta, "/user/emails", token);
       ask(
         self, lookup(self, names::outbound), meta,
         [self, meta, profile, rp, finish](http_outcome& res) mutable {
@@ -426,9 +413,12 @@ void github_profile(auth_actor self, request_meta meta, std::string token,
 void github_exchange(auth_actor self, request_meta meta, std::string code,
                      storage::oauth_state state, caf::response_promise rp) {
   const auto& cfg = *self->state.cfg;
-  auto call = github_call(cfg, meta, "POST",
-                          cfg.github_oauth_url + "/login/oauth/access_token",
-                          "POST /login/oauth/access_token");
+  auto call = login_call(cfg, meta, "/login/oauth/access_token", "");
+  // The OAuth endpoint lives on another host and takes a form, not the API
+  // headers.
+  call.method = "POST";
+  call.url = cfg.github_oauth_url + "/login/oauth/access_token";
+  call.log_target = "POST /login/oauth/access_token";
   call.headers = {{"Accept", "application/json"},
                   {"Content-Type", "application/x-www-form-urlencoded"}};
   call.body = "client_id=" + url_encode(cfg.github_client_id) +

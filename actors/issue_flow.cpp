@@ -20,16 +20,14 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-constexpr const char* system_prompt =
-  "You turn a chat message into a GitHub issue for the Miyabi agents. "
-  "Answer with one JSON object and nothing else: {\"title\": short "
-  "imperative title, \"body\": markdown description, \"labels\": array of "
-  "short label strings, \"agent\": one of coordinator, codegen, review, pr, "
-  "deployment, issue}.";
-
-milliseconds budget(milliseconds limit, clock::time_point deadline) {
-  auto left = duration_cast<milliseconds>(deadline - clock::now());
-  return std::max(milliseconds{100}, std::min(limit, left));
+const std::string& system_prompt() {
+  static const std::string prompt =
+    "You turn a chat message into a GitHub issue for the Miyabi agents. "
+    "Answer with one JSON object and nothing else: {\"title\": short "
+    "imperative title, \"body\": markdown description, \"labels\": array "
+    "of short label strings, \"agent\": one of " +
+    domain::agent_type_names() + "}.";
+  return prompt;
 }
 
 std::string issue_json(const std::string& title, const std::string& body,
@@ -63,7 +61,7 @@ std::string completion_json(const config::settings& cfg,
   w.Key("role");
   w.String("system");
   w.Key("content");
-  w.String(system_prompt);
+  w.String(system_prompt());
   w.EndObject();
   w.StartObject();
   w.Key("role");
@@ -86,18 +84,13 @@ std::string completion_json(const config::settings& cfg,
 void post_issue(caf::event_based_actor* self, const config::settings& cfg,
                 bool ja, std::string json, clock::time_point deadline,
                 std::function<void(std::string)> done) {
-  http_call call;
-  call.service = "github";
-  call.method = "POST";
-  call.url = cfg.github_api_url + "/repos/" + url_encode(cfg.github_owner) +
-             "/" + url_encode(cfg.github_repo) + "/issues";
-  call.log_target = "POST /repos/{owner}/{repo}/issues";
-  call.timeout = budget(cfg.outbound_timeout, deadline);
-  call.deadline = deadline;
-  call.headers = {{"Accept", "application/vnd.github+json"},
-                  {"Authorization", "Bearer " + cfg.github_token},
-                  {"Content-Type", "application/json"},
-                  {"X-GitHub-Api-Version", "2022-11-28"}};
+  auto call =
+    github_call("POST",
+                cfg.github_api_url + "/repos/" + url_encode(cfg.github_owner) +
+                  "/" + url_encode(cfg.github_repo) + "/issues",
+                "POST /repos/{owner}/{repo}/issues", cfg.github_token,
+                call_budget(cfg.outbound_timeout, deadline), deadline);
+  call.headers.emplace_back("Content-Type", "application/json");
   call.body = std::move(json);
   request_meta meta;
   meta.request_id = "issue";
@@ -219,7 +212,7 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
   call.method = "POST";
   call.url = cfg.openai_base_url + "/chat/completions";
   call.log_target = "POST /chat/completions";
-  call.timeout = budget(cfg.llm_timeout, deadline);
+  call.timeout = call_budget(cfg.llm_timeout, deadline);
   call.deadline = deadline;
   call.headers = {{"Authorization", "Bearer " + cfg.openai_api_key},
                   {"Content-Type", "application/json"}};

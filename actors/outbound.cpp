@@ -74,6 +74,33 @@ std::string url_encode(std::string_view text) {
   return out;
 }
 
+std::chrono::milliseconds
+call_budget(std::chrono::milliseconds limit,
+            std::chrono::steady_clock::time_point deadline,
+            std::chrono::milliseconds reserve) {
+  using std::chrono::milliseconds;
+  auto left = std::chrono::duration_cast<milliseconds>(
+    deadline - std::chrono::steady_clock::now() - reserve);
+  return std::max(milliseconds{100}, std::min(limit, left));
+}
+
+http_call github_call(std::string method, std::string url,
+                      std::string log_target, const std::string& token,
+                      std::chrono::milliseconds timeout,
+                      std::chrono::steady_clock::time_point deadline) {
+  http_call call;
+  call.service = "github";
+  call.method = std::move(method);
+  call.url = std::move(url);
+  call.log_target = std::move(log_target);
+  call.headers = {{"Accept", "application/vnd.github+json"},
+                  {"Authorization", "Bearer " + token},
+                  {"X-GitHub-Api-Version", "2022-11-28"}};
+  call.timeout = timeout;
+  call.deadline = deadline;
+  return call;
+}
+
 transfer_result perform(const http_call& call,
                         std::chrono::milliseconds connect_timeout) {
   transfer_result result;

@@ -56,6 +56,20 @@ struct http_outcome {
   double seconds = 0;
 };
 
+/// The timeout of a call that must be answered `reserve` before
+/// `deadline`: what is left, at most `limit`, at least 100 ms.
+std::chrono::milliseconds
+call_budget(std::chrono::milliseconds limit,
+            std::chrono::steady_clock::time_point deadline,
+            std::chrono::milliseconds reserve = std::chrono::milliseconds{0});
+
+/// A call to GitHub's REST API (`service` "github"): GitHub's media type
+/// and API version, `token` as Bearer, the deadline and its budget.
+http_call github_call(std::string method, std::string url,
+                      std::string log_target, const std::string& token,
+                      std::chrono::milliseconds timeout,
+                      std::chrono::steady_clock::time_point deadline);
+
 /// Performs one call synchronously (used by the workers; also handy in
 /// tools). Any thread; blocks up to the call's timeout.
 struct transfer_result {

@@ -17,6 +17,7 @@
 #include "actors/issue_flow.hpp"
 #include "actors/outbound.hpp"
 #include "actors/supervision.hpp"
+#include "base/backoff.hpp"
 #include "base/json.hpp"
 #include "base/log.hpp"
 #include "base/text.hpp"
@@ -81,6 +82,24 @@ void update_row(outbox_actor self, const char* label, Work work) {
                    "lease",
                    {{"step", label}});
     });
+}
+
+/// After a failed send: another attempt after the backoff (1 s doubling
+/// to 5 min), or failed for good after the last attempt.
+void retry_later_or_fail(outbox_actor self, int64_t id, int64_t attempts,
+                         std::string why) {
+  if (attempts >= max_attempts) {
+    update_row(self, "outbox_failed", [id, why](pqxx::transaction_base& tx) {
+      return storage::mark_failed(tx, id, why);
+    });
+    return;
+  }
+  auto delay = backoff_delay(static_cast<uint32_t>(attempts),
+                             milliseconds{1000}, milliseconds{300000});
+  update_row(self, "outbox_reschedule",
+             [id, delay = delay.count(), why](pqxx::transaction_base& tx) {
+               return storage::reschedule(tx, id, delay, why);
+             });
 }
 
 void finished(outbox_actor self) {
@@ -220,36 +239,13 @@ void send_message(outbox_actor self, storage::outbox_message row) {
                      return storage::mark_failed(tx, id, why);
                    });
       } else {
-        auto why = description(out);
-        if (attempts >= max_attempts) {
-          update_row(self, "outbox_failed",
-                     [id, why](pqxx::transaction_base& tx) {
-                       return storage::mark_failed(tx, id, why);
-                     });
-        } else {
-          int64_t delay = std::min<int64_t>(1000LL << (attempts - 1), 300000);
-          update_row(self, "outbox_reschedule",
-                     [id, delay, why](pqxx::transaction_base& tx) {
-                       return storage::reschedule(tx, id, delay, why);
-                     });
-        }
+        retry_later_or_fail(self, id, attempts, description(out));
       }
       finished(self);
     },
     [self, id, attempts](caf::error&) {
       self->state.metrics->telegram_send["0"].Increment();
-      if (attempts >= max_attempts) {
-        update_row(self, "outbox_failed", [id](pqxx::transaction_base& tx) {
-          return storage::mark_failed(tx, id, "no answer from Telegram");
-        });
-      } else {
-        int64_t delay = std::min<int64_t>(1000LL << (attempts - 1), 300000);
-        update_row(self, "outbox_reschedule",
-                   [id, delay](pqxx::transaction_base& tx) {
-                     return storage::reschedule(tx, id, delay,
-                                                "no answer from Telegram");
-                   });
-      }
+      retry_later_or_fail(self, id, attempts, "no answer from Telegram");
       finished(self);
     },
     std::move(call));

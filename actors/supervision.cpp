@@ -12,6 +12,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/messages.hpp"
+#include "base/backoff.hpp"
 #include "base/errors.hpp"
 #include "base/log.hpp"
 #include "metrics/metrics.hpp"
@@ -32,8 +33,7 @@ restart_policy::restart_policy(clock::duration initial, clock::duration cap,
       window_(window) {}
 
 restart_policy::clock::duration restart_policy::next_delay() {
-  current_ = current_.count() == 0 ? initial_ : std::min(current_ * 2, cap_);
-  return current_;
+  return backoff_delay(++failures_, initial_, cap_);
 }
 
 std::optional<restart_policy::clock::duration>
@@ -44,7 +44,7 @@ restart_policy::on_crash(clock::time_point now) {
   if (crashes_.size() > max_restarts_)
     return std::nullopt;
   if (crashes_.size() == 1)
-    current_ = clock::duration{0}; // The previous crash is long forgotten.
+    failures_ = 0; // The previous crash is long forgotten.
   return next_delay();
 }
 
@@ -53,7 +53,7 @@ restart_policy::clock::duration restart_policy::on_failure(clock::time_point) {
 }
 
 void restart_policy::on_success() {
-  current_ = clock::duration{0};
+  failures_ = 0;
 }
 
 // -- exception logging and escalation -----------------------------------------

@@ -58,7 +58,7 @@ class restart_policy {
   clock::duration cap_;
   size_t max_restarts_;
   clock::duration window_;
-  clock::duration current_{0};
+  uint32_t failures_ = 0; ///< since the last success or forgotten crash
   std::deque<clock::time_point> crashes_;
 };
 

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <limits>
+#include <random>
 #include <stdexcept>
 
 #include <openssl/crypto.h>
@@ -173,10 +175,16 @@ caf::expected<std::string> random_id() {
 }
 
 std::string random_uuid() {
-  auto id = random_id();
-  if (!id)
-    throw std::runtime_error("the random number generator failed");
-  return std::move(*id);
+  thread_local std::mt19937_64 gen{[] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd()};
+    return std::mt19937_64{seq};
+  }()};
+  std::array<uint64_t, 2> halves{gen(), gen()};
+  std::string raw(16, '\0');
+  for (size_t i = 0; i < raw.size(); ++i)
+    raw[i] = static_cast<char>((halves[i / 8] >> ((i % 8) * 8)) & 0xff);
+  return uuid_text(raw);
 }
 
 } // namespace miyabi::crypto

@@ -53,8 +53,9 @@ caf::expected<std::string> random_token(size_t bytes = 32);
 /// be guessed (token ids); `internal_error` when the generator fails.
 caf::expected<std::string> random_id();
 
-/// As `random_id`, for callers that cannot take an error value (request
-/// ids): throws std::runtime_error when the generator fails.
+/// A version 4 UUID for request ids: unique, not secret (it is echoed to
+/// clients and logs), so a per-thread generator seeded once from
+/// std::random_device saves a trip into OpenSSL per request. Never fails.
 std::string random_uuid();
 
 } // namespace miyabi::crypto

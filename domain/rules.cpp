@@ -336,6 +336,19 @@ const std::vector<agent_info>& agent_catalogue() {
   return catalogue;
 }
 
+const std::string& agent_type_names() {
+  static const std::string names = [] {
+    std::string out;
+    for (const auto& agent : agent_catalogue()) {
+      if (!out.empty())
+        out += ", ";
+      out += agent.type;
+    }
+    return out;
+  }();
+  return names;
+}
+
 bool known_agent_type(std::string_view type) {
   const auto& catalogue = agent_catalogue();
   return std::any_of(

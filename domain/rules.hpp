@@ -51,6 +51,10 @@ struct agent_info {
 /// issue) with display names and descriptions, in that order.
 const std::vector<agent_info>& agent_catalogue();
 
+/// The agent types of the catalogue as a list for messages and prompts:
+/// "coordinator, codegen, review, pr, deployment, issue".
+const std::string& agent_type_names();
+
 bool known_agent_type(std::string_view type);
 
 /// pending, running, completed, failed, cancelled.

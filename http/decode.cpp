@@ -244,8 +244,6 @@ class fields {
   caf::error err_;
 };
 
-constexpr const char* agent_types =
-  "coordinator, codegen, review, pr, deployment, issue";
 constexpr const char* statuses =
   "blocked, pending, running, completed, failed, cancelled";
 constexpr int64_t max_int32 = std::numeric_limits<int32_t>::max();
@@ -348,8 +346,8 @@ decoded execute_agent(const request_parts& parts) {
   storage::new_execution in;
   auto repo = f.uuid("repository_id", true);
   auto issue = f.integer("issue_number", true, 1, max_int32);
-  auto type =
-    f.choice("agent_type", true, domain::known_agent_type, agent_types);
+  auto type = f.choice("agent_type", true, domain::known_agent_type,
+                       domain::agent_type_names().c_str());
   auto options = f.object("options");
   std::string options_key = "null";
   if (auto* raw = f.get("options"))
@@ -422,8 +420,8 @@ decoded claim(const request_parts& parts) {
       for (const auto& t : types->GetArray()) {
         std::string value = t.IsString() ? t.GetString() : "";
         if (!domain::known_agent_type(value)) {
-          f.fail(bad_field("agent_types",
-                           std::string{"each must be one of "} + agent_types));
+          f.fail(bad_field("agent_types", "each must be one of " +
+                                            domain::agent_type_names()));
           break;
         }
         in.agent_types.push_back(value);

@@ -43,6 +43,14 @@ std::string_view reason_phrase(int status) {
   }
 }
 
+header_list raw_error_headers(bool production, const std::string& request_id) {
+  header_list headers;
+  headers.emplace_back("X-Request-Id", request_id);
+  headers.emplace_back("Cache-Control", "no-store");
+  add_security_headers(production, headers);
+  return headers;
+}
+
 std::shared_ptr<named_header> make_header_block(const header_list& headers) {
   std::string value = headers.at(0).second;
   for (size_t i = 1; i < headers.size(); ++i)

@@ -18,6 +18,10 @@ namespace miyabi::http {
 /// Content-Security-Policy, and HSTS in production.
 void add_security_headers(bool production, header_list& out);
 
+/// The headers of an error answered outside an exchange (the parser
+/// guard, a read timeout): X-Request-Id, no-store, the security headers.
+header_list raw_error_headers(bool production, const std::string& request_id);
+
 /// Reason phrase of a status code ("Not Found").
 std::string_view reason_phrase(int status);
 

@@ -70,13 +70,10 @@ void refuse(guard_state& st, int status, std::string_view details) {
   err.status = status;
   auto request_id = crypto::random_uuid();
   auto body = encode_error(err, request_id);
-  header_list headers;
+  auto headers = raw_error_headers(st.limits.production, request_id);
   headers.emplace_back("Content-Type", "application/json");
   headers.emplace_back("Content-Length", std::to_string(body.size()));
   headers.emplace_back("Connection", "close");
-  headers.emplace_back("Cache-Control", "no-store");
-  headers.emplace_back("X-Request-Id", request_id);
-  add_security_headers(st.limits.production, headers);
   std::string text = "HTTP/1.1 " + std::to_string(status) + " ";
   text += reason_phrase(status);
   text += "\r\n";

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <random>
 #include <thread>
 
 #include <pistache/endpoint.h>
@@ -91,33 +90,6 @@ struct request_header_values {
     }
   }
 };
-
-/// A version 4 UUID for request ids: unique, not secret (it is echoed to
-/// clients and logs), so a per-thread generator seeded once from the CSPRNG
-/// saves a trip into OpenSSL per request.
-std::string request_uuid() {
-  thread_local std::mt19937_64 gen{[] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd()};
-    return std::mt19937_64{seq};
-  }()};
-  static constexpr char digits[] = "0123456789abcdef";
-  uint64_t halves[2] = {gen(), gen()};
-  std::string out(36, '-');
-  size_t pos = 0;
-  for (size_t i = 0; i < 16; ++i) {
-    auto byte = static_cast<unsigned>((halves[i / 8] >> ((i % 8) * 8)) & 0xff);
-    if (i == 6)
-      byte = (byte & 0x0f) | 0x40;
-    else if (i == 8)
-      byte = (byte & 0x3f) | 0x80;
-    if (pos == 8 || pos == 13 || pos == 18 || pos == 23)
-      ++pos;
-    out[pos++] = digits[byte >> 4];
-    out[pos++] = digits[byte & 0x0f];
-  }
-  return out;
-}
 
 bool valid_request_id(std::string_view id) {
   return !id.empty() && id.size() <= 128 &&
@@ -248,12 +220,9 @@ class api_handler final : public Http::Handler {
       take_request(peer); // answered here (408): no longer being read
       auto err = to_response(make_error(errc::request_timeout));
       auto request_id = crypto::random_uuid();
-      header_list headers;
-      headers.emplace_back("X-Request-Id", request_id);
-      headers.emplace_back("Cache-Control", "no-store");
-      add_security_headers(ctx_->cfg->production_rules(), headers);
       auto& out = writer.headers();
-      for (auto& [name, value] : headers)
+      for (auto& [name, value] :
+           raw_error_headers(ctx_->cfg->production_rules(), request_id))
         out.add(std::make_shared<named_header>(name, value));
       out.remove<Http::Header::Connection>();
       out.add<Http::Header::Connection>(Http::ConnectionControl::Close);
@@ -300,7 +269,7 @@ void api_handler::handle(const Http::Request& req,
   request_header_values in{req};
   auto& client_id = in.request_id;
   facts.request_id =
-    valid_request_id(client_id) ? std::move(client_id) : request_uuid();
+    valid_request_id(client_id) ? std::move(client_id) : crypto::random_uuid();
   facts.origin = std::move(in.origin);
   if (!cfg.google_cloud_project.empty())
     facts.trace = log::trace_field(in.cloud_trace);
