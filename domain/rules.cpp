@@ -115,16 +115,6 @@ caf::error graph_error(std::string details) {
                     std::move(details));
 }
 
-std::string agent_type_list() {
-  std::string out;
-  for (const auto& agent : agent_catalogue()) {
-    if (!out.empty())
-      out += ", ";
-    out += agent.type;
-  }
-  return out;
-}
-
 /// A string member `key` of `obj`, or an error naming `path.key`.
 caf::error string_member(const rapidjson::Value& obj, const char* key,
                          const std::string& path, std::string_view& result) {
@@ -420,7 +410,7 @@ caf::error validate_dag(const rapidjson::Value& dag) {
     if (!known_agent_type(agent_type))
       return graph_error(path + ".agent_type: unknown agent type " +
                          quoted(agent_type) + " (expected one of " +
-                         agent_type_list() + ")");
+                         agent_type_names() + ")");
   }
   std::vector<std::pair<size_t, size_t>> edges;
   auto edges_member = dag.FindMember("edges");

@@ -250,7 +250,35 @@ class api_handler final : public Http::Handler {
     install_guarded_parser(peer, getMaxRequestSize(), limits_);
   }
 
+  /// The steps of one request, in the order of api.md's checks.
   void handle(const Http::Request& req, Http::ResponseWriter writer);
+
+  /// The exchange that answers the request, with its facts.
+  std::shared_ptr<exchange> open_exchange(const Http::Request& req,
+                                          Http::ResponseWriter writer,
+                                          request_header_values& in,
+                                          const route_match& match);
+
+  /// Why the request is refused before its route is looked at (shutdown,
+  /// overload, unknown path), or nothing.
+  caf::error refusal(bool began_before_drain, const route_match& match) const;
+
+  /// Answers OPTIONS, a method the path does not allow and static
+  /// documents; otherwise returns the operation to run.
+  const operation_descriptor*
+  route_answer(exchange& ex, const route_match& match,
+               const request_header_values& in) const;
+
+  /// Why the operation is refused before its input is read (webhook
+  /// secret, telegram-only mode, sign-in rate limit), or nothing.
+  caf::error operation_refusal(const operation_descriptor& op,
+                               const exchange& ex,
+                               const request_header_values& in) const;
+
+  /// Builds the call and hands it to the actors.
+  void dispatch(const operation_descriptor& op, std::shared_ptr<exchange> ex,
+                const Http::Request& req, request_header_values& in,
+                const route_match& match);
 
   std::shared_ptr<server_context> ctx_;
   actors::service* actors_;
@@ -259,24 +287,38 @@ class api_handler final : public Http::Handler {
 
 void api_handler::handle(const Http::Request& req,
                          Http::ResponseWriter writer) {
-  const auto& table = route_table::instance();
-  const auto& cfg = *ctx_->cfg;
   // Before anything can answer: the request is no longer being received.
   bool began_before_drain = take_request(writer.getPeer());
+  request_header_values in{req};
+  auto match = route_table::instance().match(req.resource());
+  auto ex = open_exchange(req, std::move(writer), in, match);
+  if (auto err = refusal(began_before_drain, match)) {
+    ex->fail(err);
+    return;
+  }
+  const auto* op = route_answer(*ex, match, in);
+  if (op == nullptr)
+    return; // answered
+  if (auto err = operation_refusal(*op, *ex, in)) {
+    ex->fail(err);
+    return;
+  }
+  dispatch(*op, std::move(ex), req, in, match);
+}
+
+std::shared_ptr<exchange> api_handler::open_exchange(
+  const Http::Request& req, Http::ResponseWriter writer,
+  request_header_values& in, const route_match& match) {
   request_facts facts;
   facts.received = actors::clock::now();
   facts.verb = to_method(req.method());
-  request_header_values in{req};
-  auto& client_id = in.request_id;
-  facts.request_id =
-    valid_request_id(client_id) ? std::move(client_id) : crypto::random_uuid();
+  facts.request_id = valid_request_id(in.request_id) ? std::move(in.request_id)
+                                                     : crypto::random_uuid();
   facts.origin = std::move(in.origin);
-  if (!cfg.google_cloud_project.empty())
+  if (!ctx_->cfg->google_cloud_project.empty())
     facts.trace = log::trace_field(in.cloud_trace);
-  const auto& path = req.resource();
-  auto match = table.match(path);
   facts.route = match.route;
-  facts.no_store = path.rfind("/api/v1/auth", 0) == 0;
+  facts.no_store = req.resource().rfind("/api/v1/auth", 0) == 0;
   // Pistache answers `Connection: Close` to HTTP/1.1 requests without a
   // Connection header yet keeps the socket: clients would reconnect per
   // request. Persistent connections are the HTTP/1.1 default.
@@ -285,91 +327,106 @@ void api_handler::handle(const Http::Request& req,
     writer.headers().add<Http::Header::Connection>(
       Http::ConnectionControl::KeepAlive);
   }
-  bool draining = ctx_->status->draining.load(std::memory_order_relaxed);
-  auto ex =
-    std::make_shared<exchange>(ctx_, std::move(writer), std::move(facts));
-  const auto& f = ex->facts();
-  if (draining && !began_before_drain) {
+  return std::make_shared<exchange>(ctx_, std::move(writer), std::move(facts));
+}
+
+caf::error api_handler::refusal(bool began_before_drain,
+                                const route_match& match) const {
+  const auto& table = route_table::instance();
+  if (ctx_->status->draining.load(std::memory_order_relaxed) &&
+      !began_before_drain)
     // Requests whose first byte came before SIGTERM are served (api.md,
     // graceful shutdown); later ones are told to go elsewhere.
-    ex->fail(
-      make_error(errc::service_unavailable, "the service is shutting down"));
-    return;
-  }
-  auto probe = table.find(match.route, method::get);
-  bool exempt = probe && probe->probe;
+    return make_error(errc::service_unavailable,
+                      "the service is shutting down");
+  const auto* probe = table.find(match.route, method::get);
   // Probes and scrapes stay answerable under overload: a liveness probe
   // failing because the instance is busy would get it restarted.
-  if (!exempt &&
-      ctx_->in_flight.load(std::memory_order_relaxed) > cfg.max_inflight) {
-    ex->fail(
-      make_error(errc::service_unavailable, "too many requests in flight"));
-    return;
-  }
-  if (match.route == table.unmatched()) {
-    ex->fail(make_error(errc::not_found, "no such route"));
-    return;
-  }
+  if (!(probe && probe->probe) &&
+      ctx_->in_flight.load(std::memory_order_relaxed) > ctx_->cfg->max_inflight)
+    return make_error(errc::service_unavailable, "too many requests in flight");
+  if (match.route == table.unmatched())
+    return make_error(errc::not_found, "no such route");
+  return {};
+}
+
+const operation_descriptor*
+api_handler::route_answer(exchange& ex, const route_match& match,
+                          const request_header_values& in) const {
+  const auto& table = route_table::instance();
   const auto& route = table.routes()[match.route];
-  if (f.verb == method::options) {
+  auto verb = ex.facts().verb;
+  if (verb == method::options) {
     header_list headers;
     headers.emplace_back("Allow", route.allow);
     if (!in.preflight_method.empty())
-      ctx_->cors.apply_preflight(f.origin, route.allow, headers);
-    ex->empty(204, std::move(headers));
-    return;
+      ctx_->cors.apply_preflight(ex.facts().origin, route.allow, headers);
+    ex.empty(204, std::move(headers));
+    return nullptr;
   }
-  const auto* traits = table.find(match.route, f.verb);
-  if (!traits) {
+  const auto* op = table.find(match.route, verb);
+  if (op == nullptr) {
     // The method is checked before anything else about the request.
-    ex->fail(make_error(errc::method_not_allowed,
-                        "method not allowed on this path",
-                        "allowed: " + route.allow),
-             {{"Allow", route.allow}});
-    return;
+    ex.fail(make_error(errc::method_not_allowed,
+                       "method not allowed on this path",
+                       "allowed: " + route.allow),
+            {{"Allow", route.allow}});
+    return nullptr;
   }
-  if (traits->local_answer) {
+  if (op->local_answer) {
     // A static document: nothing for an actor to decide.
-    ex->reply(traits->local_answer());
-    return;
+    ex.reply(op->local_answer());
+    return nullptr;
   }
-  if (traits->telegram_update && !cfg.telegram_webhook_secret.empty() &&
+  return op;
+}
+
+caf::error
+api_handler::operation_refusal(const operation_descriptor& op,
+                               const exchange& ex,
+                               const request_header_values& in) const {
+  const auto& cfg = *ctx_->cfg;
+  if (op.telegram_update && !cfg.telegram_webhook_secret.empty() &&
       !crypto::constant_time_equal(in.telegram_secret,
                                    cfg.telegram_webhook_secret)) {
     // Checked before the body is even looked at (api.md, Telegram bot).
     ctx_->metrics->telegram_updates["rejected"].Increment();
-    ex->fail(make_error(errc::authentication_error,
-                        "missing or wrong X-Telegram-Bot-Api-Secret-Token"));
-    return;
+    return make_error(errc::authentication_error,
+                      "missing or wrong X-Telegram-Bot-Api-Secret-Token");
   }
-  if (traits->database && ctx_->status->telegram_only()) {
-    ex->fail(make_error(errc::service_unavailable,
-                        "the database is not configured (telegram-only mode)"));
-    return;
-  }
-  if (traits->limit == admission_limit::login) {
-    auto address = client_address(*ex, in.forwarded_for, cfg.trust_proxy);
+  if (op.database && ctx_->status->telegram_only())
+    return make_error(errc::service_unavailable,
+                      "the database is not configured (telegram-only mode)");
+  if (op.limit == admission_limit::login) {
+    auto address = client_address(ex, in.forwarded_for, cfg.trust_proxy);
     if (auto wait = ctx_->login_limits.take(address)) {
       ctx_->metrics->rate_limited["auth"].Increment();
-      ex->fail(make_rate_limited("too many sign-in requests from this address",
-                                 *wait));
-      return;
+      return make_rate_limited("too many sign-in requests from this address",
+                               *wait);
     }
   }
+  return {};
+}
+
+void api_handler::dispatch(const operation_descriptor& op,
+                           std::shared_ptr<exchange> ex,
+                           const Http::Request& req, request_header_values& in,
+                           const route_match& match) {
+  const auto& f = ex->facts();
   actors::api_call call;
   auto& request = call.request;
-  request.op = traits->op;
-  request.rules = traits->rules;
+  request.op = op.op;
+  request.rules = op.rules;
   request.meta.request_id = f.request_id;
   request.meta.trace = f.trace;
   request.meta.received = f.received;
-  request.meta.deadline = f.received + cfg.request_timeout;
+  request.meta.deadline = f.received + ctx_->cfg->request_timeout;
   request.write = f.verb == method::post || f.verb == method::put ||
                   f.verb == method::patch || f.verb == method::del;
   request.credentials = parse_credentials(in.authorization, request.token);
   request_content complete;
   complete.metrics = ctx_->metrics;
-  complete.op = traits;
+  complete.op = &op;
   complete.path_id.assign(match.id);
   for (auto i = req.query().parameters_begin();
        i != req.query().parameters_end(); ++i)
@@ -377,9 +434,9 @@ void api_handler::handle(const Http::Request& req,
   complete.content_type = std::move(in.content_type);
   complete.body_text = req.body();
   complete.extra.idempotency_key = std::move(in.idempotency_key);
-  if (traits->login_cookie)
+  if (op.login_cookie)
     complete.extra.login_cookie = cookie_value(in.cookie, actors::login_cookie);
-  if (traits->rules.who != actors::caller::anyone) {
+  if (op.rules.who != actors::caller::anyone) {
     if (request.credentials != credential_kind::bearer) {
       ex->fail(actors::credentials_error(request.credentials));
       return;
@@ -390,7 +447,7 @@ void api_handler::handle(const Http::Request& req,
     ex->fail(err);
     return;
   }
-  call.out = ex;
+  call.out = std::move(ex);
   actors_->dispatch(std::move(call));
 }
 
