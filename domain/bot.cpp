@@ -78,6 +78,90 @@ std::string status_text(bool ja, const bot_settings& s,
   return text;
 }
 
+/// /getid: who and where the chat is, so an administrator can allow it.
+bot_action getid_reply(const telegram_message& m, bool ja) {
+  std::string text =
+    tr(ja, "Chat ID: ", "チャットID: ") + std::to_string(m.chat_id);
+  text += tr(ja, "\nName: ", "\n名前: ") + display_name(m);
+  text += tr(ja, "\nUsername: ", "\nユーザー名: ") +
+          (m.username.empty() ? std::string{"-"} : "@" + m.username);
+  return message(m.chat_id, text);
+}
+
+/// /link CODE: ties the chat to the dashboard user who made the code.
+bot_action link_reply(const telegram_message& m, const bot_command& cmd,
+                      bot_backend& backend, bool ja) {
+  auto chat = m.chat_id;
+  if (!backend.has_database())
+    return message(chat, tr(ja,
+                            "Linking needs the database, which this "
+                            "instance does not have.",
+                            "連携にはデータベースが必要ですが、このインスタンス"
+                            "にはありません。"));
+  auto code = cmd.argument;
+  code.erase(std::remove_if(code.begin(), code.end(),
+                            [](unsigned char c) { return std::isspace(c); }),
+             code.end());
+  std::transform(code.begin(), code.end(), code.begin(),
+                 [](unsigned char c) { return std::toupper(c); });
+  if (code.empty())
+    return message(chat,
+                   tr(ja,
+                      "Usage: /link CODE (get a code in the Miyabi "
+                      "dashboard)",
+                      "使い方: /link コード (コードはダッシュボードで取得)"));
+  if (auto u = backend.consume_link(code, chat))
+    return message(
+      chat, tr(ja, "Linked this chat to ", "このチャットを連携しました: ") +
+              u->login);
+  return message(chat, tr(ja, "That code is unknown, used or expired.",
+                          "そのコードは無効か、使用済みか、期限切れです。"));
+}
+
+/// /issue TITLE, body on the next lines: a task that creates the issue.
+bot_action issue_command(const telegram_message& m, const bot_command& cmd,
+                         const bot_settings& s, bool ja) {
+  auto chat = m.chat_id;
+  if (!s.issues_enabled)
+    return message(chat, tr(ja,
+                            "Creating issues is not configured "
+                            "(GITHUB_TOKEN, GITHUB_OWNER, GITHUB_REPO).",
+                            "Issue 作成が設定されていません (GITHUB_TOKEN, "
+                            "GITHUB_OWNER, GITHUB_REPO)。"));
+  auto newline = cmd.argument.find('\n');
+  auto title = text_trim(cmd.argument.substr(0, newline));
+  auto body = newline == std::string::npos
+                ? std::string{}
+                : text_trim(cmd.argument.substr(newline + 1));
+  if (title.empty())
+    return message(chat, tr(ja, "Usage: /issue TITLE (body on the next lines)",
+                            "使い方: /issue タイトル (本文は次の行から)"));
+  auto action =
+    message(chat, tr(ja, "Creating the issue in ", "Issue を作成しています: ") +
+                    s.repository + " ...");
+  // Never cut inside a character: the task is stored as jsonb and sent
+  // to GitHub, and both refuse invalid UTF-8.
+  action.issue = issue_request{
+    chat, ja, text_trim(cut_utf8(title, max_issue_title)), body, {}};
+  return action;
+}
+
+/// Plain text: an issue written by the LLM, or how to write one.
+bot_action plain_text(const telegram_message& m, const bot_command& cmd,
+                      const bot_settings& s, bool ja) {
+  auto chat = m.chat_id;
+  if (!s.llm_enabled || !s.issues_enabled)
+    return message(chat, tr(ja,
+                            "To create an issue, send /issue TITLE (body on "
+                            "the next lines).",
+                            "Issue を作るには /issue タイトル を送ってください"
+                            "(本文は次の行から)。"));
+  auto action = message(chat, tr(ja, "Writing an issue from your message ...",
+                                 "メッセージから Issue を作成しています ..."));
+  action.issue = issue_request{chat, ja, {}, {}, cmd.argument};
+  return action;
+}
+
 } // namespace
 
 bot_command parse_command(const std::string& raw) {
@@ -116,41 +200,10 @@ bot_action decide(const telegram_update& update, bot_backend& backend,
   auto cmd = parse_command(m.text);
   if (m.text.empty())
     return {}; // stickers, photos, joins: nothing to say
-  if (cmd.name == "/getid") {
-    std::string text =
-      tr(ja, "Chat ID: ", "チャットID: ") + std::to_string(chat);
-    text += tr(ja, "\nName: ", "\n名前: ") + display_name(m);
-    text += tr(ja, "\nUsername: ", "\nユーザー名: ") +
-            (m.username.empty() ? std::string{"-"} : "@" + m.username);
-    return message(chat, text);
-  }
-  if (cmd.name == "/link") {
-    if (!backend.has_database())
-      return message(chat,
-                     tr(ja,
-                        "Linking needs the database, which this "
-                        "instance does not have.",
-                        "連携にはデータベースが必要ですが、このインスタンス"
-                        "にはありません。"));
-    auto code = cmd.argument;
-    code.erase(std::remove_if(code.begin(), code.end(),
-                              [](unsigned char c) { return std::isspace(c); }),
-               code.end());
-    std::transform(code.begin(), code.end(), code.begin(),
-                   [](unsigned char c) { return std::toupper(c); });
-    if (code.empty())
-      return message(chat,
-                     tr(ja,
-                        "Usage: /link CODE (get a code in the Miyabi "
-                        "dashboard)",
-                        "使い方: /link コード (コードはダッシュボードで取得)"));
-    if (auto u = backend.consume_link(code, chat))
-      return message(
-        chat, tr(ja, "Linked this chat to ", "このチャットを連携しました: ") +
-                u->login);
-    return message(chat, tr(ja, "That code is unknown, used or expired.",
-                            "そのコードは無効か、使用済みか、期限切れです。"));
-  }
+  if (cmd.name == "/getid")
+    return getid_reply(m, ja);
+  if (cmd.name == "/link")
+    return link_reply(m, cmd, backend, ja);
   auto linked =
     backend.has_database() ? backend.linked_user(chat) : std::nullopt;
   bool authorized =
@@ -180,46 +233,13 @@ bot_action decide(const telegram_update& update, bot_backend& backend,
     return message(chat, status_text(ja, s,
                                      backend.active_executions(
                                        linked ? linked->id : std::string{})));
-  if (cmd.name == "/issue") {
-    if (!s.issues_enabled)
-      return message(chat, tr(ja,
-                              "Creating issues is not configured "
-                              "(GITHUB_TOKEN, GITHUB_OWNER, GITHUB_REPO).",
-                              "Issue 作成が設定されていません (GITHUB_TOKEN, "
-                              "GITHUB_OWNER, GITHUB_REPO)。"));
-    auto newline = cmd.argument.find('\n');
-    auto title = text_trim(cmd.argument.substr(0, newline));
-    auto body = newline == std::string::npos
-                  ? std::string{}
-                  : text_trim(cmd.argument.substr(newline + 1));
-    if (title.empty())
-      return message(chat,
-                     tr(ja, "Usage: /issue TITLE (body on the next lines)",
-                        "使い方: /issue タイトル (本文は次の行から)"));
-    auto action = message(
-      chat, tr(ja, "Creating the issue in ", "Issue を作成しています: ") +
-              s.repository + " ...");
-    // Never cut inside a character: the task is stored as jsonb and sent
-    // to GitHub, and both refuse invalid UTF-8.
-    action.issue = issue_request{
-      chat, ja, text_trim(cut_utf8(title, max_issue_title)), body, {}};
-    return action;
-  }
+  if (cmd.name == "/issue")
+    return issue_command(m, cmd, s, ja);
   if (!cmd.name.empty())
     return message(
       chat, std::string{tr(ja, "Unknown command ", "不明なコマンドです: ")} +
               cmd.name + tr(ja, ". See /help.", "。/help を見てください。"));
-  // Plain text.
-  if (!s.llm_enabled || !s.issues_enabled)
-    return message(chat, tr(ja,
-                            "To create an issue, send /issue TITLE (body on "
-                            "the next lines).",
-                            "Issue を作るには /issue タイトル を送ってください"
-                            "(本文は次の行から)。"));
-  auto action = message(chat, tr(ja, "Writing an issue from your message ...",
-                                 "メッセージから Issue を作成しています ..."));
-  action.issue = issue_request{chat, ja, {}, {}, cmd.argument};
-  return action;
+  return plain_text(m, cmd, s, ja);
 }
 
 std::string issue_created_text(bool ja, int64_t number,
