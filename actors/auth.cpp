@@ -111,7 +111,7 @@ void login(auth_actor self, const request_meta& meta,
   storage::refresh_grant grant;
   grant.token_hash = crypto::sha256_hex(refresh);
   grant.ttl_seconds = self->state.cfg->refresh_token_ttl.count();
-  query<storage::user>(
+  query(
     self, meta, "login", storage::access::write_once,
     [profile = std::move(profile),
      grant](pqxx::transaction_base& tx) -> caf::expected<storage::user> {
@@ -154,7 +154,7 @@ void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
   }
   auto next = std::move(*drawn);
   auto ttl = self->state.cfg->refresh_token_ttl.count();
-  query<refresh_result>(
+  query(
     self, call.request.meta, "refresh", storage::access::write_once,
     [hash = crypto::sha256_hex(in.refresh_token),
      next_hash = crypto::sha256_hex(next),
@@ -201,7 +201,7 @@ void logout(auth_actor self, api_call& call, caf::response_promise rp) {
   if (const auto* in = std::get_if<domain::logout_input>(&call.request.input);
       in != nullptr && in->refresh_token)
     refresh_hash = crypto::sha256_hex(*in->refresh_token);
-  query<bool>(
+  query(
     self, call.request.meta, "logout", storage::access::write,
     [who, refresh_hash](pqxx::transaction_base& tx) -> caf::expected<bool> {
       if (auto r = storage::revoke_access_token(tx, who.jti, who.expires_at);
@@ -221,7 +221,7 @@ void logout(auth_actor self, api_call& call, caf::response_promise rp) {
 
 void me(auth_actor self, api_call& call, caf::response_promise rp) {
   auto user_id = call.request.user->user_id;
-  query<std::optional<storage::user>>(
+  query(
     self, call.request.meta, "find_user", storage::access::read,
     [user_id](pqxx::transaction_base& tx) {
       return storage::find_user(tx, user_id);
@@ -290,7 +290,7 @@ void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
     "&scope=read%3Auser%20user%3Aemail&state=" + *state +
     "&code_challenge=" + crypto::base64url_encode(crypto::sha256(*verifier)) +
     "&code_challenge_method=S256";
-  query<bool>(
+  query(
     self, call.request.meta, "store_oauth_state", storage::access::write_once,
     [row](pqxx::transaction_base& tx) {
       return storage::store_oauth_state(tx, row);
@@ -484,7 +484,7 @@ void github_callback(auth_actor self, api_call& call,
     return;
   }
   auto meta = call.request.meta;
-  query<std::optional<storage::taken_state>>(
+  query(
     self, meta, "take_oauth_state", storage::access::write_once,
     [hash = crypto::sha256_hex(in.state)](pqxx::transaction_base& tx) {
       return storage::take_oauth_state(tx, hash);
@@ -524,7 +524,7 @@ void refresh_revocations(auth_actor self) {
   meta.deadline = clock::now() + std::chrono::seconds{2};
   meta.background = true;
   auto since = st.watermark > 0 ? st.watermark - revocation_overlap : 0.0;
-  query<std::vector<storage::revocation>>(
+  query(
     self, meta, "revocations_since", storage::access::read,
     [since](pqxx::transaction_base& tx) {
       return storage::revocations_since(tx, since);

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -84,8 +85,15 @@ caf::actor spawn_db_pool(caf::local_actor* parent,
                          std::shared_ptr<metrics::service_metrics> metrics,
                          std::shared_ptr<domain::service_status> status);
 
-/// Wraps `work` (a callable taking `pqxx::transaction_base&` and returning
-/// `caf::expected<T>`) into a job.
+/// The `T` of a unit of work: a callable taking `pqxx::transaction_base&`
+/// and returning `caf::expected<T>`. Every job's value type is deduced from
+/// its work, so the value a session produces and the one its receiver
+/// reads are the same type by construction.
+template <class Work>
+using work_value_t =
+  typename std::invoke_result_t<Work&, pqxx::transaction_base&>::value_type;
+
+/// Wraps `work` (see `work_value_t`) into a job.
 template <class Work>
 db_job make_db_job(const request_meta& meta, const char* label,
                    storage::access mode, Work work) {
@@ -108,10 +116,11 @@ db_job make_db_job(const request_meta& meta, const char* label,
 /// within the request's deadline; work that is not write_once runs again
 /// once after a lost connection. `on_value(T&)` or `on_error(caf::error&)`
 /// runs in the calling actor afterwards.
-template <class T, class Self, class Work, class OnValue, class OnError>
+template <class Self, class Work, class OnValue, class OnError>
 void query(Self* self, const request_meta& meta, const char* label,
            storage::access mode, Work work, OnValue on_value,
            OnError on_error) {
+  using T = work_value_t<Work>;
   ask(
     self, lookup(self, names::db), meta,
     [on_value = std::move(on_value)](db_result& res) mutable {
@@ -126,10 +135,11 @@ void query(Self* self, const request_meta& meta, const char* label,
 /// calling actor, only what they captured by value (a responder, say). The
 /// pool enforces the deadline while the job waits; statement_timeout while
 /// it runs.
-template <class T, class Work, class OnValue, class OnError>
+template <class Work, class OnValue, class OnError>
 void query_in_session(caf::event_based_actor* self, const request_meta& meta,
                       const char* label, storage::access mode, Work work,
                       OnValue on_value, OnError on_error) {
+  using T = work_value_t<Work>;
   auto pool = lookup(self, names::db);
   if (auto err = can_ask(pool, meta)) {
     on_error(err);

@@ -92,7 +92,7 @@ void authenticate_worker(caf::event_based_actor* self, const front_deps& deps,
     return;
   }
   auto meta = call.request.meta;
-  query<std::optional<storage::worker_identity>>(
+  query(
     self, meta, "find_worker_token", storage::access::write,
     [hash](pqxx::transaction_base& tx) {
       return storage::find_worker_token(tx, hash);

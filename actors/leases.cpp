@@ -43,7 +43,7 @@ void sweep(sweeper_actor self) {
   storage::lease_policy policy;
   policy.lease_seconds = st.cfg->execution_lease_seconds;
   policy.max_attempts = st.cfg->execution_max_attempts;
-  query<storage::lease_sweep>(
+  query(
     self, meta, "expire_leases", storage::access::write_once,
     [policy](
       pqxx::transaction_base& tx) -> caf::expected<storage::lease_sweep> {

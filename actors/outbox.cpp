@@ -74,7 +74,7 @@ void drain(outbox_actor self);
 /// (it comes back when the lease ends), which is logged.
 template <class Work>
 void update_row(outbox_actor self, const char* label, Work work) {
-  query<bool>(
+  query(
     self, internal_meta(label, seconds{5}), label, storage::access::write,
     std::move(work), [](bool) {},
     [label](caf::error&) {
@@ -271,7 +271,7 @@ void run_task(outbox_actor self, storage::outbox_message row) {
   auto chat = row.chat_id;
   create_issue(self, *st.cfg, *task, clock::now() + budget,
                [self, chat](std::string text) {
-                 query<int64_t>(
+                 query(
                    self, internal_meta("issue_result", seconds{5}),
                    "enqueue_message", storage::access::write_once,
                    [chat, text](pqxx::transaction_base& tx) {
@@ -290,7 +290,7 @@ void refresh_gauges(outbox_actor self) {
   if (clock::now() < st.next_gauges)
     return;
   st.next_gauges = clock::now() + gauge_period;
-  query<storage::outbox_counts>(
+  query(
     self, internal_meta("outbox_gauges", seconds{2}), "count_outbox",
     storage::access::read,
     [](pqxx::transaction_base& tx) { return storage::count_outbox(tx); },
@@ -340,7 +340,7 @@ void drain(outbox_actor self) {
   if (st.in_flight > 0 || st.leasing)
     return;
   st.leasing = true;
-  query<std::vector<storage::outbox_message>>(
+  query(
     self, internal_meta("outbox_lease", seconds{5}), "lease_outbox",
     storage::access::write_once,
     [have_token =

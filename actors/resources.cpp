@@ -28,12 +28,13 @@ using pqxx::transaction_base;
 /// Runs `work` for the call's user in the operation's access mode (or
 /// `mode` when given) and answers `status` with its value, straight from
 /// the database session.
-template <class T, class Work>
+template <class Work>
 void answer(caf::event_based_actor* self, api_call& call, const char* label,
             uint16_t status, Work work,
             std::optional<storage::access> mode = std::nullopt) {
+  using T = work_value_t<Work>;
   auto out = call.out;
-  query_in_session<T>(
+  query_in_session(
     self, call.request.meta, label, mode.value_or(call.request.rules.access),
     std::move(work),
     [out, status](T& value) {
@@ -43,11 +44,12 @@ void answer(caf::event_based_actor* self, api_call& call, const char* label,
 }
 
 /// Like `answer` for lookups: nothing found is 404 `what not found`.
-template <class T, class Work>
+template <class Work>
 void answer_found(caf::event_based_actor* self, api_call& call,
                   const char* label, const char* what, Work work) {
+  using T = typename work_value_t<Work>::value_type; // the std::optional's
   auto out = call.out;
-  query_in_session<std::optional<T>>(
+  query_in_session(
     self, call.request.meta, label, call.request.rules.access, std::move(work),
     [out, what](std::optional<T>& value) {
       if (!value) {
@@ -65,7 +67,7 @@ template <class Work>
 void answer_deleted(caf::event_based_actor* self, api_call& call,
                     const char* label, const char* what, Work work) {
   auto out = call.out;
-  query_in_session<bool>(
+  query_in_session(
     self, call.request.meta, label, call.request.rules.access, std::move(work),
     [out, what](bool found) {
       if (!found) {
@@ -98,7 +100,7 @@ void change(caf::event_based_actor* self, const resource_deps& deps,
             api_call& call, const char* label, Work work, Reply reply) {
   auto out = call.out;
   auto metrics = deps.metrics;
-  query<std::vector<storage::execution_change>>(
+  query(
     self, call.request.meta, label, call.request.rules.access,
     [work = std::move(work)](transaction_base& tx)
       -> caf::expected<std::vector<storage::execution_change>> {
@@ -149,18 +151,17 @@ namespace handle {
 
 void list_repositories(caf::event_based_actor* self, const front_deps&,
                        api_call& call) {
-  answer<std::vector<storage::repository>>(
-    self, call, "list_repositories", 200,
-    [user = user_of(call)](transaction_base& tx) {
-      return storage::list_repositories(tx, user);
-    });
+  answer(self, call, "list_repositories", 200,
+         [user = user_of(call)](transaction_base& tx) {
+           return storage::list_repositories(tx, user);
+         });
 }
 
 void create_repository(caf::event_based_actor* self, const front_deps&,
                        api_call& call) {
   auto input = std::get<storage::new_repository>(call.request.input);
   auto out = call.out;
-  query<storage::repository_upsert>(
+  query(
     self, call.request.meta, "upsert_repository", call.request.rules.access,
     [user = user_of(call), input](transaction_base& tx) {
       return storage::upsert_repository(tx, user, input);
@@ -174,7 +175,7 @@ void create_repository(caf::event_based_actor* self, const front_deps&,
 
 void get_repository(caf::event_based_actor* self, const front_deps&,
                     api_call& call) {
-  answer_found<storage::repository>(
+  answer_found(
     self, call, "find_repository", "repository",
     [user = user_of(call), id = call.request.path_id](transaction_base& tx) {
       return storage::find_repository(tx, user, id);
@@ -199,7 +200,7 @@ void execute_agent(caf::event_based_actor* self, const front_deps&,
   std::optional<storage::access> mode;
   if (in.idempotency_key.empty())
     mode = storage::access::write_once;
-  answer<storage::agent_execution>(
+  answer(
     self, call, "create_execution", 202,
     [user = user_of(call), in](transaction_base& tx) {
       return storage::create_execution(tx, user, in);
@@ -209,34 +210,32 @@ void execute_agent(caf::event_based_actor* self, const front_deps&,
 
 void list_executions(caf::event_based_actor* self, const front_deps&,
                      api_call& call) {
-  answer<storage::execution_page>(
-    self, call, "list_executions", 200,
-    [user = user_of(call), filter = std::get<storage::execution_filter>(
-                             call.request.input)](transaction_base& tx) {
-      return storage::list_executions(tx, user, filter);
-    });
+  answer(self, call, "list_executions", 200,
+         [user = user_of(call), filter = std::get<storage::execution_filter>(
+                                  call.request.input)](transaction_base& tx) {
+           return storage::list_executions(tx, user, filter);
+         });
 }
 
 /// A worker sees only its scope (403 beyond).
 void get_execution(caf::event_based_actor* self, const front_deps&,
                    api_call& call) {
-  answer<storage::agent_execution>(
-    self, call, "find_execution", 200,
-    [user = user_of(call), id = call.request.path_id,
-     scope = worker_scope_of(call)](
-      transaction_base& tx) -> caf::expected<storage::agent_execution> {
-      auto found = storage::find_execution(tx, user, id);
-      if (!found)
-        return std::move(found.error());
-      if (!*found)
-        return make_error(errc::not_found, "execution not found");
-      if (scope &&
-          !scope->allows((*found)->repository_id, (*found)->agent_type))
-        return make_error(errc::authorization_error,
-                          "the execution is outside the worker token's "
-                          "scope");
-      return std::move(**found);
-    });
+  answer(self, call, "find_execution", 200,
+         [user = user_of(call), id = call.request.path_id,
+          scope = worker_scope_of(call)](
+           transaction_base& tx) -> caf::expected<storage::agent_execution> {
+           auto found = storage::find_execution(tx, user, id);
+           if (!found)
+             return std::move(found.error());
+           if (!*found)
+             return make_error(errc::not_found, "execution not found");
+           if (scope &&
+               !scope->allows((*found)->repository_id, (*found)->agent_type))
+             return make_error(errc::authorization_error,
+                               "the execution is outside the worker token's "
+                               "scope");
+           return std::move(**found);
+         });
 }
 
 void claim_execution(caf::event_based_actor* self, const front_deps& deps,
@@ -293,20 +292,19 @@ void update_execution(caf::event_based_actor* self, const front_deps& deps,
 
 void heartbeat_execution(caf::event_based_actor* self, const front_deps& deps,
                          api_call& call) {
-  answer<storage::heartbeat_answer>(
-    self, call, "heartbeat_execution", 200,
-    [user = user_of(call), id = call.request.path_id,
-     input = std::get<storage::heartbeat>(call.request.input),
-     scope = worker_scope_of(call),
-     lease = deps.resources.lease](transaction_base& tx) {
-      return storage::heartbeat_execution(tx, user, id, input,
-                                          scope ? &*scope : nullptr, lease);
-    });
+  answer(self, call, "heartbeat_execution", 200,
+         [user = user_of(call), id = call.request.path_id,
+          input = std::get<storage::heartbeat>(call.request.input),
+          scope = worker_scope_of(call),
+          lease = deps.resources.lease](transaction_base& tx) {
+           return storage::heartbeat_execution(
+             tx, user, id, input, scope ? &*scope : nullptr, lease);
+         });
 }
 
 void retry_execution(caf::event_based_actor* self, const front_deps&,
                      api_call& call) {
-  answer<storage::agent_execution>(
+  answer(
     self, call, "retry_execution", 201,
     [user = user_of(call), id = call.request.path_id](transaction_base& tx) {
       return storage::retry_execution(tx, user, id);
@@ -315,24 +313,23 @@ void retry_execution(caf::event_based_actor* self, const front_deps&,
 
 void append_log(caf::event_based_actor* self, const front_deps&,
                 api_call& call) {
-  answer<storage::execution_log>(
-    self, call, "append_log", 201,
-    [user = user_of(call), id = call.request.path_id,
-     log = std::get<storage::new_log>(call.request.input),
-     scope = worker_scope_of(call)](transaction_base& tx) {
-      return storage::append_log(tx, user, id, log, scope ? &*scope : nullptr);
-    });
+  answer(self, call, "append_log", 201,
+         [user = user_of(call), id = call.request.path_id,
+          log = std::get<storage::new_log>(call.request.input),
+          scope = worker_scope_of(call)](transaction_base& tx) {
+           return storage::append_log(tx, user, id, log,
+                                      scope ? &*scope : nullptr);
+         });
 }
 
 void list_logs(caf::event_based_actor* self, const front_deps&,
                api_call& call) {
-  answer<std::vector<storage::execution_log>>(
-    self, call, "list_logs", 200,
-    [user = user_of(call), id = call.request.path_id,
-     filter = std::get<storage::log_filter>(call.request.input)](
-      transaction_base& tx) {
-      return storage::list_logs(tx, user, id, filter);
-    });
+  answer(self, call, "list_logs", 200,
+         [user = user_of(call), id = call.request.path_id,
+          filter = std::get<storage::log_filter>(call.request.input)](
+           transaction_base& tx) {
+           return storage::list_logs(tx, user, id, filter);
+         });
 }
 
 // -- worker tokens ------------------------------------------------------------
@@ -344,32 +341,30 @@ void create_worker_token(caf::event_based_actor* self, const front_deps&,
     call.out->fail(token.error());
     return;
   }
-  answer<storage::worker_token>(
-    self, call, "create_worker_token", 201,
-    [user = user_of(call),
-     input = std::get<storage::new_worker_token>(call.request.input),
-     hash = crypto::sha256_hex(*token), token = *token](
-      transaction_base& tx) -> caf::expected<storage::worker_token> {
-      auto created = storage::create_worker_token(tx, user, input, hash);
-      if (created)
-        created->token = token;
-      return created;
-    });
+  answer(self, call, "create_worker_token", 201,
+         [user = user_of(call),
+          input = std::get<storage::new_worker_token>(call.request.input),
+          hash = crypto::sha256_hex(*token), token = *token](
+           transaction_base& tx) -> caf::expected<storage::worker_token> {
+           auto created = storage::create_worker_token(tx, user, input, hash);
+           if (created)
+             created->token = token;
+           return created;
+         });
 }
 
 void list_worker_tokens(caf::event_based_actor* self, const front_deps&,
                         api_call& call) {
-  answer<std::vector<storage::worker_token>>(
-    self, call, "list_worker_tokens", 200,
-    [user = user_of(call)](transaction_base& tx) {
-      return storage::list_worker_tokens(tx, user);
-    });
+  answer(self, call, "list_worker_tokens", 200,
+         [user = user_of(call)](transaction_base& tx) {
+           return storage::list_worker_tokens(tx, user);
+         });
 }
 
 void revoke_worker_token(caf::event_based_actor* self, const front_deps& deps,
                          api_call& call) {
   auto out = call.out;
-  query_in_session<std::optional<std::string>>(
+  query_in_session(
     self, call.request.meta, "revoke_worker_token", call.request.rules.access,
     [user = user_of(call), id = call.request.path_id](transaction_base& tx) {
       return storage::revoke_worker_token(tx, user, id);
@@ -389,27 +384,26 @@ void revoke_worker_token(caf::event_based_actor* self, const front_deps& deps,
 
 void list_workflows(caf::event_based_actor* self, const front_deps&,
                     api_call& call) {
-  answer<std::vector<storage::workflow>>(
-    self, call, "list_workflows", 200,
-    [user = user_of(call),
-     repo = std::get<domain::list_workflows_input>(call.request.input)
-              .repository_id](transaction_base& tx) {
-      return storage::list_workflows(tx, user, repo);
-    });
+  answer(self, call, "list_workflows", 200,
+         [user = user_of(call),
+          repo = std::get<domain::list_workflows_input>(call.request.input)
+                   .repository_id](transaction_base& tx) {
+           return storage::list_workflows(tx, user, repo);
+         });
 }
 
 void create_workflow(caf::event_based_actor* self, const front_deps&,
                      api_call& call) {
-  answer<storage::workflow>(
-    self, call, "create_workflow", 201,
-    [user = user_of(call),
-     in = std::get<storage::workflow_input>(call.request.input)](
-      transaction_base& tx) { return storage::create_workflow(tx, user, in); });
+  answer(self, call, "create_workflow", 201,
+         [user = user_of(call), in = std::get<storage::workflow_input>(
+                                  call.request.input)](transaction_base& tx) {
+           return storage::create_workflow(tx, user, in);
+         });
 }
 
 void get_workflow(caf::event_based_actor* self, const front_deps&,
                   api_call& call) {
-  answer_found<storage::workflow>(
+  answer_found(
     self, call, "find_workflow", "workflow",
     [user = user_of(call), id = call.request.path_id](transaction_base& tx) {
       return storage::find_workflow(tx, user, id);
@@ -418,13 +412,12 @@ void get_workflow(caf::event_based_actor* self, const front_deps&,
 
 void update_workflow(caf::event_based_actor* self, const front_deps&,
                      api_call& call) {
-  answer<storage::workflow>(
-    self, call, "replace_workflow", 200,
-    [user = user_of(call), id = call.request.path_id,
-     in = std::get<storage::workflow_input>(call.request.input)](
-      transaction_base& tx) {
-      return storage::replace_workflow(tx, user, id, in);
-    });
+  answer(self, call, "replace_workflow", 200,
+         [user = user_of(call), id = call.request.path_id,
+          in = std::get<storage::workflow_input>(call.request.input)](
+           transaction_base& tx) {
+           return storage::replace_workflow(tx, user, id, in);
+         });
 }
 
 void delete_workflow(caf::event_based_actor* self, const front_deps&,
@@ -438,7 +431,7 @@ void delete_workflow(caf::event_based_actor* self, const front_deps&,
 
 void create_workflow_run(caf::event_based_actor* self, const front_deps&,
                          api_call& call) {
-  answer<storage::workflow_run>(
+  answer(
     self, call, "create_workflow_run", 201,
     [user = user_of(call), id = call.request.path_id,
      in = std::get<storage::new_workflow_run>(call.request.input)](
@@ -447,16 +440,14 @@ void create_workflow_run(caf::event_based_actor* self, const front_deps&,
 
 void list_workflow_runs(caf::event_based_actor* self, const front_deps&,
                         api_call& call) {
-  answer<std::vector<storage::workflow_run>>(
-    self, call, "list_workflow_runs", 200,
-    [user = user_of(call), id = call.request.path_id](transaction_base& tx) {
-      return storage::list_runs(tx, user, id);
-    });
+  answer(self, call, "list_workflow_runs", 200,
+         [user = user_of(call), id = call.request.path_id](
+           transaction_base& tx) { return storage::list_runs(tx, user, id); });
 }
 
 void get_workflow_run(caf::event_based_actor* self, const front_deps&,
                       api_call& call) {
-  answer_found<storage::workflow_run>(
+  answer_found(
     self, call, "find_workflow_run", "workflow run",
     [user = user_of(call), id = call.request.path_id](transaction_base& tx) {
       return storage::find_run(tx, user, id);
@@ -479,20 +470,18 @@ void cancel_workflow_run(caf::event_based_actor* self, const front_deps& deps,
 
 void dashboard_summary(caf::event_based_actor* self, const front_deps&,
                        api_call& call) {
-  answer<storage::dashboard_summary>(
-    self, call, "dashboard_summary", 200,
-    [user = user_of(call)](transaction_base& tx) {
-      return storage::summarize(tx, user);
-    });
+  answer(self, call, "dashboard_summary", 200,
+         [user = user_of(call)](transaction_base& tx) {
+           return storage::summarize(tx, user);
+         });
 }
 
 void dashboard_recent(caf::event_based_actor* self, const front_deps&,
                       api_call& call) {
-  answer<std::vector<storage::recent_execution>>(
-    self, call, "dashboard_recent", 200,
-    [user = user_of(call)](transaction_base& tx) {
-      return storage::recent_executions(tx, user);
-    });
+  answer(self, call, "dashboard_recent", 200,
+         [user = user_of(call)](transaction_base& tx) {
+           return storage::recent_executions(tx, user);
+         });
 }
 
 } // namespace handle

@@ -124,7 +124,7 @@ void process_with_database(telegram_actor self, api_call& call,
                            caf::response_promise rp) {
   auto update = std::get<domain::telegram_update>(call.request.input);
   auto settings = settings_of(self->state);
-  query<webhook_outcome>(
+  query(
     self, call.request.meta, "telegram_update", storage::access::write_once,
     [update,
      settings](pqxx::transaction_base& tx) -> caf::expected<webhook_outcome> {
@@ -206,7 +206,7 @@ void create_link(telegram_actor self, api_call& call,
     return;
   }
   auto code = std::move(*drawn);
-  query<std::string>(
+  query(
     self, call.request.meta, "create_link_code", storage::access::write_once,
     [user, hash = crypto::sha256_hex(code)](pqxx::transaction_base& tx) {
       return storage::create_link_code(tx, user, hash);
@@ -220,7 +220,7 @@ void create_link(telegram_actor self, api_call& call,
 void delete_links(telegram_actor self, api_call& call,
                   caf::response_promise rp) {
   auto user = call.request.user->user_id;
-  query<int64_t>(
+  query(
     self, call.request.meta, "unlink_chats", storage::access::write,
     [user](pqxx::transaction_base& tx) {
       return storage::unlink_chats(tx, user);
