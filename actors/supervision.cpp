@@ -108,7 +108,12 @@ void start_child(supervisor_actor self) {
   auto& st = self->state;
   st.child = st.spec.spawn(self);
   self->monitor(st.child);
-  self->system().registry().put(st.spec.name, st.child);
+  // CAF 0.17's registry keeps the first actor put under a name (put does
+  // not replace): without the erase, a restarted child would stay hidden
+  // behind its dead predecessor and every request to it would fail.
+  auto& registry = self->system().registry();
+  registry.erase(st.spec.name);
+  registry.put(st.spec.name, st.child);
 }
 
 caf::behavior supervisor(supervisor_actor self, child_spec spec,
