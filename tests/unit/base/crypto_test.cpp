@@ -8,7 +8,7 @@
 
 #include "base/crypto.hpp"
 #include "base/errors.hpp"
-#include "openssl_failure.hpp"
+#include "unit/openssl_failure.hpp"
 
 using namespace miyabi::crypto;
 

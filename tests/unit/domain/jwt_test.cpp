@@ -18,7 +18,7 @@
 #include "base/crypto.hpp"
 #include "base/errors.hpp"
 #include "domain/jwt.hpp"
-#include "openssl_failure.hpp"
+#include "unit/openssl_failure.hpp"
 
 using namespace miyabi::domain;
 using namespace miyabi::crypto;
