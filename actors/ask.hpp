@@ -1,5 +1,6 @@
-// Request helpers shared by actors: find a named actor and ask it with the
-// deadline of the HTTP request that caused the question.
+// Asking another actor (found with `lookup`, actors/protocol.hpp) with the
+// deadline of the HTTP request that caused the question. The handle's type
+// checks the question and the answer at compile time.
 //
 // Call only from inside an event-based actor (the caller's thread).
 #pragma once
@@ -11,20 +12,16 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 #include "base/errors.hpp"
 
 namespace miyabi::actors {
 
-/// The current actor registered under `name`; invalid while it restarts.
-inline caf::actor lookup(caf::local_actor* self, caf::atom_value name) {
-  return self->system().registry().get<caf::actor>(name);
-}
-
 /// Why a question to `dest` cannot start: `service_unavailable` when
 /// `dest` is not running, a timeout when the deadline passed; no error when
 /// it can.
-inline caf::error can_ask(const caf::actor& dest, const request_meta& meta) {
+template <class Handle>
+caf::error can_ask(const Handle& dest, const request_meta& meta) {
   if (!dest)
     return make_error(errc::service_unavailable,
                       "the service is restarting a component");
@@ -36,8 +33,8 @@ inline caf::error can_ask(const caf::actor& dest, const request_meta& meta) {
 /// Asks `dest` with the time left until `meta.deadline`; `on_value` gets
 /// the answer, `on_error` gets the error of `can_ask` at once, or the
 /// answer's error.
-template <class Self, class OnValue, class OnError, class... Ts>
-void ask(Self* self, const caf::actor& dest, const request_meta& meta,
+template <class Self, class Handle, class OnValue, class OnError, class... Ts>
+void ask(Self* self, const Handle& dest, const request_meta& meta,
          OnValue on_value, OnError on_error, Ts&&... xs) {
   if (auto err = can_ask(dest, meta)) {
     on_error(err);

@@ -610,14 +610,14 @@ caf::behavior auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
 
 } // namespace
 
-caf::actor spawn_auth(caf::local_actor* parent,
-                      std::shared_ptr<const config::settings> cfg,
-                      std::shared_ptr<metrics::service_metrics> metrics,
-                      std::shared_ptr<token_verifier> tokens) {
-  return parent->spawn(auth, std::move(cfg), std::move(metrics),
-                       std::move(tokens));
+auth_handle spawn_auth(caf::local_actor* parent,
+                       std::shared_ptr<const config::settings> cfg,
+                       std::shared_ptr<metrics::service_metrics> metrics,
+                       std::shared_ptr<token_verifier> tokens) {
+  // Untyped behaviour (its helpers share caf::event_based_actor* with the
+  // other owners); see actors/protocol.hpp.
+  return caf::actor_cast<auth_handle>(
+    parent->spawn(auth, std::move(cfg), std::move(metrics), std::move(tokens)));
 }
 
 } // namespace miyabi::actors
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::refresh_result)

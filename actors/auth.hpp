@@ -19,6 +19,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/protocol.hpp"
 #include "config/settings.hpp"
 
 namespace miyabi::metrics {
@@ -29,10 +30,10 @@ namespace miyabi::actors {
 
 class token_verifier;
 
-caf::actor spawn_auth(caf::local_actor* parent,
-                      std::shared_ptr<const config::settings> cfg,
-                      std::shared_ptr<metrics::service_metrics> metrics,
-                      std::shared_ptr<token_verifier> tokens);
+auth_handle spawn_auth(caf::local_actor* parent,
+                       std::shared_ptr<const config::settings> cfg,
+                       std::shared_ptr<metrics::service_metrics> metrics,
+                       std::shared_ptr<token_verifier> tokens);
 
 /// Name of the cookie that binds a GitHub login to the browser.
 constexpr const char* login_cookie = "miyabi_oauth";

@@ -76,9 +76,10 @@ struct session_state {
   std::unordered_map<const char*, prometheus::Histogram*> durations;
 };
 
-caf::behavior db_session(caf::stateful_actor<session_state>* self,
-                         storage::session_config cfg, caf::actor pool,
-                         std::shared_ptr<metrics::service_metrics> metrics) {
+db_session_handle::behavior_type
+db_session(db_session_handle::stateful_pointer<session_state> self,
+           storage::session_config cfg, db_pool_handle pool,
+           std::shared_ptr<metrics::service_metrics> metrics) {
   self->state.db = std::make_unique<storage::session>(std::move(cfg));
   log_exceptions(self, "db_session");
   // Connect right away so the pool knows which sessions work; a failure
@@ -149,11 +150,12 @@ struct monitor_state {
   clock::time_point next_purge;
 };
 
-caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
-                         storage::session_config cfg,
-                         std::shared_ptr<domain::service_status> status,
-                         std::shared_ptr<metrics::service_metrics> metrics,
-                         milliseconds interval, milliseconds purge_period) {
+db_monitor_handle::behavior_type
+db_monitor(db_monitor_handle::stateful_pointer<monitor_state> self,
+           storage::session_config cfg,
+           std::shared_ptr<domain::service_status> status,
+           std::shared_ptr<metrics::service_metrics> metrics,
+           milliseconds interval, milliseconds purge_period) {
   cfg.application_name = "miyabi-api-monitor";
   cfg.statement_timeout = std::max(interval, milliseconds{1000});
   self->state.conninfo = storage::session::effective_url(cfg);
@@ -224,11 +226,11 @@ caf::behavior db_monitor(caf::stateful_actor<monitor_state>* self,
 
 struct pending_job {
   db_job job;
-  caf::response_promise rp;
+  caf::typed_response_promise<db_result> rp;
 };
 
 struct slot {
-  caf::actor session;
+  db_session_handle session;
   bool idle = false;
   bool connected = false;
   restart_policy policy;
@@ -243,7 +245,7 @@ struct pool_state {
   std::vector<slot> slots;
   std::deque<size_t> idle;
   std::deque<pending_job> queue;
-  caf::actor monitor;
+  db_monitor_handle monitor;
   bool stopping = false;
   bool sweeping = false; ///< a tick_atom for `sweep` is on its way
   prometheus::Gauge* idle_sessions = nullptr;
@@ -251,7 +253,7 @@ struct pool_state {
   prometheus::Gauge* broken_sessions = nullptr;
 };
 
-using pool_actor = caf::stateful_actor<pool_state>*;
+using pool_actor = db_pool_handle::stateful_pointer<pool_state>;
 
 void update_gauges(pool_actor self) {
   auto& st = self->state;
@@ -275,7 +277,8 @@ void update_gauges(pool_actor self) {
 void spawn_session(pool_actor self, size_t index) {
   auto& st = self->state;
   auto session = self->spawn<caf::detached + caf::linked>(
-    db_session, st.session_cfg, caf::actor{self}, st.metrics);
+    db_session, st.session_cfg, caf::actor_cast<db_pool_handle>(self),
+    st.metrics);
   self->monitor(session);
   st.slots[index].session = session;
   st.slots[index].idle = true;
@@ -375,10 +378,10 @@ std::optional<size_t> slot_of(pool_actor self, const caf::actor_addr& addr) {
   return std::nullopt;
 }
 
-caf::behavior db_pool(pool_actor self,
-                      std::shared_ptr<const config::settings> cfg,
-                      std::shared_ptr<metrics::service_metrics> metrics,
-                      std::shared_ptr<domain::service_status> status) {
+db_pool_handle::behavior_type
+db_pool(pool_actor self, std::shared_ptr<const config::settings> cfg,
+        std::shared_ptr<metrics::service_metrics> metrics,
+        std::shared_ptr<domain::service_status> status) {
   auto& init = self->state;
   init.cfg = std::move(cfg);
   init.metrics = std::move(metrics);
@@ -491,10 +494,10 @@ void db_outcome::settle(caf::expected<std::any> result) {
   fn_(result);
 }
 
-caf::actor spawn_db_pool(caf::local_actor* parent,
-                         std::shared_ptr<const config::settings> cfg,
-                         std::shared_ptr<metrics::service_metrics> metrics,
-                         std::shared_ptr<domain::service_status> status) {
+db_pool_handle spawn_db_pool(caf::local_actor* parent,
+                             std::shared_ptr<const config::settings> cfg,
+                             std::shared_ptr<metrics::service_metrics> metrics,
+                             std::shared_ptr<domain::service_status> status) {
   return parent->spawn(db_pool, std::move(cfg), std::move(metrics),
                        std::move(status));
 }

@@ -31,8 +31,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/ask.hpp"
-#include "actors/messages.hpp"
-#include "actors/names.hpp"
+#include "actors/protocol.hpp"
 #include "config/settings.hpp"
 #include "domain/status.hpp"
 #include "storage/session.hpp"
@@ -43,47 +42,11 @@ class service_metrics;
 
 namespace miyabi::actors {
 
-/// Where a job's outcome goes when the session answers in place (see
-/// `query_in_session`). Settled once, on the thread that settles the job; a
-/// job dropped unsettled (its pool or session ended) settles with
-/// service_unavailable when its last copy goes.
-class db_outcome {
- public:
-  using handler = std::function<void(caf::expected<std::any>&)>;
-
-  explicit db_outcome(handler fn) : fn_(std::move(fn)) {}
-  db_outcome(const db_outcome&) = delete;
-  db_outcome& operator=(const db_outcome&) = delete;
-  ~db_outcome();
-
-  void settle(caf::expected<std::any> result);
-
- private:
-  handler fn_;
-  std::atomic<bool> settled_{false};
-};
-
-/// Work for a database session.
-struct db_job {
-  const char* label = "unnamed"; ///< `query` label of the duration metric
-  storage::access mode = storage::access::write_once;
-  clock::time_point deadline;
-  storage::unit_of_work work;
-  bool background = false; ///< see request_meta::background
-  /// Set: the outcome goes here instead of to the requester.
-  std::shared_ptr<db_outcome> outcome;
-};
-
-/// The value a job produced.
-struct db_result {
-  std::any value;
-};
-
 /// Spawns the pool (and its sessions and monitor) as a child of `parent`.
-caf::actor spawn_db_pool(caf::local_actor* parent,
-                         std::shared_ptr<const config::settings> cfg,
-                         std::shared_ptr<metrics::service_metrics> metrics,
-                         std::shared_ptr<domain::service_status> status);
+db_pool_handle spawn_db_pool(caf::local_actor* parent,
+                             std::shared_ptr<const config::settings> cfg,
+                             std::shared_ptr<metrics::service_metrics> metrics,
+                             std::shared_ptr<domain::service_status> status);
 
 /// The `T` of a unit of work: a callable taking `pqxx::transaction_base&`
 /// and returning `caf::expected<T>`. Every job's value type is deduced from
@@ -158,6 +121,3 @@ void query_in_session(caf::event_based_actor* self, const request_meta& meta,
 }
 
 } // namespace miyabi::actors
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::db_job)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::db_result)

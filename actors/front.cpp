@@ -6,8 +6,7 @@
 #include "actors/ask.hpp"
 #include "actors/db.hpp"
 #include "actors/handlers.hpp"
-#include "actors/messages.hpp"
-#include "actors/names.hpp"
+#include "actors/protocol.hpp"
 #include "actors/resources.hpp"
 #include "actors/supervision.hpp"
 #include "actors/token_verifier.hpp"
@@ -23,7 +22,8 @@ namespace miyabi::actors {
 namespace {
 
 /// Hands a call to the actor that owns it and relays its answer.
-void forward(caf::event_based_actor* self, caf::atom_value owner,
+template <class Handle>
+void forward(caf::event_based_actor* self, registry_name<Handle> owner,
              api_call& call) {
   auto out = call.out;
   auto meta = call.request.meta;
@@ -158,8 +158,9 @@ caf::behavior front(caf::event_based_actor* self, front_deps deps) {
   };
 }
 
-caf::behavior metrics_actor(caf::event_based_actor* self,
-                            std::shared_ptr<metrics::service_metrics> m) {
+metrics_handle::behavior_type
+metrics_actor(metrics_handle::pointer self,
+              std::shared_ptr<metrics::service_metrics> m) {
   log_exceptions(self, "metrics");
   return {
     [m](render_atom) { return m->render(); },
@@ -222,12 +223,15 @@ void list_agents(caf::event_based_actor*, const front_deps&, api_call& call) {
 
 } // namespace handle
 
-caf::actor spawn_front(caf::local_actor* parent, front_deps deps) {
-  return parent->spawn(front, std::move(deps));
+front_handle spawn_front(caf::local_actor* parent, front_deps deps) {
+  // Untyped behaviour (the handlers take caf::event_based_actor*); see
+  // actors/protocol.hpp.
+  return caf::actor_cast<front_handle>(parent->spawn(front, std::move(deps)));
 }
 
-caf::actor spawn_metrics_actor(caf::local_actor* parent,
-                               std::shared_ptr<metrics::service_metrics> m) {
+metrics_handle
+spawn_metrics_actor(caf::local_actor* parent,
+                    std::shared_ptr<metrics::service_metrics> m) {
   return parent->spawn(metrics_actor, std::move(m));
 }
 

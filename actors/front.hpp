@@ -14,6 +14,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/protocol.hpp"
 #include "actors/resources.hpp"
 #include "config/settings.hpp"
 #include "domain/status.hpp"
@@ -44,10 +45,10 @@ struct front_deps {
 };
 
 /// Spawns one front actor as a child of `parent`.
-caf::actor spawn_front(caf::local_actor* parent, front_deps deps);
+front_handle spawn_front(caf::local_actor* parent, front_deps deps);
 
 /// Spawns the metrics actor (renders /metrics) as a child of `parent`.
-caf::actor spawn_metrics_actor(caf::local_actor* parent,
-                               std::shared_ptr<metrics::service_metrics> m);
+metrics_handle spawn_metrics_actor(caf::local_actor* parent,
+                                   std::shared_ptr<metrics::service_metrics> m);
 
 } // namespace miyabi::actors

@@ -6,8 +6,8 @@
 #include <rapidjson/writer.h>
 
 #include "actors/ask.hpp"
-#include "actors/names.hpp"
 #include "actors/outbound.hpp"
+#include "actors/protocol.hpp"
 #include "base/json.hpp"
 #include "base/log.hpp"
 #include "base/utf8.hpp"

@@ -12,7 +12,7 @@
 
 #include <caf/fwd.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 #include "config/settings.hpp"
 #include "domain/bot.hpp"
 

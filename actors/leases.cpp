@@ -29,7 +29,7 @@ struct sweeper_state {
   bool failing = false; ///< the last sweep failed (logged once per run)
 };
 
-using sweeper_actor = caf::stateful_actor<sweeper_state>*;
+using sweeper_actor = leases_handle::stateful_pointer<sweeper_state>;
 
 void sweep(sweeper_actor self) {
   auto& st = self->state;
@@ -83,9 +83,9 @@ void sweep(sweeper_actor self) {
     });
 }
 
-caf::behavior sweeper(sweeper_actor self,
-                      std::shared_ptr<const config::settings> cfg,
-                      std::shared_ptr<metrics::service_metrics> metrics) {
+leases_handle::behavior_type
+sweeper(sweeper_actor self, std::shared_ptr<const config::settings> cfg,
+        std::shared_ptr<metrics::service_metrics> metrics) {
   self->state.cfg = std::move(cfg);
   self->state.metrics = std::move(metrics);
   log_exceptions(self, "leases");
@@ -102,9 +102,9 @@ caf::behavior sweeper(sweeper_actor self,
 
 } // namespace
 
-caf::actor spawn_lease_sweeper(caf::local_actor* parent,
-                               std::shared_ptr<const config::settings> cfg,
-                               std::shared_ptr<metrics::service_metrics> m) {
+leases_handle spawn_lease_sweeper(caf::local_actor* parent,
+                                  std::shared_ptr<const config::settings> cfg,
+                                  std::shared_ptr<metrics::service_metrics> m) {
   return parent->spawn(sweeper, std::move(cfg), std::move(m));
 }
 

@@ -17,6 +17,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/protocol.hpp"
 #include "config/settings.hpp"
 
 namespace miyabi::metrics {
@@ -25,8 +26,8 @@ class service_metrics;
 
 namespace miyabi::actors {
 
-caf::actor spawn_lease_sweeper(caf::local_actor* parent,
-                               std::shared_ptr<const config::settings> cfg,
-                               std::shared_ptr<metrics::service_metrics> m);
+leases_handle spawn_lease_sweeper(caf::local_actor* parent,
+                                  std::shared_ptr<const config::settings> cfg,
+                                  std::shared_ptr<metrics::service_metrics> m);
 
 } // namespace miyabi::actors

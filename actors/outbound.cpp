@@ -159,9 +159,10 @@ transfer_result perform(const http_call& call,
 
 namespace {
 
-caf::behavior outbound_worker(caf::event_based_actor* self,
-                              std::chrono::milliseconds connect_timeout,
-                              std::shared_ptr<metrics::service_metrics> m) {
+outbound_handle::behavior_type
+outbound_worker(outbound_handle::pointer self,
+                std::chrono::milliseconds connect_timeout,
+                std::shared_ptr<metrics::service_metrics> m) {
   log_exceptions(self, "outbound_worker");
   return {
     [=](const http_call& call) -> caf::result<http_outcome> {
@@ -184,7 +185,7 @@ caf::behavior outbound_worker(caf::event_based_actor* self,
 
 struct waiting_call {
   http_call call;
-  caf::response_promise rp;
+  caf::typed_response_promise<http_outcome> rp;
 };
 
 /// One destination: its limit, the calls running and those waiting.
@@ -203,7 +204,7 @@ struct outbound_state {
   std::map<caf::actor_addr, std::string> workers;
 };
 
-using outbound_actor = caf::stateful_actor<outbound_state>*;
+using outbound_actor = outbound_handle::stateful_pointer<outbound_state>;
 
 size_t limit_of(const config::settings& cfg, std::string_view service) {
   if (service == "github")
@@ -227,7 +228,7 @@ lane& lane_of(outbound_actor self, const std::string& service) {
 
 /// Answers a call whose deadline passed before it could start.
 void drop(outbound_actor self, const http_call& call,
-          caf::response_promise& rp) {
+          caf::typed_response_promise<http_outcome>& rp) {
   self->state.metrics->outbound_dropped[call.service].Increment();
   log::warning("outbound call dropped: its deadline passed while it waited",
                {{"service", call.service}, {"target", call.log_target}});
@@ -238,7 +239,8 @@ void drop(outbound_actor self, const http_call& call,
 
 /// Starts `call` in a new worker when its deadline has not passed yet; the
 /// worker gets at most the time left.
-void run(outbound_actor self, http_call call, caf::response_promise rp) {
+void run(outbound_actor self, http_call call,
+         caf::typed_response_promise<http_outcome> rp) {
   auto& st = self->state;
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
     call.deadline - std::chrono::steady_clock::now());
@@ -278,9 +280,9 @@ void drop_expired(outbound_actor self, lane& l) {
                   l.waiting.end());
 }
 
-caf::behavior outbound(outbound_actor self,
-                       std::shared_ptr<const config::settings> cfg,
-                       std::shared_ptr<metrics::service_metrics> metrics) {
+outbound_handle::behavior_type
+outbound(outbound_actor self, std::shared_ptr<const config::settings> cfg,
+         std::shared_ptr<metrics::service_metrics> metrics) {
   self->state.cfg = std::move(cfg);
   self->state.metrics = std::move(metrics);
   log_exceptions(self, "outbound");
@@ -316,9 +318,10 @@ caf::behavior outbound(outbound_actor self,
 
 } // namespace
 
-caf::actor spawn_outbound(caf::local_actor* parent,
-                          std::shared_ptr<const config::settings> cfg,
-                          std::shared_ptr<metrics::service_metrics> metrics) {
+outbound_handle
+spawn_outbound(caf::local_actor* parent,
+               std::shared_ptr<const config::settings> cfg,
+               std::shared_ptr<metrics::service_metrics> metrics) {
   return parent->spawn(outbound, std::move(cfg), std::move(metrics));
 }
 

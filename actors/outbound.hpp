@@ -27,6 +27,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/protocol.hpp"
 #include "config/settings.hpp"
 
 namespace miyabi::metrics {
@@ -34,27 +35,6 @@ class service_metrics;
 } // namespace miyabi::metrics
 
 namespace miyabi::actors {
-
-struct http_call {
-  std::string service; ///< "github", "telegram", "llm": metric label
-  std::string method = "GET";
-  std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  std::chrono::milliseconds timeout{10000};
-  std::string log_target; ///< what logs may show instead of the URL
-  /// When the caller stops waiting for the answer: a call still queued
-  /// then is dropped (never sent); a call that starts is cut off then.
-  std::chrono::steady_clock::time_point deadline =
-    std::chrono::steady_clock::time_point::max();
-};
-
-struct http_outcome {
-  long status = 0;
-  std::string body;
-  std::string retry_after; ///< the Retry-After header, if any
-  double seconds = 0;
-};
 
 /// The timeout of a call that must be answered `reserve` before
 /// `deadline`: what is left, at most `limit`, at least 100 ms.
@@ -81,14 +61,12 @@ transfer_result perform(const http_call& call,
                         std::chrono::milliseconds connect_timeout);
 
 /// Spawns the outbound actor as a child of `parent`.
-caf::actor spawn_outbound(caf::local_actor* parent,
-                          std::shared_ptr<const config::settings> cfg,
-                          std::shared_ptr<metrics::service_metrics> metrics);
+outbound_handle
+spawn_outbound(caf::local_actor* parent,
+               std::shared_ptr<const config::settings> cfg,
+               std::shared_ptr<metrics::service_metrics> metrics);
 
 /// Percent-encodes for URLs and form bodies (RFC 3986 unreserved kept).
 std::string url_encode(std::string_view text);
 
 } // namespace miyabi::actors
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::http_call)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::http_outcome)

@@ -373,10 +373,12 @@ caf::behavior outbox(outbox_actor self,
 
 } // namespace
 
-caf::actor spawn_outbox(caf::local_actor* parent,
-                        std::shared_ptr<const config::settings> cfg,
-                        std::shared_ptr<metrics::service_metrics> metrics) {
-  return parent->spawn(outbox, std::move(cfg), std::move(metrics));
+outbox_handle spawn_outbox(caf::local_actor* parent,
+                           std::shared_ptr<const config::settings> cfg,
+                           std::shared_ptr<metrics::service_metrics> metrics) {
+  // Untyped behaviour; see actors/protocol.hpp.
+  return caf::actor_cast<outbox_handle>(
+    parent->spawn(outbox, std::move(cfg), std::move(metrics)));
 }
 
 } // namespace miyabi::actors

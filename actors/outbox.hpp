@@ -18,6 +18,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/protocol.hpp"
 #include "config/settings.hpp"
 
 namespace miyabi::metrics {
@@ -33,8 +34,8 @@ namespace miyabi::actors {
 /// never throws but std::bad_alloc.
 int64_t retry_after_seconds(std::string_view body, std::string_view header);
 
-caf::actor spawn_outbox(caf::local_actor* parent,
-                        std::shared_ptr<const config::settings> cfg,
-                        std::shared_ptr<metrics::service_metrics> metrics);
+outbox_handle spawn_outbox(caf::local_actor* parent,
+                           std::shared_ptr<const config::settings> cfg,
+                           std::shared_ptr<metrics::service_metrics> metrics);
 
 } // namespace miyabi::actors

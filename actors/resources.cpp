@@ -1,6 +1,7 @@
 #include "actors/resources.hpp"
 
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 
 #include "actors/db.hpp"
 #include "actors/front.hpp"
@@ -134,7 +135,7 @@ caf::error notify(transaction_base& tx,
   return {};
 }
 
-void publish(caf::event_based_actor* self, metrics::service_metrics& metrics,
+void publish(caf::local_actor* self, metrics::service_metrics& metrics,
              const std::vector<storage::execution_change>& changes) {
   if (changes.empty())
     return;
@@ -142,7 +143,7 @@ void publish(caf::event_based_actor* self, metrics::service_metrics& metrics,
     metrics.execution_transitions[c.execution.status].Increment();
   if (auto outbox = lookup(self, names::outbox))
     for (const auto& c : changes)
-      self->send(outbox, c);
+      caf::anon_send(outbox, c);
 }
 
 namespace handle {

@@ -12,7 +12,7 @@
 #include <caf/fwd.hpp>
 #include <pqxx/types.hxx>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 
 namespace miyabi::metrics {
 class service_metrics;
@@ -35,7 +35,7 @@ caf::error notify(pqxx::transaction_base& tx,
                   const std::vector<storage::execution_change>& changes);
 
 /// After the commit: counts each change and wakes the outbox sender.
-void publish(caf::event_based_actor* self, metrics::service_metrics& metrics,
+void publish(caf::local_actor* self, metrics::service_metrics& metrics,
              const std::vector<storage::execution_change>& changes);
 
 } // namespace miyabi::actors

@@ -17,9 +17,9 @@
 #include "actors/db.hpp"
 #include "actors/front.hpp"
 #include "actors/leases.hpp"
-#include "actors/names.hpp"
 #include "actors/outbound.hpp"
 #include "actors/outbox.hpp"
+#include "actors/protocol.hpp"
 #include "actors/supervision.hpp"
 #include "actors/telegram.hpp"
 #include "actors/token_verifier.hpp"
@@ -55,11 +55,12 @@ struct service::impl {
         status(std::move(status_ptr)), sys_cfg(make_config(*cfg)),
         sys(sys_cfg) {}
 
-  void supervise(caf::atom_value name, std::string label,
-                 child_factory factory) {
+  template <class Handle, class Factory>
+  void supervise(registry_name<Handle> name, std::string label,
+                 Factory factory) {
     supervisors.push_back(spawn_supervisor(
-      sys, child_spec{name, std::move(label), std::move(factory)}, metrics));
-    names.push_back(name);
+      sys, supervised(name, std::move(label), std::move(factory)), metrics));
+    names.push_back(name.key);
   }
 
   /// Supervisors publish their children once they run; the HTTP front must
@@ -82,9 +83,9 @@ struct service::impl {
   std::shared_ptr<domain::service_status> status;
   caf::actor_system_config sys_cfg;
   caf::actor_system sys;
-  std::vector<caf::actor> supervisors; ///< in start order
-  std::vector<caf::atom_value> names;  ///< every supervised registry name
-  std::vector<caf::atom_value> fronts;
+  std::vector<supervisor_handle> supervisors; ///< in start order
+  std::vector<caf::atom_value> names; ///< every supervised registry name
+  std::vector<registry_name<front_handle>> fronts;
   std::atomic<size_t> next_front{0};
 };
 
@@ -144,7 +145,8 @@ service::service(std::shared_ptr<const config::settings> cfg,
   // One front actor per scheduler thread keeps the dispatch step from
   // becoming a single mailbox every request has to pass.
   for (size_t i = 0; i < st.cfg->actor_threads; ++i) {
-    auto name = caf::atom_from_string("front" + std::to_string(i));
+    registry_name<front_handle> name{
+      caf::atom_from_string("front" + std::to_string(i))};
     st.fronts.push_back(name);
     st.supervise(name, "front", [deps](caf::local_actor* parent) {
       return spawn_front(parent, deps);
@@ -161,7 +163,8 @@ void service::dispatch(api_call call) {
   auto& st = *impl_;
   auto index =
     st.next_front.fetch_add(1, std::memory_order_relaxed) % st.fronts.size();
-  auto front = st.sys.registry().get<caf::actor>(st.fronts[index]);
+  auto front =
+    caf::actor_cast<front_handle>(st.sys.registry().get(st.fronts[index].key));
   if (!front) {
     call.out->fail(make_error(errc::service_unavailable,
                               "the service is restarting a component"));

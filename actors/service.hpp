@@ -8,7 +8,7 @@
 
 #include <memory>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 #include "config/settings.hpp"
 #include "domain/status.hpp"
 

@@ -11,7 +11,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 #include "base/backoff.hpp"
 #include "base/errors.hpp"
 #include "base/log.hpp"
@@ -102,7 +102,7 @@ struct supervisor_state {
   bool stopping = false;
 };
 
-using supervisor_actor = caf::stateful_actor<supervisor_state>*;
+using supervisor_actor = supervisor_handle::stateful_pointer<supervisor_state>;
 
 void start_child(supervisor_actor self) {
   auto& st = self->state;
@@ -116,8 +116,9 @@ void start_child(supervisor_actor self) {
   registry.put(st.spec.name, st.child);
 }
 
-caf::behavior supervisor(supervisor_actor self, child_spec spec,
-                         std::shared_ptr<metrics::service_metrics> metrics) {
+supervisor_handle::behavior_type
+supervisor(supervisor_actor self, child_spec spec,
+           std::shared_ptr<metrics::service_metrics> metrics) {
   self->state.spec = std::move(spec);
   self->state.metrics = std::move(metrics);
   log_exceptions(self, "supervisor/" + self->state.spec.label);
@@ -162,8 +163,9 @@ caf::behavior supervisor(supervisor_actor self, child_spec spec,
 
 } // namespace
 
-caf::actor spawn_supervisor(caf::actor_system& sys, child_spec spec,
-                            std::shared_ptr<metrics::service_metrics> metrics) {
+supervisor_handle
+spawn_supervisor(caf::actor_system& sys, child_spec spec,
+                 std::shared_ptr<metrics::service_metrics> metrics) {
   return sys.spawn(supervisor, std::move(spec), std::move(metrics));
 }
 

@@ -24,6 +24,8 @@
 #include <caf/fwd.hpp>
 #include <caf/scheduled_actor.hpp>
 
+#include "actors/protocol.hpp"
+
 namespace miyabi::metrics {
 class service_metrics;
 } // namespace miyabi::metrics
@@ -84,9 +86,23 @@ struct child_spec {
   child_factory spawn;
 };
 
+/// The spec of a child published under `name`: `spawn(parent)` must return
+/// the handle the name promises (or one that accepts more), so what clients
+/// look up under a name is what runs there.
+template <class Handle, class Factory>
+child_spec supervised(registry_name<Handle> name, std::string label,
+                      Factory spawn) {
+  return {name.key, std::move(label),
+          [spawn = std::move(spawn)](caf::local_actor* parent) {
+            Handle child = spawn(parent);
+            return caf::actor_cast<caf::actor>(child);
+          }};
+}
+
 /// Spawns a supervisor for `spec`. On exit (user_shutdown) it stops its
 /// child and removes it from the registry.
-caf::actor spawn_supervisor(caf::actor_system& sys, child_spec spec,
-                            std::shared_ptr<metrics::service_metrics> metrics);
+supervisor_handle
+spawn_supervisor(caf::actor_system& sys, child_spec spec,
+                 std::shared_ptr<metrics::service_metrics> metrics);
 
 } // namespace miyabi::actors

@@ -264,14 +264,14 @@ caf::behavior telegram(telegram_actor self,
 
 } // namespace
 
-caf::actor spawn_telegram(caf::local_actor* parent,
-                          std::shared_ptr<const config::settings> cfg,
-                          std::shared_ptr<metrics::service_metrics> metrics,
-                          std::shared_ptr<domain::service_status> status) {
-  return parent->spawn(telegram, std::move(cfg), std::move(metrics),
-                       std::move(status));
+telegram_handle
+spawn_telegram(caf::local_actor* parent,
+               std::shared_ptr<const config::settings> cfg,
+               std::shared_ptr<metrics::service_metrics> metrics,
+               std::shared_ptr<domain::service_status> status) {
+  // Untyped behaviour; see actors/protocol.hpp.
+  return caf::actor_cast<telegram_handle>(parent->spawn(
+    telegram, std::move(cfg), std::move(metrics), std::move(status)));
 }
 
 } // namespace miyabi::actors
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::webhook_outcome)

@@ -15,6 +15,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/protocol.hpp"
 #include "config/settings.hpp"
 #include "domain/status.hpp"
 
@@ -24,10 +25,11 @@ class service_metrics;
 
 namespace miyabi::actors {
 
-caf::actor spawn_telegram(caf::local_actor* parent,
-                          std::shared_ptr<const config::settings> cfg,
-                          std::shared_ptr<metrics::service_metrics> metrics,
-                          std::shared_ptr<domain::service_status> status);
+telegram_handle
+spawn_telegram(caf::local_actor* parent,
+               std::shared_ptr<const config::settings> cfg,
+               std::shared_ptr<metrics::service_metrics> metrics,
+               std::shared_ptr<domain::service_status> status);
 
 /// How many recent update ids telegram-only mode remembers.
 constexpr size_t update_window = 10000;

@@ -24,7 +24,7 @@
 
 #include <caf/expected.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 #include "config/settings.hpp"
 #include "domain/jwt.hpp"
 

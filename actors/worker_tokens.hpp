@@ -20,7 +20,7 @@
 
 #include <caf/expected.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 
 namespace miyabi::actors {
 

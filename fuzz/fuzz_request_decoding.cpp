@@ -20,7 +20,7 @@
 #include <rapidjson/document.h>
 
 #include "actors/auth.hpp"
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 #include "domain/rules.hpp"
 #include "fuzz/fuzz_support.hpp"
 #include "http/decode.hpp"

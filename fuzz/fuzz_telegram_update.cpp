@@ -15,7 +15,7 @@
 
 #include <rapidjson/document.h>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 #include "domain/bot.hpp"
 #include "fuzz/fuzz_support.hpp"
 #include "http/decode.hpp"

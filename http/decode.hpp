@@ -12,7 +12,7 @@
 #include <caf/expected.hpp>
 #include <rapidjson/document.h>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 
 namespace miyabi::http {
 

@@ -18,7 +18,7 @@
 #include <pistache/http.h>
 #include <pistache/peer.h>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 #include "domain/rate_limit.hpp"
 #include "http/cors.hpp"
 #include "http/headers.hpp"

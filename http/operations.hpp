@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 #include "http/decode.hpp"
 
 namespace miyabi::http {

@@ -9,7 +9,7 @@
 #include <optional>
 #include <variant>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 
 namespace miyabi::test {
 

@@ -44,7 +44,7 @@ struct pool_fixture {
                                                "test");
   std::shared_ptr<domain::service_status> status =
     std::make_shared<domain::service_status>(true);
-  caf::actor pool;
+  db_pool_handle pool;
   /// Lets held work finish; set on teardown too, so no session stays held.
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();

@@ -14,7 +14,7 @@
 
 #include "actors/answers.hpp"
 #include "actors/front.hpp"
-#include "actors/names.hpp"
+#include "actors/protocol.hpp"
 #include "actors/token_verifier.hpp"
 #include "actors/worker_tokens.hpp"
 #include "base/crypto.hpp"
@@ -55,7 +55,7 @@ struct front_fixture {
   caf::actor_system sys{sys_cfg};
   caf::scoped_actor self{sys};
   front_deps deps;
-  caf::actor front;
+  front_handle front;
 
   front_fixture() {
     deps.cfg = test_settings();
@@ -75,8 +75,8 @@ struct front_fixture {
 
   ~front_fixture() {
     self->send_exit(front, caf::exit_reason::user_shutdown);
-    if (auto auth = sys.registry().get(names::auth)) {
-      sys.registry().erase(names::auth);
+    if (auto auth = sys.registry().get(names::auth.key)) {
+      sys.registry().erase(names::auth.key);
       self->send_exit(caf::actor_cast<caf::actor>(auth),
                       caf::exit_reason::user_shutdown);
     }
@@ -162,7 +162,7 @@ BOOST_AUTO_TEST_CASE(an_operation_owned_by_an_actor_is_forwarded_to_it) {
       return api_reply{201, {}, {}};
     }};
   });
-  sys.registry().put(names::auth,
+  sys.registry().put(names::auth.key,
                      caf::actor_cast<caf::strong_actor_ptr>(fake_auth));
   operation_rules rules;
   rules.by = owner::auth;

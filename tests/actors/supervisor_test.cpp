@@ -12,7 +12,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actors/messages.hpp"
+#include "actors/protocol.hpp"
 #include "actors/supervision.hpp"
 #include "base/errors.hpp"
 #include "metrics/metrics.hpp"
