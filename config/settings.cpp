@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <functional>
 #include <limits>
 #include <sched.h>
 #include <sstream>
@@ -18,7 +19,7 @@ namespace {
 
 /// Applies one raw value; returns an error text (without the variable name)
 /// or an empty string.
-using apply_fn = std::string (*)(settings&, std::string_view);
+using apply_fn = std::function<std::string(settings&, std::string_view)>;
 
 struct setting_spec {
   setting_doc doc;
@@ -200,6 +201,51 @@ std::string log_level(settings& cfg, std::string_view text) {
   return {};
 }
 
+/// Setters of one field, for the table below.
+template <class Int>
+apply_fn number(Int settings::*field, Int lo, Int hi) {
+  return [=](settings& c, std::string_view v) {
+    return in_range<Int>(v, lo, hi, c.*field);
+  };
+}
+
+apply_fn milliseconds_of(milliseconds settings::*field, int64_t lo,
+                         int64_t hi) {
+  return [=](settings& c, std::string_view v) {
+    return millis(v, lo, hi, c.*field);
+  };
+}
+
+apply_fn seconds_of(seconds settings::*field, int64_t lo, int64_t hi) {
+  return [=](settings& c, std::string_view v) {
+    return secs(v, lo, hi, c.*field);
+  };
+}
+
+apply_fn text_of(std::string settings::*field) {
+  return [=](settings& c, std::string_view v) {
+    return text_value(v, c.*field);
+  };
+}
+
+apply_fn required_text_of(std::string settings::*field) {
+  return [=](settings& c, std::string_view v) {
+    return non_empty_text(v, c.*field);
+  };
+}
+
+apply_fn url_of(std::string settings::*field) {
+  return [=](settings& c, std::string_view v) {
+    return url(v, c.*field);
+  };
+}
+
+apply_fn flag_of(bool settings::*field) {
+  return [=](settings& c, std::string_view v) {
+    return boolean(v, c.*field);
+  };
+}
+
 const std::vector<setting_spec>& specs() {
   // Order matters where two variables set the same thing: the later wins
   // (PORT over SERVER_ADDRESS, LOG_LEVEL over RUST_LOG).
@@ -208,9 +254,7 @@ const std::vector<setting_spec>& specs() {
      server_address},
     {{"PORT", "8080",
       "Port to listen on (0: any free port); wins over SERVER_ADDRESS's port"},
-     [](settings& c, std::string_view v) {
-       return in_range<uint16_t>(v, 0, 65535, c.port);
-     }},
+     number<uint16_t>(&settings::port, 0, 65535)},
     {{"ENVIRONMENT", "production",
       "production, staging, development or test; production and staging "
       "follow the production rules (HSTS, Secure cookies, strict secrets, "
@@ -230,117 +274,73 @@ const std::vector<setting_spec>& specs() {
      log_level},
     {{"LOG_LEVEL", "info", "debug, info, warn or error"}, log_level},
     {{"HTTP_THREADS", "CPUs available", "Pistache reactor threads"},
-     [](settings& c, std::string_view v) {
-       return in_range<size_t>(v, 1, 256, c.http_threads);
-     }},
+     number<size_t>(&settings::http_threads, 1, 256)},
     {{"ACTOR_THREADS", "half the CPUs available, at least 1",
       "CAF scheduler threads"},
-     [](settings& c, std::string_view v) {
-       return in_range<size_t>(v, 1, 256, c.actor_threads);
-     }},
+     number<size_t>(&settings::actor_threads, 1, 256)},
     {{"MAX_BODY_BYTES", "1048576", "Largest accepted request body (bytes)"},
-     [](settings& c, std::string_view v) {
-       return in_range<size_t>(v, 1024, 64u << 20, c.max_body_bytes);
-     }},
+     number<size_t>(&settings::max_body_bytes, 1024, 64u << 20)},
     {{"REQUEST_TIMEOUT_MS", "15000",
       "Deadline of every request; past it the client gets 504"},
-     [](settings& c, std::string_view v) {
-       return millis(v, 100, 300000, c.request_timeout);
-     }},
+     milliseconds_of(&settings::request_timeout, 100, 300000)},
     {{"MAX_INFLIGHT", "1024",
       "Requests in flight before new ones get 503 with Retry-After"},
-     [](settings& c, std::string_view v) {
-       return in_range<size_t>(v, 1, 1000000, c.max_inflight);
-     }},
+     number<size_t>(&settings::max_inflight, 1, 1000000)},
     {{"SHUTDOWN_GRACE_MS", "8000",
       "On SIGTERM: time to finish in-flight requests before exiting"},
-     [](settings& c, std::string_view v) {
-       return millis(v, 0, 60000, c.shutdown_grace);
-     }},
+     milliseconds_of(&settings::shutdown_grace, 0, 60000)},
     {{"HEADER_TIMEOUT_MS", "10000", "Time a client has to send its headers"},
-     [](settings& c, std::string_view v) {
-       return millis(v, 100, 300000, c.header_timeout);
-     }},
+     milliseconds_of(&settings::header_timeout, 100, 300000)},
     {{"BODY_TIMEOUT_MS", "10000", "Time a client has to send its body"},
-     [](settings& c, std::string_view v) {
-       return millis(v, 100, 300000, c.body_timeout);
-     }},
+     milliseconds_of(&settings::body_timeout, 100, 300000)},
     {{"KEEPALIVE_TIMEOUT_MS", "120000",
       "Idle keep-alive connections are closed after this"},
-     [](settings& c, std::string_view v) {
-       return millis(v, 1000, 3600000, c.keepalive_timeout);
-     }},
+     milliseconds_of(&settings::keepalive_timeout, 1000, 3600000)},
     {{"CORS_ALLOWED_ORIGINS", "*",
       "* or a comma list of exact origins (https://app.example.com)"},
      cors_origins},
     {{"METRICS_TOKEN", "(none)",
       "When set, GET /metrics needs Authorization: Bearer <token>"},
-     [](settings& c, std::string_view v) {
-       return text_value(v, c.metrics_token);
-     }},
+     text_of(&settings::metrics_token)},
     {{"GOOGLE_CLOUD_PROJECT", "(none)",
       "Adds logging.googleapis.com/trace to request logs"},
-     [](settings& c, std::string_view v) {
-       return text_value(v, c.google_cloud_project);
-     }},
+     text_of(&settings::google_cloud_project)},
     {{"AUTH_RATE_PER_MINUTE", "30",
       "Requests per minute per client address on /auth/github, its "
       "callback, /auth/refresh and /auth/mock (0: no limit); 429 beyond"},
-     [](settings& c, std::string_view v) {
-       return in_range<uint32_t>(v, 0, 1000000, c.auth_rate_per_minute);
-     }},
+     number<uint32_t>(&settings::auth_rate_per_minute, 0, 1000000)},
     {{"WRITE_RATE_PER_MINUTE", "600",
       "POST, PUT, PATCH and DELETE per minute per user or worker token "
       "(0: no limit); 429 beyond"},
-     [](settings& c, std::string_view v) {
-       return in_range<uint32_t>(v, 0, 1000000, c.write_rate_per_minute);
-     }},
+     number<uint32_t>(&settings::write_rate_per_minute, 0, 1000000)},
     {{"EXECUTION_LEASE_SECONDS", "60",
       "seconds a claimed execution stays leased without a heartbeat; then "
       "it is requeued (or failed after EXECUTION_MAX_ATTEMPTS)"},
-     [](settings& c, std::string_view v) {
-       return in_range<uint32_t>(v, 1, 3600, c.execution_lease_seconds);
-     }},
+     number<uint32_t>(&settings::execution_lease_seconds, 1, 3600)},
     {{"EXECUTION_MAX_ATTEMPTS", "3",
       "attempts an execution gets; the lease expiring on the last one fails "
       "it with \"lease expired\""},
-     [](settings& c, std::string_view v) {
-       return in_range<uint32_t>(v, 1, 100, c.execution_max_attempts);
-     }},
+     number<uint32_t>(&settings::execution_max_attempts, 1, 100)},
     {{"TRUST_PROXY", "false",
       "true behind a front end that sets X-Forwarded-For (Cloud Run): the "
       "client address for rate limits is its first entry"},
-     [](settings& c, std::string_view v) {
-       return boolean(v, c.trust_proxy);
-     }},
+     flag_of(&settings::trust_proxy)},
     {{"DATABASE_URL", "(none: telegram-only mode)",
       "PostgreSQL connection URI (postgresql://user:pass@host:port/db) or "
       "key=value string; one libpq cannot parse stops the start"},
-     [](settings& c, std::string_view v) {
-       return text_value(v, c.database_url);
-     }},
+     text_of(&settings::database_url)},
     {{"DB_POOL_SIZE", "8", "Database sessions (one connection each)"},
-     [](settings& c, std::string_view v) {
-       return in_range<size_t>(v, 1, 128, c.db_pool_size);
-     }},
+     number<size_t>(&settings::db_pool_size, 1, 128)},
     {{"DB_QUEUE_LIMIT", "256",
       "Database requests that may wait for a session before 503"},
-     [](settings& c, std::string_view v) {
-       return in_range<size_t>(v, 0, 100000, c.db_queue_limit);
-     }},
+     number<size_t>(&settings::db_queue_limit, 0, 100000)},
     {{"DB_HEALTH_INTERVAL_MS", "500", "Period of the database health check"},
-     [](settings& c, std::string_view v) {
-       return millis(v, 100, 60000, c.db_health_interval);
-     }},
+     milliseconds_of(&settings::db_health_interval, 100, 60000)},
     {{"DB_CONNECT_TIMEOUT_MS", "2000", "Connect timeout of a database session"},
-     [](settings& c, std::string_view v) {
-       return millis(v, 1000, 60000, c.db_connect_timeout);
-     }},
+     milliseconds_of(&settings::db_connect_timeout, 1000, 60000)},
     {{"DB_PURGE_INTERVAL_MS", "300000",
       "Period of the purge of expired rows (tokens, codes, update ids)"},
-     [](settings& c, std::string_view v) {
-       return millis(v, 1000, 86400000, c.db_purge_interval);
-     }},
+     milliseconds_of(&settings::db_purge_interval, 1000, 86400000)},
     {{"JWT_SECRET", "(generated in development and test)",
       "HS256 key for access tokens; required, at least 32 bytes, in "
       "production and staging"},
@@ -349,116 +349,70 @@ const std::vector<setting_spec>& specs() {
        return std::string{};
      }},
     {{"JWT_ISSUER", "miyabi-api", "iss claim"},
-     [](settings& c, std::string_view v) {
-       return non_empty_text(v, c.jwt_issuer);
-     }},
+     required_text_of(&settings::jwt_issuer)},
     {{"JWT_AUDIENCE", "miyabi-web", "aud claim"},
-     [](settings& c, std::string_view v) {
-       return non_empty_text(v, c.jwt_audience);
-     }},
+     required_text_of(&settings::jwt_audience)},
     {{"JWT_EXPIRATION", "3600", "Access token lifetime (seconds)"},
-     [](settings& c, std::string_view v) {
-       return secs(v, 60, 86400, c.jwt_expiration);
-     }},
+     seconds_of(&settings::jwt_expiration, 60, 86400)},
     {{"REFRESH_TOKEN_TTL", "2592000", "Refresh token lifetime (seconds)"},
-     [](settings& c, std::string_view v) {
-       return secs(v, 300, 365 * 86400, c.refresh_token_ttl);
-     }},
+     seconds_of(&settings::refresh_token_ttl, 300, 365 * 86400)},
     {{"AUTH_MOCK_ENABLED", "false",
       "true serves POST /api/v1/auth/mock (login without GitHub) when "
       "ENVIRONMENT is development or test; ignored with a warning in "
       "production and staging"},
-     [](settings& c, std::string_view v) {
-       return boolean(v, c.auth_mock_enabled);
-     }},
+     flag_of(&settings::auth_mock_enabled)},
     {{"GITHUB_CLIENT_ID", "(none: GitHub login answers 503)",
       "OAuth app client id"},
-     [](settings& c, std::string_view v) {
-       return text_value(v, c.github_client_id);
-     }},
+     text_of(&settings::github_client_id)},
     {{"GITHUB_CLIENT_SECRET", "(none)", "OAuth app client secret"},
-     [](settings& c, std::string_view v) {
-       return text_value(v, c.github_client_secret);
-     }},
+     text_of(&settings::github_client_secret)},
     {{"GITHUB_CALLBACK_URL",
       "http://localhost:8080/api/v1/auth/github/callback",
       "redirect_uri registered with the OAuth app"},
-     [](settings& c, std::string_view v) {
-       return url(v, c.github_callback_url);
-     }},
+     url_of(&settings::github_callback_url)},
     {{"GITHUB_OAUTH_URL", "https://github.com",
       "Base of /login/oauth/authorize and /login/oauth/access_token"},
-     [](settings& c, std::string_view v) {
-       return url(v, c.github_oauth_url);
-     }},
+     url_of(&settings::github_oauth_url)},
     {{"GITHUB_API_URL", "https://api.github.com", "Base of the REST API"},
-     [](settings& c, std::string_view v) {
-       return url(v, c.github_api_url);
-     }},
+     url_of(&settings::github_api_url)},
     {{"FRONTEND_URL", "http://localhost:3000",
       "Where the login callback redirects with the tokens"},
-     [](settings& c, std::string_view v) {
-       return url(v, c.frontend_url);
-     }},
+     url_of(&settings::frontend_url)},
     {{"OUTBOUND_CONNECT_TIMEOUT_MS", "3000",
       "Connect timeout of calls to GitHub, Telegram and the LLM"},
-     [](settings& c, std::string_view v) {
-       return millis(v, 100, 60000, c.outbound_connect_timeout);
-     }},
+     milliseconds_of(&settings::outbound_connect_timeout, 100, 60000)},
     {{"OUTBOUND_TIMEOUT_MS", "10000",
       "Total timeout of calls to GitHub and Telegram"},
-     [](settings& c, std::string_view v) {
-       return millis(v, 100, 120000, c.outbound_timeout);
-     }},
+     milliseconds_of(&settings::outbound_timeout, 100, 120000)},
     {{"GITHUB_TOKEN", "(none: /issue is disabled)",
       "Token that creates issues for the Telegram bot"},
-     [](settings& c, std::string_view v) {
-       return text_value(v, c.github_token);
-     }},
+     text_of(&settings::github_token)},
     {{"GITHUB_OWNER", "(none)", "Owner of the repository /issue writes to"},
-     [](settings& c, std::string_view v) {
-       return text_value(v, c.github_owner);
-     }},
+     text_of(&settings::github_owner)},
     {{"GITHUB_REPO", "(none)", "Repository /issue writes to"},
-     [](settings& c, std::string_view v) {
-       return text_value(v, c.github_repo);
-     }},
+     text_of(&settings::github_repo)},
     {{"TELEGRAM_BOT_TOKEN", "(none: outbox stays pending)",
       "Bot API token for messages beyond the webhook reply"},
-     [](settings& c, std::string_view v) {
-       return text_value(v, c.telegram_bot_token);
-     }},
+     text_of(&settings::telegram_bot_token)},
     {{"TELEGRAM_WEBHOOK_SECRET", "(none)",
       "Expected X-Telegram-Bot-Api-Secret-Token header; required with "
       "TELEGRAM_BOT_TOKEN in production and staging"},
-     [](settings& c, std::string_view v) {
-       return text_value(v, c.telegram_webhook_secret);
-     }},
+     text_of(&settings::telegram_webhook_secret)},
     {{"TELEGRAM_API_URL", "https://api.telegram.org", "Bot API base URL"},
-     [](settings& c, std::string_view v) {
-       return url(v, c.telegram_api_url);
-     }},
+     url_of(&settings::telegram_api_url)},
     {{"AUTHORIZED_CHAT_IDS", "(none)",
       "Comma list of chat ids allowed to use the bot without linking"},
      chat_ids},
     {{"OPENAI_API_KEY", "(none: plain text gets a /issue hint)",
       "Key of the OpenAI-compatible LLM"},
-     [](settings& c, std::string_view v) {
-       return text_value(v, c.openai_api_key);
-     }},
+     text_of(&settings::openai_api_key)},
     {{"OPENAI_BASE_URL", "https://api.openai.com/v1",
       "LLM base URL including the version path"},
-     [](settings& c, std::string_view v) {
-       return url(v, c.openai_base_url);
-     }},
+     url_of(&settings::openai_base_url)},
     {{"OPENAI_MODEL", "gpt-4o-mini", "LLM model name"},
-     [](settings& c, std::string_view v) {
-       return non_empty_text(v, c.openai_model);
-     }},
+     required_text_of(&settings::openai_model)},
     {{"LLM_TIMEOUT_MS", "20000", "Total timeout of one LLM call"},
-     [](settings& c, std::string_view v) {
-       return millis(v, 100, 120000, c.llm_timeout);
-     }},
+     milliseconds_of(&settings::llm_timeout, 100, 120000)},
 
     // -- outbound concurrency, one limit and queue per destination --------
     // (replaces OUTBOUND_WORKERS: one shared pool let slow LLM calls
@@ -466,19 +420,13 @@ const std::vector<setting_spec>& specs() {
     {{"OUTBOUND_GITHUB_CONCURRENCY", "4",
       "Concurrent calls to GitHub (login, issues); more wait in GitHub's "
       "own queue"},
-     [](settings& c, std::string_view v) {
-       return in_range<size_t>(v, 1, 64, c.outbound_github_concurrency);
-     }},
+     number<size_t>(&settings::outbound_github_concurrency, 1, 64)},
     {{"OUTBOUND_TELEGRAM_CONCURRENCY", "4",
       "Concurrent calls to the Telegram Bot API (outbox messages)"},
-     [](settings& c, std::string_view v) {
-       return in_range<size_t>(v, 1, 64, c.outbound_telegram_concurrency);
-     }},
+     number<size_t>(&settings::outbound_telegram_concurrency, 1, 64)},
     {{"OUTBOUND_LLM_CONCURRENCY", "4",
       "Concurrent calls to the LLM (each may take up to LLM_TIMEOUT_MS)"},
-     [](settings& c, std::string_view v) {
-       return in_range<size_t>(v, 1, 64, c.outbound_llm_concurrency);
-     }},
+     number<size_t>(&settings::outbound_llm_concurrency, 1, 64)},
   };
   return table;
 }
