@@ -27,7 +27,7 @@ void list_agents(caf::event_based_actor* self, const front_deps& deps,
                  api_call& call);
 
 // resources.cpp: repositories, executions, logs, workers, workflows, runs,
-// dashboard.
+// dashboard, live event tickets.
 void list_repositories(caf::event_based_actor* self, const front_deps& deps,
                        api_call& call);
 void create_repository(caf::event_based_actor* self, const front_deps& deps,
@@ -82,5 +82,8 @@ void dashboard_summary(caf::event_based_actor* self, const front_deps& deps,
                        api_call& call);
 void dashboard_recent(caf::event_based_actor* self, const front_deps& deps,
                       api_call& call);
+
+void create_event_ticket(caf::event_based_actor* self, const front_deps& deps,
+                         api_call& call);
 
 } // namespace miyabi::actors::handle

@@ -63,6 +63,7 @@ enum class operation : uint8_t {
   list_workflow_runs,
   get_workflow_run,
   cancel_workflow_run,
+  create_event_ticket,
 };
 
 /// Who may call an operation.

@@ -13,6 +13,7 @@
 #include "domain/rules.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/dashboard.hpp"
+#include "storage/events.hpp"
 #include "storage/executions.hpp"
 #include "storage/repositories.hpp"
 #include "storage/telegram.hpp"
@@ -482,6 +483,26 @@ void dashboard_recent(caf::event_based_actor* self, const front_deps&,
   answer(self, call, "dashboard_recent", 200,
          [user = user_of(call)](transaction_base& tx) {
            return storage::recent_executions(tx, user);
+         });
+}
+
+// -- live events --------------------------------------------------------------
+
+void create_event_ticket(caf::event_based_actor* self, const front_deps&,
+                         api_call& call) {
+  auto ticket = crypto::random_token(32);
+  if (!ticket) {
+    call.out->fail(ticket.error());
+    return;
+  }
+  answer(self, call, "create_event_ticket", 201,
+         [user = user_of(call), hash = crypto::sha256_hex(*ticket),
+          ticket = *ticket](
+           transaction_base& tx) -> caf::expected<storage::event_ticket> {
+           auto created = storage::create_event_ticket(tx, user, hash);
+           if (created)
+             created->ticket = ticket;
+           return created;
          });
 }
 

@@ -62,7 +62,7 @@ using reply_body =
                std::vector<storage::execution_log>, storage::workflow,
                std::vector<storage::workflow>, storage::dashboard_summary,
                std::vector<storage::recent_execution>, storage::link_code,
-               bot_reply, storage::worker_token,
+               bot_reply, storage::worker_token, storage::event_ticket,
                std::vector<storage::worker_token>, storage::heartbeat_answer,
                storage::workflow_run, std::vector<storage::workflow_run>>;
 

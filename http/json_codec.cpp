@@ -175,6 +175,13 @@ void put(writer& w, std::string_view key,
   w.EndArray();
 }
 
+void write(writer& w, const storage::event_ticket& t) {
+  w.StartObject();
+  put(w, "ticket", t.ticket);
+  put(w, "expires_at", t.expires_at);
+  w.EndObject();
+}
+
 void write(writer& w, const storage::worker_token& t) {
   w.StartObject();
   put(w, "id", t.id);

@@ -304,6 +304,12 @@ std::vector<operation_descriptor> build() {
       .run(h::dashboard_recent)
       .user()
       .db(),
+    // -- live events ---------------------------------------------------------
+    entry{operation::create_event_ticket, "createEventTicket", post,
+          "/api/v1/events/ticket"}
+      .run(h::create_event_ticket, write_once)
+      .user()
+      .db(),
     // -- Telegram ------------------------------------------------------------
     webhook,
     entry{operation::telegram_link_create, "createTelegramLinkCode", post,

@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "storage/events.hpp"
 #include "storage/statements.hpp"
 
 namespace miyabi::storage {
@@ -20,6 +21,8 @@ const std::vector<statement>& maintenance_statements() {
     {"purge_telegram_updates",
      "DELETE FROM telegram_updates"
      " WHERE received_at < now() - interval '7 days'"},
+    {"purge_event_tickets",
+     "DELETE FROM event_tickets WHERE expires_at < now()"},
     {"purge_outbox", "DELETE FROM telegram_outbox WHERE state <> 'pending'"
                      " AND created_at < now() - interval '7 days'"},
   };
@@ -39,7 +42,7 @@ void prepare_all(pqxx::connection_base& conn) {
        {&maintenance_statements(), &user_statements(), &repository_statements(),
         &execution_statements(), &workflow_statements(),
         &dashboard_statements(), &telegram_statements(), &worker_statements(),
-        &workflow_run_statements()})
+        &workflow_run_statements(), &event_statements()})
     for (const auto& s : *list)
       conn.prepare(s.name, s.sql);
 }

@@ -199,6 +199,13 @@ struct worker_identity {
   worker_scope scope;
 };
 
+/// A live event stream ticket; `ticket` is set once, in the creation
+/// answer (only its hash is stored).
+struct event_ticket {
+  std::string ticket;
+  std::string expires_at;
+};
+
 /// A worker token as listed (never the token itself).
 struct worker_token {
   std::string id;
