@@ -14,6 +14,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/db.hpp"
+#include "actors/in_process.hpp"
 #include "base/errors.hpp"
 #include "metrics/metrics.hpp"
 #include "support/postgres.hpp"
@@ -51,22 +52,12 @@ struct pool_fixture {
   bool released_ = false;
 
   pool_fixture() {
-    std::map<std::string, std::string> vars{
-      {"DATABASE_URL", test::create_database()},
-      {"DB_POOL_SIZE", "1"},
-      {"DB_QUEUE_LIMIT", "1"},
-      {"ENVIRONMENT", "development"}};
-    std::vector<std::string> warnings;
-    auto cfg = config::load(
-      [&](const char* name) -> const char* {
-        auto i = vars.find(name);
-        return i == vars.end() ? nullptr : i->second.c_str();
-      },
-      warnings);
-    BOOST_REQUIRE_MESSAGE(
-      cfg, "settings: " << (cfg ? "" : describe(cfg.error()).message));
     pool = spawn_db_pool(
-      self.ptr(), std::make_shared<const config::settings>(std::move(*cfg)),
+      self.ptr(),
+      test::settings_from({{"DATABASE_URL", test::create_database()},
+                           {"DB_POOL_SIZE", "1"},
+                           {"DB_QUEUE_LIMIT", "1"},
+                           {"ENVIRONMENT", "development"}}),
       metrics, status);
     // Ready: migrated, and the only session idle (start-up jobs done).
     auto until = std::chrono::steady_clock::now() + 10s;

@@ -12,8 +12,8 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actors/answers.hpp"
 #include "actors/front.hpp"
+#include "actors/in_process.hpp"
 #include "actors/protocol.hpp"
 #include "actors/token_verifier.hpp"
 #include "actors/worker_tokens.hpp"
@@ -30,23 +30,19 @@ namespace {
 
 using test::recorded_answer;
 
+/// An owning actor that answers every call with `status`. (It takes an
+/// argument: CAF 0.17 binds a null reference when spawning a function
+/// without one, which UBSan reports.)
+caf::behavior fake_owner(caf::event_based_actor*, uint16_t status) {
+  return {[status](api_call&) {
+    return api_reply{status, {}, {}};
+  }};
+}
+
 /// A front handler that answers 200 with a marker body.
 void marker_handler(caf::event_based_actor*, const front_deps&,
                     api_call& call) {
   call.out->reply({200, domain::json_text{"{\"handled\":true}"}, {}});
-}
-
-std::shared_ptr<const config::settings> test_settings() {
-  std::map<std::string, std::string> vars{{"JWT_SECRET", std::string(48, 'k')}};
-  std::vector<std::string> warnings;
-  auto cfg = config::load(
-    [&](const char* name) -> const char* {
-      auto i = vars.find(name);
-      return i == vars.end() ? nullptr : i->second.c_str();
-    },
-    warnings);
-  BOOST_REQUIRE(cfg);
-  return std::make_shared<const config::settings>(std::move(*cfg));
 }
 
 /// One front actor with everything it needs, in its own actor system.
@@ -58,7 +54,7 @@ struct front_fixture {
   front_handle front;
 
   front_fixture() {
-    deps.cfg = test_settings();
+    deps.cfg = test::settings_from({{"JWT_SECRET", std::string(48, 'k')}});
     deps.status = std::make_shared<domain::service_status>(true);
     deps.metrics = std::make_shared<metrics::service_metrics>(
       std::vector<std::string>{"/t"}, "test");
@@ -157,11 +153,7 @@ BOOST_AUTO_TEST_CASE(a_worker_token_reaches_worker_operations_only) {
 }
 
 BOOST_AUTO_TEST_CASE(an_operation_owned_by_an_actor_is_forwarded_to_it) {
-  auto fake_auth = sys.spawn([]() -> caf::behavior {
-    return {[](api_call&) {
-      return api_reply{201, {}, {}};
-    }};
-  });
+  auto fake_auth = sys.spawn(fake_owner, uint16_t{201});
   sys.registry().put(names::auth.key,
                      caf::actor_cast<caf::strong_actor_ptr>(fake_auth));
   operation_rules rules;

@@ -25,10 +25,12 @@ namespace {
 
 const caf::atom_value child_name = caf::atom("t_child");
 
-/// A child that dies (with an error) when told to.
-caf::behavior fragile(caf::event_based_actor* self) {
+/// A child that dies (with `why`) when told to. (It takes an argument:
+/// CAF 0.17 binds a null reference when spawning a function without one,
+/// which UBSan reports.)
+caf::behavior fragile(caf::event_based_actor* self, errc why) {
   return {
-    [self](kick_atom) { self->quit(make_error(errc::internal_error)); },
+    [self, why](kick_atom) { self->quit(make_error(why)); },
     [](probe_atom) { return true; },
   };
 }
@@ -55,7 +57,7 @@ BOOST_AUTO_TEST_CASE(a_child_that_dies_is_replaced_under_its_name) {
   auto metrics = std::make_shared<metrics::service_metrics>(
     std::vector<std::string>{"/t"}, "test");
   child_spec spec{child_name, "fragile", [](caf::local_actor* parent) {
-                    return parent->spawn(fragile);
+                    return parent->spawn(fragile, errc::internal_error);
                   }};
   auto sup = spawn_supervisor(sys, spec, metrics);
   auto current = [&] {

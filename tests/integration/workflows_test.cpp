@@ -3,42 +3,18 @@
 // serves the file (support/shared_service.hpp).
 #define BOOST_TEST_MODULE workflows_test
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <regex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
-#include <pqxx/pqxx>
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
-#include "base/crypto.hpp"
-#include "support/api.hpp"
-#include "support/checks.hpp"
-#include "support/env.hpp"
-#include "support/http_client.hpp"
-#include "support/pg_proxy.hpp"
-#include "support/postgres.hpp"
-#include "support/process.hpp"
 #include "support/shared_service.hpp"
 
 using namespace miyabi::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-using steady = std::chrono::steady_clock;
-
-} // namespace
 
 BOOST_TEST_GLOBAL_FIXTURE(start_shared_service);
 

@@ -5,6 +5,7 @@
 // other's rows. Any thread once started.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,8 @@
 #include "support/process.hpp"
 
 namespace miyabi::test {
+
+using steady = std::chrono::steady_clock;
 
 /// The service's environment on `database`.
 inline env_map resource_service_env(const std::string& database) {

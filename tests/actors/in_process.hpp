@@ -1,15 +1,23 @@
-// A responder that records the one answer an actor gives, for tests that
-// drive the actors in process.
+// What the in-process actor tests share: a responder that records the one
+// answer an actor gives, and settings built from a map instead of the
+// process environment.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <variant>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
 
 #include "actors/protocol.hpp"
+#include "base/errors.hpp"
+#include "config/settings.hpp"
 
 namespace miyabi::test {
 
@@ -40,5 +48,20 @@ class recorded_answer final : public actors::responder {
   std::condition_variable cv_;
   std::optional<outcome> answer_;
 };
+
+/// Settings from `vars` (unset variables take their defaults).
+inline std::shared_ptr<const config::settings>
+settings_from(const std::map<std::string, std::string>& vars) {
+  std::vector<std::string> warnings;
+  auto cfg = config::load(
+    [&](const char* name) -> const char* {
+      auto i = vars.find(name);
+      return i == vars.end() ? nullptr : i->second.c_str();
+    },
+    warnings);
+  BOOST_REQUIRE_MESSAGE(
+    cfg, "settings: " << (cfg ? std::string{} : describe(cfg.error()).message));
+  return std::make_shared<const config::settings>(std::move(*cfg));
+}
 
 } // namespace miyabi::test

@@ -1,0 +1,336 @@
+// The Telegram webhook end to end: secret and shape checks, exactly-once
+// processing across two processes, and a restart that loses nothing
+// (helpers and fakes: telegram_world.hpp).
+#define BOOST_TEST_MODULE telegram_webhook_test
+#include <boost/test/unit_test.hpp>
+
+#include "integration/telegram_world.hpp"
+
+using namespace miyabi::test::telegram_world;
+
+// =============================================================================
+
+BOOST_AUTO_TEST_SUITE(webhook)
+
+BOOST_AUTO_TEST_CASE(
+  every_rejection_answers_in_the_documented_order_and_records_nothing) {
+  auto& w = world();
+  bot_client bot{*w.main, webhook_secret}; // raw() sends no secret
+  const header_pairs json = {{"Content-Type", "application/json"}};
+  auto with_secret = [](header_pairs h, const std::string& value) {
+    h.emplace_back("X-Telegram-Bot-Api-Secret-Token", value);
+    return h;
+  };
+  std::vector<int64_t> refused;
+  auto refused_update = [&](int64_t chat = authorized(1)) {
+    auto id = next_update();
+    refused.push_back(id);
+    return message_update(id, chat, "/help");
+  };
+
+  // 405 before anything else: no secret, any body.
+  auto r = bot.raw("GET", {}, {});
+  BOOST_TEST(r.status == 405);
+  BOOST_TEST(error_code(r) == "method_not_allowed");
+  BOOST_TEST(contains(r.header("Allow"), "POST"));
+  r = bot.raw("GET", {}, with_secret({}, webhook_secret));
+  BOOST_TEST(r.status == 405);
+  r = bot.raw("PUT", refused_update(), json);
+  BOOST_TEST(r.status == 405);
+
+  // 401: missing, wrong, a prefix, one character more; the body is not
+  // looked at before the secret (garbage of any type is still 401).
+  for (const auto& h :
+       {json, with_secret(json, "wrong-secret"),
+        with_secret(json, webhook_secret.substr(0, webhook_secret.size() - 1)),
+        with_secret(json, webhook_secret.substr(0, 6)),
+        with_secret(json, webhook_secret + "x")}) {
+    r = bot.raw("POST", refused_update(), h);
+    BOOST_TEST(r.status == 401);
+    BOOST_TEST(error_code(r) == "authentication_error");
+  }
+  r = bot.raw("POST", "not json at all", {{"Content-Type", "text/plain"}});
+  BOOST_TEST(r.status == 401);
+  r = bot.raw("POST", R"({"update_id":)", json);
+  BOOST_TEST(r.status == 401);
+
+  // The right value under a lower-case header name is accepted.
+  auto accepted = next_update();
+  r = bot.raw("POST", message_update(accepted, authorized(1), "/help"),
+              {{"content-type", "application/json"},
+               {"x-telegram-bot-api-secret-token", webhook_secret}});
+  BOOST_TEST(r.status == 200);
+  expect_message(to_reply(r), authorized(1), {"/getid"}, "lower-case header");
+
+  // 415 (also before a malformed body, and without any content type).
+  r = bot.raw("POST", refused_update(),
+              with_secret({{"Content-Type", "text/plain"}}, webhook_secret));
+  BOOST_TEST(r.status == 415);
+  BOOST_TEST(error_code(r) == "unsupported_media_type");
+  r = bot.raw("POST", "{broken",
+              with_secret({{"Content-Type", "text/plain"}}, webhook_secret));
+  BOOST_TEST(r.status == 415);
+  r =
+    bot.raw("POST", refused_update(),
+            with_secret({{"Content-Type", "application/x-www-form-urlencoded"}},
+                        webhook_secret));
+  BOOST_TEST(r.status == 415);
+  r = bot.raw("POST", refused_update(),
+              with_secret({{"Content-Type", "application/json; charset=utf-8"}},
+                          webhook_secret));
+  BOOST_TEST(r.status == 200); // parameters do not change the type
+  refused.pop_back();
+
+  // 400: malformed JSON.
+  for (const std::string body :
+       {R"({"update_id":)", "{broken", R"({"update_id":1,})"}) {
+    r = bot.post(body);
+    BOOST_TEST(r.status == 400, body << " -> " << r.status);
+    BOOST_TEST(error_code(r) == "validation_error");
+  }
+
+  // 422 naming the field.
+  struct shape_case {
+    std::string body;
+    std::string field;
+  };
+  auto id = [&] {
+    auto i = next_update();
+    refused.push_back(i);
+    return std::to_string(i);
+  };
+  const std::vector<shape_case> shapes = {
+    {"{}", "update_id"},
+    {"[1,2]", ""},
+    {R"({"update_id":")" + id() + R"("})", "update_id"},
+    {R"({"update_id":)" + id() + R"(.5})", "update_id"},
+    {R"({"update_id":null})", "update_id"},
+    {R"({"update_id":)" + id() +
+       R"(,"message":{"date":1,"chat":{"id":1001},"text":"/help"}})",
+     "message_id"},
+    {R"({"update_id":)" + id() +
+       R"(,"message":{"message_id":1,"chat":{"id":1001},"text":"/help"}})",
+     "date"},
+    {R"({"update_id":)" + id() +
+       R"(,"message":{"message_id":1,"date":1,"chat":{"type":"private"},"text":"/help"}})",
+     "chat.id"},
+    {R"({"update_id":)" + id() +
+       R"(,"message":{"message_id":1,"date":1,"chat":{"id":"1001"},"text":"/help"}})",
+     "chat.id"},
+    {R"({"update_id":)" + id() +
+       R"(,"message":{"message_id":1,"date":1,"text":"/help"}})",
+     "chat"},
+    {R"({"update_id":)" + id() + R"(,"message":"hello"})", "message"},
+  };
+  for (const auto& s : shapes) {
+    r = bot.post(s.body);
+    BOOST_TEST(r.status == 422, s.body << " -> " << r.status << " " << r.body);
+    BOOST_TEST(error_code(r) == "unprocessable_entity");
+    BOOST_TEST(contains(error_details(r), s.field),
+               s.body << " -> details: " << error_details(r));
+  }
+
+  // Nothing refused was recorded; the accepted update was.
+  std::string list;
+  for (auto i : refused)
+    list += (list.empty() ? "" : ",") + std::to_string(i);
+  BOOST_TEST(query_int(w.main_db, "SELECT count(*) FROM telegram_updates WHERE "
+                                  "update_id IN (" +
+                                    list + ")") == 0);
+  BOOST_TEST(query_int(w.main_db, "SELECT count(*) FROM telegram_updates WHERE "
+                                  "update_id = " +
+                                    std::to_string(accepted)) == 1);
+
+  // Unknown update kinds: 200 {"ok":true}.
+  for (
+    const std::string kind :
+    {R"("edited_channel_post":{"message_id":5,"date":1,"chat":{"id":-100999,"type":"channel"},"text":"edited"})",
+     R"("poll":{"id":"p1","question":"lunch?","options":[],"is_closed":false})",
+     R"("my_chat_member":{"chat":{"id":1001},"date":1})"}) {
+    r = bot.post(R"({"update_id":)" + std::to_string(next_update()) + "," +
+                 kind + "}");
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(r.body == R"({"ok":true})");
+  }
+  // A message without text (a sticker): nothing to say.
+  r = bot.post(R"({"update_id":)" + std::to_string(next_update()) +
+               R"(,"message":{"message_id":9,"date":1,"chat":{"id":1001},)"
+               R"("sticker":{"file_id":"x"}}})");
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body == R"({"ok":true})");
+
+  // Unknown fields everywhere are ignored.
+  r = bot.post(
+    R"({"update_id":)" + std::to_string(next_update()) +
+    R"(,"future_field":{"x":[1,2,{"y":null}]},"message":{"message_id":1,)"
+    R"("date":1767312000,"chat":{"id":9001,"type":"private","extra":true},)"
+    R"("from":{"id":9001,"is_bot":false,"first_name":"Hana","is_premium":true,)"
+    R"("added_to_attachment_menu":false},"text":"/getid","entities":)"
+    R"([{"type":"bot_command","offset":0,"length":6}],)"
+    R"("link_preview_options":{"is_disabled":true}}})");
+  BOOST_TEST(r.status == 200);
+  expect_message(to_reply(r), stranger(1), {"9001", "Hana"}, "extra fields");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// =============================================================================
+
+BOOST_AUTO_TEST_SUITE(exactly_once)
+
+BOOST_AUTO_TEST_CASE(
+  one_update_posted_fifty_times_to_two_processes_is_processed_once) {
+  auto& w = world();
+  auto& second = w.start(w.main_env());
+  const service_process* targets[2] = {w.main, &second};
+
+  // Posts `body` n times at once, alternating between the two processes.
+  auto storm = [&](const std::string& body, int n) {
+    std::vector<http_response> answers(static_cast<size_t>(n));
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false};
+    {
+      thread_group threads;
+      for (int i = 0; i < n; ++i)
+        threads.spawn([&, i] {
+          bot_client client{*targets[i % 2], webhook_secret};
+          ++ready;
+          while (!go)
+            std::this_thread::yield();
+          answers[static_cast<size_t>(i)] = client.post(body);
+        });
+      while (ready < n)
+        std::this_thread::yield();
+      go = true;
+      threads.wait();
+    }
+    return answers;
+  };
+
+  const auto chat = authorized(2);
+  const auto id = next_update();
+  auto answers = storm(message_update(id, chat, "/getid"), 50);
+  int replies = 0, ok = 0, other = 0;
+  for (const auto& a : answers) {
+    auto r = to_reply(a);
+    if (a.status != 200)
+      ++other;
+    else if (r.method == "sendMessage" && r.chat_id == chat &&
+             contains(r.text, "Chat ID: 1002"))
+      ++replies;
+    else if (r.ok_only)
+      ++ok;
+    else
+      ++other;
+  }
+  BOOST_TEST(replies == 1);
+  BOOST_TEST(ok == 49);
+  BOOST_TEST(other == 0);
+  BOOST_TEST(query_int(w.main_db, "SELECT count(*) FROM telegram_updates WHERE "
+                                  "update_id = " +
+                                    std::to_string(id)) == 1);
+
+  // /issue posted 20 times at once: one task, one issue, one result.
+  const auto issue_chat = authorized(3);
+  const auto issue_id = next_update();
+  const auto title = "Race issue " + std::to_string(issue_id);
+  answers = storm(message_update(issue_id, issue_chat, "/issue " + title), 20);
+  replies = ok = other = 0;
+  for (const auto& a : answers) {
+    auto r = to_reply(a);
+    if (a.status == 200 && r.method == "sendMessage" &&
+        contains(r.text, "Creating the issue"))
+      ++replies;
+    else if (a.status == 200 && r.ok_only)
+      ++ok;
+    else
+      ++other;
+  }
+  BOOST_TEST(replies == 1);
+  BOOST_TEST(ok == 19);
+  BOOST_TEST(other == 0);
+  BOOST_REQUIRE(wait_deliveries(issue_chat, 1, 15s));
+  BOOST_TEST(outbox_rows(w.main_db, issue_chat, "kind = 'create_issue'") == 1);
+  BOOST_TEST(issues_titled(title).size() == 1u);
+  BOOST_TEST(deliveries(issue_chat).size() == 1u);
+
+  // Stop the second sender before anything else measures pacing.
+  second.signal(SIGTERM);
+  BOOST_TEST(second.wait_exit(15s).value_or(-1) == 0);
+
+  // Telegram-only mode: a window in memory.
+  const auto solo_id = next_update();
+  const auto solo_body = message_update(solo_id, chat, "/getid");
+  std::vector<http_response> solo_answers(10);
+  auto& solo_process = w.solo(); // started before the threads use it
+  {
+    thread_group threads;
+    for (size_t i = 0; i < solo_answers.size(); ++i)
+      threads.spawn([&, i] {
+        bot_client client{solo_process};
+        solo_answers[i] = client.post(solo_body);
+      });
+    threads.wait();
+  }
+  replies = ok = 0;
+  for (const auto& a : solo_answers) {
+    auto r = to_reply(a);
+    replies += a.status == 200 && r.method == "sendMessage";
+    ok += a.status == 200 && r.ok_only;
+  }
+  BOOST_TEST(replies == 1);
+  BOOST_TEST(ok == 9);
+  bot_client solo{solo_process};
+  auto again = solo.post(solo_body);
+  BOOST_TEST(again.status == 200);
+  BOOST_TEST(again.body == R"({"ok":true})");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// =============================================================================
+
+BOOST_AUTO_TEST_SUITE(restart)
+
+BOOST_AUTO_TEST_CASE(pending_rows_are_sent_after_a_restart_with_the_token) {
+  auto& w = world();
+  // Normally stopped by the token-less case; stop it here when that case
+  // did not run.
+  if (!w.tokenless->wait_exit(0ms)) {
+    w.tokenless->signal(SIGTERM);
+    BOOST_REQUIRE(w.tokenless->wait_exit(15s).has_value());
+  }
+  BOOST_TEST(query_int(w.restart_db, "SELECT count(*) FROM telegram_outbox "
+                                     "WHERE state = 'pending'") == 3);
+  auto due_in =
+    query_int(w.restart_db, "SELECT GREATEST(0, CEIL(EXTRACT(EPOCH FROM "
+                            "max(next_attempt_at) - now())))::bigint FROM "
+                            "telegram_outbox WHERE state = 'pending'");
+  BOOST_TEST_MESSAGE("restart: the held rows are due in " << due_in << " s");
+  auto env = w.tokenless_env();
+  env["TELEGRAM_BOT_TOKEN"] = bot_token;
+  auto started = steady::now();
+  w.start(env);
+  BOOST_TEST(eventually(
+    [] {
+      return deliveries(restart_chat_a).size() >= 2 &&
+             deliveries(restart_chat_b).size() >= 1;
+    },
+    std::chrono::seconds{due_in + 10}));
+  BOOST_TEST_MESSAGE("restart: delivered "
+                     << ms_between(started, steady::now())
+                     << " ms after the start with the token");
+  auto a = deliveries(restart_chat_a);
+  BOOST_REQUIRE_EQUAL(a.size(), 2u);
+  BOOST_TEST(a[0].text == "queued while tokenless 1");
+  BOOST_TEST(a[1].text == "queued while tokenless 2");
+  BOOST_TEST(deliveries(restart_chat_b).size() == 1u);
+  BOOST_TEST(eventually(
+    [&] {
+      return query_int(w.restart_db, "SELECT count(*) FROM telegram_outbox "
+                                     "WHERE state = 'sent'") == 3;
+    },
+    5s));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
