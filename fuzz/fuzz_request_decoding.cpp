@@ -25,6 +25,7 @@
 #include "fuzz/fuzz_support.hpp"
 #include "http/decode.hpp"
 #include "http/json_codec.hpp"
+#include "http/operations.hpp"
 
 namespace {
 
@@ -201,7 +202,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       return 0;
     body = &doc;
   }
-  auto input = http::decode_input(op, body, query, headers);
+  auto input = http::decode_input(http::descriptor_of(op),
+                                  http::request_parts{body, query, headers});
   if (input)
     check_decoded(op, *input);
   return 0;

@@ -20,6 +20,7 @@
 #include "fuzz/fuzz_support.hpp"
 #include "http/decode.hpp"
 #include "http/json_codec.hpp"
+#include "http/operations.hpp"
 
 namespace {
 
@@ -105,8 +106,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   if (!miyabi::fuzz::check_parsed_utf8(doc))
     return 0;
-  auto input = http::decode_input(miyabi::actors::operation::telegram_webhook,
-                                  &doc, {}, {});
+  http::query_map query;
+  http::request_headers headers;
+  auto input = http::decode_input(
+    http::descriptor_of(miyabi::actors::operation::telegram_webhook),
+    http::request_parts{&doc, query, headers});
   if (!input)
     return 0;
   const auto* update = std::get_if<domain::telegram_update>(&*input);

@@ -18,8 +18,6 @@ namespace miyabi::http {
 
 namespace {
 
-using actors::operation;
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -743,12 +741,6 @@ decode_input(const operation_descriptor& op, const request_parts& parts) {
   if (op.decode == nullptr)
     return domain::request_input{};
   return op.decode(parts);
-}
-
-caf::expected<domain::request_input>
-decode_input(operation op, const rapidjson::Value* body, const query_map& query,
-             const request_headers& headers) {
-  return decode_input(descriptor_of(op), request_parts{body, query, headers});
 }
 
 } // namespace miyabi::http

@@ -77,8 +77,4 @@ struct operation_descriptor;
 decoded decode_input(const operation_descriptor& op,
                      const request_parts& parts);
 
-/// The same for the operation named `op` (its descriptor is looked up).
-decoded decode_input(actors::operation op, const rapidjson::Value* body,
-                     const query_map& query, const request_headers& headers);
-
 } // namespace miyabi::http

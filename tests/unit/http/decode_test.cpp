@@ -7,6 +7,7 @@
 #include "base/errors.hpp"
 #include "base/utf8.hpp"
 #include "http/decode.hpp"
+#include "http/operations.hpp"
 
 using namespace miyabi;
 using namespace miyabi::http;
@@ -16,7 +17,9 @@ namespace {
 
 caf::expected<domain::request_input> decode_query(operation op,
                                                   query_map query) {
-  return decode_input(op, nullptr, query, request_headers{});
+  request_headers headers;
+  return decode_input(descriptor_of(op),
+                      request_parts{nullptr, query, headers});
 }
 
 /// The details of a 400, or a marker when the decode did not fail so.
@@ -146,7 +149,9 @@ caf::expected<domain::request_input> decode_body(operation op,
   rapidjson::Document doc;
   doc.Parse(json);
   BOOST_REQUIRE(!doc.HasParseError());
-  return decode_input(op, &doc, query_map{}, request_headers{});
+  query_map query;
+  request_headers headers;
+  return decode_input(descriptor_of(op), request_parts{&doc, query, headers});
 }
 
 /// The error code and details of a failed decode, or "<decoded>".
