@@ -45,7 +45,8 @@ void run(caf::event_based_actor* self, const front_deps& deps, api_call& call) {
 void dispatch_authenticated(caf::event_based_actor* self,
                             const front_deps& deps, api_call& call) {
   const auto& who = *call.request.user;
-  if (who.worker && call.request.rules.who != caller::user_or_worker) {
+  if (who.worker && call.request.rules.who != caller::user_or_worker &&
+      call.request.rules.who != caller::ticket_or_token) {
     call.out->fail(make_error(errc::authorization_error,
                               "a worker token may not call this route",
                               "worker tokens may claim, heartbeat, PATCH, "
@@ -150,7 +151,9 @@ caf::behavior front(caf::event_based_actor* self, front_deps deps) {
   log_exceptions(self, "front");
   return {
     [self, deps](api_call& call) {
-      if (call.request.rules.who == caller::anyone)
+      if (call.request.rules.who == caller::anyone ||
+          (call.request.rules.who == caller::ticket_or_token &&
+           call.request.credentials == credential_kind::none))
         run(self, deps, call);
       else
         authenticate(self, deps, call);

@@ -83,6 +83,10 @@ void dashboard_summary(caf::event_based_actor* self, const front_deps& deps,
 void dashboard_recent(caf::event_based_actor* self, const front_deps& deps,
                       api_call& call);
 
+/// GET /api/v1/events: checks the ticket when no token came, then turns
+/// the answer into a stream (`responder::stream`).
+void follow_events(caf::event_based_actor* self, const front_deps& deps,
+                   api_call& call);
 void create_event_ticket(caf::event_based_actor* self, const front_deps& deps,
                          api_call& call);
 

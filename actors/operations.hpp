@@ -64,6 +64,7 @@ enum class operation : uint8_t {
   get_workflow_run,
   cancel_workflow_run,
   create_event_ticket,
+  follow_events,
 };
 
 /// Who may call an operation.
@@ -71,6 +72,8 @@ enum class caller : uint8_t {
   anyone,         ///< credentials are not looked at
   user,           ///< a valid access token (401); a worker token gets 403
   user_or_worker, ///< an access token, or a worker token within its scope
+  /// like user_or_worker; without credentials the handler checks a ticket
+  ticket_or_token,
 };
 
 /// Which actor answers an operation.

@@ -105,9 +105,19 @@ struct api_reply {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+/// What an event stream follows (GET /api/v1/events), its caller known.
+struct stream_request {
+  std::string user_id;
+  /// A worker token's repositories; unset: all of the user's.
+  std::optional<std::vector<std::string>> repositories;
+  storage::event_filter filter;
+  std::optional<int64_t> last_event_id;
+};
+
 /// Where the answer to one request goes. Implemented by the HTTP layer; the
-/// actors call exactly one of `reply` or `fail`, from any thread. Later
-/// calls are ignored, and a responder destroyed unanswered answers 500.
+/// actors call exactly one of `reply`, `fail` or `stream`, from any thread.
+/// Later calls are ignored, and a responder destroyed unanswered answers
+/// 500.
 class responder {
  public:
   virtual ~responder();
@@ -115,6 +125,11 @@ class responder {
   virtual void reply(api_reply answer) = 0;
 
   virtual void fail(const caf::error& err) = 0;
+
+  /// Answers 200 with a server-sent event stream that the HTTP layer
+  /// serves from then on; 429 when the user has EVENT_STREAMS_PER_USER
+  /// streams open on this instance, 503 without an event hub.
+  virtual void stream(stream_request request) = 0;
 };
 
 using responder_ptr = std::shared_ptr<responder>;

@@ -506,6 +506,45 @@ void create_event_ticket(caf::event_based_actor* self, const front_deps&,
          });
 }
 
+void follow_events(caf::event_based_actor* self, const front_deps&,
+                   api_call& call) {
+  auto& in = std::get<domain::event_stream_input>(call.request.input);
+  stream_request req;
+  req.filter = std::move(in.filter);
+  req.last_event_id = in.last_event_id;
+  if (call.request.user) {
+    req.user_id = user_of(call);
+    if (auto scope = worker_scope_of(call);
+        scope && !scope->repository_ids.empty())
+      req.repositories = std::move(scope->repository_ids);
+    call.out->stream(std::move(req));
+    return;
+  }
+  if (!in.ticket) {
+    call.out->fail(make_error(errc::authentication_error,
+                              "missing Authorization header or ticket",
+                              "expected: Authorization: Bearer <token>, or "
+                              "?ticket= from POST /api/v1/events/ticket"));
+    return;
+  }
+  auto out = call.out;
+  query(
+    self, call.request.meta, "use_event_ticket", storage::access::write_once,
+    [hash = crypto::sha256_hex(*in.ticket)](transaction_base& tx) {
+      return storage::use_event_ticket(tx, hash);
+    },
+    [out, req](std::optional<std::string>& user) mutable {
+      if (!user) {
+        out->fail(make_error(errc::authentication_error, "invalid ticket",
+                             "unknown, used or expired"));
+        return;
+      }
+      req.user_id = std::move(*user);
+      out->stream(std::move(req));
+    },
+    [out](caf::error& err) { out->fail(err); });
+}
+
 } // namespace handle
 
 } // namespace miyabi::actors

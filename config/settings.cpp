@@ -321,6 +321,17 @@ const std::vector<setting_spec>& specs() {
       "attempts an execution gets; the lease expiring on the last one fails "
       "it with \"lease expired\""},
      number<uint32_t>(&settings::execution_max_attempts, 1, 100)},
+    {{"EVENT_RETENTION_HOURS", "24",
+      "hours the event log keeps events for Last-Event-ID resume; older "
+      "resume points get `event: reset`"},
+     number<uint32_t>(&settings::event_retention_hours, 1, 720)},
+    {{"EVENT_STREAM_MAX_SECONDS", "240",
+      "seconds after which an event stream ends by itself (retry: 1000); "
+      "keep it under the platform's request timeout"},
+     seconds_of(&settings::event_stream_max, 1, 86400)},
+    {{"EVENT_STREAMS_PER_USER", "10",
+      "open event streams per user on one instance; 429 beyond"},
+     number<uint32_t>(&settings::event_streams_per_user, 1, 100000)},
     {{"TRUST_PROXY", "false",
       "true behind a front end that sets X-Forwarded-For (Cloud Run): the "
       "client address for rate limits is its first entry"},

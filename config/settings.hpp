@@ -56,6 +56,12 @@ struct settings {
   uint32_t execution_lease_seconds = 60;
   /// EXECUTION_MAX_ATTEMPTS: expired leases after which an execution fails.
   uint32_t execution_max_attempts = 3;
+  /// EVENT_RETENTION_HOURS: how long the event log keeps events for resume.
+  uint32_t event_retention_hours = 24;
+  /// EVENT_STREAM_MAX_SECONDS: a stream ends by itself after this long.
+  seconds event_stream_max{240};
+  /// EVENT_STREAMS_PER_USER: open streams per user on one instance.
+  uint32_t event_streams_per_user = 10;
   /// The client address is the first X-Forwarded-For entry (behind Cloud
   /// Run's front end) instead of the socket peer.
   bool trust_proxy = false;

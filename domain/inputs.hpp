@@ -81,12 +81,22 @@ struct telegram_update {
   std::optional<telegram_callback> callback;
 };
 
-using request_input = std::variant<
-  std::monostate, mock_login_input, refresh_input, logout_input,
-  github_start_input, github_callback_input, storage::new_repository,
-  storage::new_execution, storage::execution_filter, claim_input,
-  storage::execution_update, storage::new_log, storage::log_filter,
-  list_workflows_input, storage::workflow_input, telegram_update,
-  storage::heartbeat, storage::new_worker_token, storage::new_workflow_run>;
+/// GET /api/v1/events: a ticket (when no Bearer token came), the filters
+/// and the resume point (Last-Event-ID header, else `last_event_id`).
+struct event_stream_input {
+  std::optional<std::string> ticket;
+  storage::event_filter filter;
+  std::optional<int64_t> last_event_id;
+};
+
+using request_input =
+  std::variant<std::monostate, mock_login_input, refresh_input, logout_input,
+               github_start_input, github_callback_input,
+               storage::new_repository, storage::new_execution,
+               storage::execution_filter, claim_input,
+               storage::execution_update, storage::new_log, storage::log_filter,
+               list_workflows_input, storage::workflow_input, telegram_update,
+               storage::heartbeat, storage::new_worker_token,
+               storage::new_workflow_run, event_stream_input>;
 
 } // namespace miyabi::domain

@@ -732,6 +732,42 @@ decoded list_workflows(const request_parts& parts) {
   return in;
 }
 
+decoded event_stream(const request_parts& parts) {
+  const auto& query = parts.query;
+  domain::event_stream_input in;
+  if (auto* ticket = query_value(query, "ticket"))
+    in.ticket = *ticket;
+  std::pair<const char*, std::optional<std::string>*> ids[] = {
+    {"execution_id", &in.filter.execution_id},
+    {"repository_id", &in.filter.repository_id},
+    {"workflow_run_id", &in.filter.workflow_run_id},
+  };
+  for (auto& [name, field] : ids) {
+    if (auto* id = query_value(query, name)) {
+      if (!domain::valid_uuid(*id))
+        return bad_value(name, "must be a UUID");
+      *field = *id;
+    }
+  }
+  // The header is what EventSource sends on reconnect: it is newer than
+  // the query of the first request.
+  const std::string* resume = nullptr;
+  const char* resume_name = "Last-Event-ID";
+  if (!parts.headers.last_event_id.empty())
+    resume = &parts.headers.last_event_id;
+  else if ((resume = query_value(query, "last_event_id")))
+    resume_name = "last_event_id";
+  if (resume) {
+    int64_t n = -1;
+    auto [end, ec] =
+      std::from_chars(resume->data(), resume->data() + resume->size(), n);
+    if (ec != std::errc{} || end != resume->data() + resume->size() || n < 0)
+      return bad_value(resume_name, "must be an event id (an integer >= 0)");
+    in.last_event_id = n;
+  }
+  return in;
+}
+
 } // namespace decoders
 
 caf::expected<domain::request_input>

@@ -24,7 +24,8 @@ std::optional<std::string> percent_decode(std::string_view text);
 /// Request headers some inputs need.
 struct request_headers {
   std::string idempotency_key;
-  std::string login_cookie; ///< value of the GitHub login cookie
+  std::string login_cookie;  ///< value of the GitHub login cookie
+  std::string last_event_id; ///< Last-Event-ID (empty when absent)
 };
 
 /// The value of cookie `name` in a Cookie header, or empty.
@@ -66,6 +67,7 @@ decoded list_workflows(const request_parts& parts);
 decoded workflow(const request_parts& parts);
 decoded workflow_run(const request_parts& parts);
 decoded telegram_update(const request_parts& parts);
+decoded event_stream(const request_parts& parts);
 
 } // namespace decoders
 

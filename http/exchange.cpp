@@ -1,9 +1,13 @@
 #include "http/exchange.hpp"
 
+#include <sstream>
+#include <sys/socket.h>
+
 #include "base/errors.hpp"
 #include "base/log.hpp"
 #include "config/settings.hpp"
 #include "http/errors.hpp"
+#include "http/event_hub.hpp"
 #include "http/headers.hpp"
 #include "http/json_codec.hpp"
 #include "http/request_guard.hpp"
@@ -115,6 +119,11 @@ void exchange::send(int status, std::string_view content_type, std::string body,
     log::warning("could not write a response",
                  {{"request_id", facts_.request_id}, {"error", e.what()}});
   }
+  settle(status);
+  peer_.reset();
+}
+
+void exchange::settle(int status) {
   auto seconds =
     std::chrono::duration<double>(actors::clock::now() - facts_.received)
       .count();
@@ -130,6 +139,61 @@ void exchange::send(int status, std::string_view content_type, std::string body,
                 {"duration_ms", seconds * 1000}});
   ctx_->in_flight.fetch_sub(1, std::memory_order_relaxed);
   ctx_->metrics->http.in_flight().Decrement();
+}
+
+void exchange::stream(actors::stream_request request) {
+  if (answered_.load())
+    return;
+  auto hub = ctx_->events;
+  if (!hub) {
+    fail(make_error(errc::service_unavailable, "live events are unavailable"));
+    return;
+  }
+  if (!hub->admit(request.user_id)) {
+    ctx_->metrics->rate_limited["event_streams"].Increment();
+    fail(make_rate_limited("too many open event streams; close one first", 5));
+    return;
+  }
+  if (answered_.exchange(true)) {
+    hub->release(request.user_id);
+    return;
+  }
+  header_list extra;
+  ctx_->cors.echo(facts_.origin, extra);
+  std::ostringstream head;
+  head << "HTTP/1.1 200 OK\r\n";
+  for (const auto& h : {ctx_->headers.common, ctx_->headers.no_store}) {
+    head << h->name() << ": ";
+    h->write(head);
+    head << "\r\n";
+  }
+  head << "X-Request-Id: " << facts_.request_id << "\r\n";
+  for (const auto& [name, value] : extra)
+    head << name << ": " << value << "\r\n";
+  // Proxies that buffer responses (nginx) would hold events back.
+  head << "Content-Type: text/event-stream\r\nX-Accel-Buffering: no\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n";
+  auto text = head.str();
+  bool sent = ctx_->while_open([&] {
+    return send_if_connected(peer_, [&] {
+      // A small kernel buffer bounds what a stalled reader pins and makes
+      // the stall visible to the hub early (see event_hub.cpp).
+      int bytes = 64 * 1024;
+      ::setsockopt(peer_->fd(), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+      auto size = text.size();
+      peer_->send(Pistache::RawBuffer(std::move(text), size));
+    });
+  });
+  settle(200);
+  stream_subscription sub;
+  sub.user_id = std::move(request.user_id);
+  sub.repositories = std::move(request.repositories);
+  sub.filter = std::move(request.filter);
+  sub.last_event_id = request.last_event_id;
+  if (sent)
+    hub->adopt(std::move(peer_), std::move(sub));
+  else
+    hub->release(sub.user_id);
   peer_.reset();
 }
 

@@ -35,6 +35,8 @@ class service_metrics;
 
 namespace miyabi::http {
 
+class event_hub;
+
 /// What every exchange of one server shares. Immutable but for the atomics.
 struct server_context {
   server_context(std::shared_ptr<const config::settings> cfg_ptr,
@@ -52,6 +54,8 @@ struct server_context {
   domain::rate_limiter login_limits;
   /// Requests being received, shared with the parser guard.
   std::shared_ptr<request_intake> intake = std::make_shared<request_intake>();
+  /// Serves the event streams; null in telegram-only mode.
+  std::shared_ptr<event_hub> events;
 
   /// Answers enter Pistache's write queue only while the endpoint exists:
   /// `close_writes` (before the endpoint is shut down) waits for the
@@ -89,6 +93,10 @@ class exchange final : public actors::responder {
 
   void fail(const caf::error& err) override;
 
+  /// Writes the stream's response head and hands the connection to the
+  /// event hub (see responder::stream).
+  void stream(actors::stream_request request) override;
+
   /// `fail` with extra headers (e.g. `Allow` on a 405).
   void fail(const caf::error& err, header_list extra);
 
@@ -103,6 +111,9 @@ class exchange final : public actors::responder {
  private:
   void send(int status, std::string_view content_type, std::string body,
             header_list extra, bool error);
+
+  /// Records the answer (metrics, debug log) and leaves the in-flight count.
+  void settle(int status);
 
   std::shared_ptr<server_context> ctx_;
   Pistache::Http::ResponseWriter writer_;

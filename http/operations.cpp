@@ -48,6 +48,10 @@ struct entry {
     d.rules.who = caller::user_or_worker;
     return *this;
   }
+  entry& ticket_or_token() {
+    d.rules.who = caller::ticket_or_token;
+    return *this;
+  }
   /// Needs the database (503 in telegram-only mode).
   entry& db() {
     d.database = true;
@@ -310,6 +314,12 @@ std::vector<operation_descriptor> build() {
       .run(h::create_event_ticket, write_once)
       .user()
       .db(),
+    entry{operation::follow_events, "followEvents", get, "/api/v1/events"}
+      .run(h::follow_events, write_once)
+      .ticket_or_token()
+      .db()
+      .no_head()
+      .input(in::event_stream),
     // -- Telegram ------------------------------------------------------------
     webhook,
     entry{operation::telegram_link_create, "createTelegramLinkCode", post,

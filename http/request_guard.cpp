@@ -366,4 +366,12 @@ bool send_if_connected(const std::shared_ptr<Pistache::Tcp::Peer>& peer,
   return true;
 }
 
+bool still_connected(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+  auto* st = state_of(peer);
+  if (st == nullptr)
+    return false;
+  std::lock_guard<std::mutex> guard{st->gone_mtx};
+  return !st->gone;
+}
+
 } // namespace miyabi::http

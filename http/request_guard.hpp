@@ -78,6 +78,9 @@ bool take_request(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
 bool send_if_connected(const std::shared_ptr<Pistache::Tcp::Peer>& peer,
                        const std::function<void()>& send);
 
+/// False once the client of `peer` disconnected (any thread).
+bool still_connected(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+
 /// Result of checking a complete header block (exposed for tests).
 struct head_check {
   int status = 0;               ///< 0: acceptable; else the status to answer

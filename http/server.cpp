@@ -16,6 +16,7 @@
 #include "domain/rules.hpp"
 #include "http/decode.hpp"
 #include "http/errors.hpp"
+#include "http/event_hub.hpp"
 #include "http/exchange.hpp"
 #include "http/headers.hpp"
 #include "http/json_codec.hpp"
@@ -60,6 +61,7 @@ struct request_header_values {
   std::string preflight_method; ///< Access-Control-Request-Method
   std::string telegram_secret;
   std::string forwarded_for; ///< X-Forwarded-For
+  std::string last_event_id; ///< Last-Event-ID (event stream resume)
   bool connection = false;
 
   explicit request_header_values(const Http::Request& req) {
@@ -85,6 +87,8 @@ struct request_header_values {
         telegram_secret = entry.second.value();
       else if (iequals(name, "X-Forwarded-For"))
         forwarded_for = entry.second.value();
+      else if (iequals(name, "Last-Event-ID"))
+        last_event_id = entry.second.value();
       else if (iequals(name, "Connection"))
         connection = true;
     }
@@ -289,6 +293,12 @@ void api_handler::handle(const Http::Request& req,
                          Http::ResponseWriter writer) {
   // Before anything can answer: the request is no longer being received.
   bool began_before_drain = take_request(writer.getPeer());
+  // Pistache 0.0.5 counts a connection whose request was handed over but
+  // not answered as still sending headers: its idle check would write a
+  // 408 into a slow answer or an event stream after HEADER_TIMEOUT_MS. Idle,
+  // only the keep-alive limit applies (raised above the longest stream).
+  if (auto peer = writer.getPeer())
+    peer->setIdle(true);
   request_header_values in{req};
   auto match = route_table::instance().match(req.resource());
   auto ex = open_exchange(req, std::move(writer), in, match);
@@ -434,9 +444,12 @@ void api_handler::dispatch(const operation_descriptor& op,
   complete.content_type = std::move(in.content_type);
   complete.body_text = req.body();
   complete.extra.idempotency_key = std::move(in.idempotency_key);
+  complete.extra.last_event_id = std::move(in.last_event_id);
   if (op.login_cookie)
     complete.extra.login_cookie = cookie_value(in.cookie, actors::login_cookie);
-  if (op.rules.who != actors::caller::anyone) {
+  bool by_ticket = op.rules.who == actors::caller::ticket_or_token &&
+                   request.credentials == credential_kind::none;
+  if (op.rules.who != actors::caller::anyone && !by_ticket) {
     if (request.credentials != credential_kind::bearer) {
       ex->fail(actors::credentials_error(request.credentials));
       return;
@@ -469,6 +482,9 @@ server::server(std::shared_ptr<const config::settings> cfg,
     std::move(cfg), std::move(metrics), std::move(status),
     cors_policy{std::move(origins)});
   impl_->actors = &actors;
+  if (impl_->ctx->cfg->database_enabled())
+    impl_->ctx->events = std::make_shared<event_hub>(
+      impl_->ctx->cfg, impl_->ctx->metrics, *impl_->ctx);
 }
 
 server::~server() {
@@ -492,7 +508,9 @@ void server::start() {
                 .maxRequestSize(cfg.max_body_bytes + head_allowance)
                 .headerTimeout(cfg.header_timeout)
                 .bodyTimeout(cfg.body_timeout)
-                .keepaliveTimeout(cfg.keepalive_timeout);
+                .keepaliveTimeout(std::max<std::chrono::milliseconds>(
+                  cfg.keepalive_timeout,
+                  cfg.event_stream_max + std::chrono::seconds{30}));
   impl_->endpoint->init(opts);
   guard_limits limits;
   limits.max_body = cfg.max_body_bytes;
@@ -501,6 +519,8 @@ void server::start() {
   impl_->endpoint->setHandler(
     Http::make_handler<api_handler>(impl_->ctx, impl_->actors, limits));
   impl_->endpoint->serveThreaded();
+  if (impl_->ctx->events)
+    impl_->ctx->events->start();
 }
 
 uint16_t server::port() const {
@@ -511,6 +531,10 @@ uint16_t server::port() const {
 void server::begin_drain() {
   impl_->ctx->intake->draining = true;
   impl_->ctx->status->draining = true;
+  // Streams never end by themselves soon enough: end them now, the
+  // clients resume on another instance.
+  if (impl_->ctx->events)
+    impl_->ctx->events->end_streams();
 }
 
 bool server::wait_idle(std::chrono::steady_clock::time_point deadline) {
@@ -531,6 +555,8 @@ void server::stop() {
     // connection closed without an answer by a client of the last burst).
     // Answers that come later (past the grace period) are turned away: the
     // transports they would be written through are about to go.
+    if (impl_->ctx->events)
+      impl_->ctx->events->stop();
     impl_->ctx->close_writes();
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
     impl_->endpoint->shutdown();

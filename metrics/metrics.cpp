@@ -210,6 +210,31 @@ service_metrics::service_metrics(std::vector<std::string> routes,
                                     "status")
                               .Register(*registry_),
                             "status"),
+      event_streams_open(BuildGauge()
+                           .Name("miyabi_event_streams_open")
+                           .Help("Server-sent event streams open")
+                           .Register(*registry_)
+                           .Add({})),
+      events_delivered(BuildCounter()
+                         .Name("miyabi_events_delivered_total")
+                         .Help("Events written to streams (once per stream)")
+                         .Register(*registry_)
+                         .Add({})),
+      event_streams_dropped(BuildCounter()
+                              .Name("miyabi_event_streams_dropped_total")
+                              .Help("Streams ended because the reader fell "
+                                    "behind")
+                              .Register(*registry_)
+                              .Add({})),
+      event_fanout_lag(
+        BuildHistogram()
+          .Name("miyabi_event_fanout_lag_seconds")
+          .Help("Seconds from an event's write to its hand-over to the "
+                "streams of this instance")
+          .Register(*registry_)
+          .Add({},
+               prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1,
+                                                       0.25, 0.5, 1, 2.5, 5})),
       telegram_updates(BuildCounter()
                          .Name("miyabi_telegram_updates_total")
                          .Help("Telegram webhook updates by result")

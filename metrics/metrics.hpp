@@ -139,6 +139,16 @@ class service_metrics {
   /// Every status change of an execution, by the new status.
   labelled<prometheus::Counter> execution_transitions;
 
+  // -- live events ------------------------------------------------------------
+  /// Event streams open on this instance.
+  prometheus::Gauge& event_streams_open;
+  /// Events written to streams (one per stream that got it).
+  prometheus::Counter& events_delivered;
+  /// Streams ended because their reader fell too far behind.
+  prometheus::Counter& event_streams_dropped;
+  /// Seconds from an event's write to its hand-over to the streams here.
+  prometheus::Histogram& event_fanout_lag;
+
   // -- Telegram ---------------------------------------------------------------
   labelled<prometheus::Counter> telegram_updates;
   labelled<prometheus::Gauge> telegram_outbox;

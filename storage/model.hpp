@@ -206,6 +206,33 @@ struct event_ticket {
   std::string expires_at;
 };
 
+/// One numbered row of the event log (api.md, "Live events"): `data` is
+/// the JSON text of the row as the REST routes return it.
+struct event_record {
+  int64_t id = 0;
+  std::string kind; ///< execution, log or workflow_run
+  std::string user_id;
+  std::optional<std::string> repository_id;
+  std::optional<std::string> execution_id;
+  std::optional<std::string> workflow_run_id;
+  std::string data;
+  double written_at = 0; ///< seconds since the epoch (database clock)
+};
+
+/// Optional stream filters; a set one must match.
+struct event_filter {
+  std::optional<std::string> execution_id;
+  std::optional<std::string> repository_id;
+  std::optional<std::string> workflow_run_id;
+};
+
+/// Where the event log stands: ids up to `last_id` were handed out, ids
+/// up to `purged_through` may be gone.
+struct event_position {
+  int64_t last_id = 0;
+  int64_t purged_through = 0;
+};
+
 /// A worker token as listed (never the token itself).
 struct worker_token {
   std::string id;

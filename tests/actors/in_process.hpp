@@ -23,11 +23,16 @@ namespace miyabi::test {
 
 class recorded_answer final : public actors::responder {
  public:
-  using outcome = std::variant<actors::api_reply, caf::error>;
+  using outcome =
+    std::variant<actors::api_reply, caf::error, actors::stream_request>;
 
   void reply(actors::api_reply answer) override { settle(std::move(answer)); }
 
   void fail(const caf::error& err) override { settle(err); }
+
+  void stream(actors::stream_request request) override {
+    settle(std::move(request));
+  }
 
   /// The answer, once given within `timeout`.
   std::optional<outcome> wait(std::chrono::milliseconds timeout) {

@@ -1,0 +1,544 @@
+#include "http/event_hub.hpp"
+
+#include <algorithm>
+#include <any>
+#include <chrono>
+#include <cstdio>
+#include <limits>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <pqxx/pqxx>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+
+#include "base/backoff.hpp"
+#include "base/errors.hpp"
+#include "base/log.hpp"
+#include "config/settings.hpp"
+#include "http/exchange.hpp"
+#include "http/request_guard.hpp"
+#include "metrics/metrics.hpp"
+#include "storage/events.hpp"
+#include "storage/session.hpp"
+
+namespace miyabi::http {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+/// Numbering and catching up happen at least this often.
+constexpr auto tick = 100ms;
+constexpr auto ping_interval = 15s;
+constexpr auto purge_interval = 60s;
+/// Unsent bytes a stream may hold before it is dropped as too slow.
+constexpr size_t backlog_limit = 256 * 1024;
+/// Kernel send buffer of a stream: bounds the memory a stalled client
+/// pins in the kernel, and lets us see it stall long before the backlog
+/// limit.
+constexpr int send_buffer_bytes = 64 * 1024;
+/// Bytes the kernel may still hold unsent when more is handed to Pistache.
+constexpr int kernel_room = 32 * 1024;
+/// A replaying stream reads the next page only below this backlog.
+constexpr size_t replay_pause = 64 * 1024;
+constexpr int fetch_batch = 1000;
+constexpr int replay_batch = 500;
+
+const std::string retry_frame = "retry: 1000\n\n";
+const std::string ping_frame = ": ping\n\n";
+const std::string last_chunk = "0\r\n\r\n";
+
+std::string chunk_of(const std::string& payload) {
+  char size[20];
+  auto n = std::snprintf(size, sizeof(size), "%zx\r\n", payload.size());
+  std::string out;
+  out.reserve(payload.size() + static_cast<size_t>(n) + 2);
+  out.append(size, static_cast<size_t>(n));
+  out += payload;
+  out += "\r\n";
+  return out;
+}
+
+std::string frame_of(const storage::event_record& e) {
+  std::string out;
+  out.reserve(e.data.size() + e.kind.size() + 40);
+  out += "id: ";
+  out += std::to_string(e.id);
+  out += "\nevent: ";
+  out += e.kind;
+  out += "\ndata: ";
+  out += e.data; // jsonb text: one line
+  out += "\n\n";
+  return out;
+}
+
+std::string reset_frame(int64_t id) {
+  auto n = std::to_string(id);
+  return "id: " + n +
+         "\nevent: reset\ndata: {\"reason\":\"the resume point is "
+         "older than the event retention or unknown; reload, "
+         "then follow from here\",\"last_event_id\":" +
+         n + "}\n\n";
+}
+
+bool matches(const std::optional<std::string>& wanted,
+             const std::optional<std::string>& value) {
+  return !wanted || wanted == value;
+}
+
+/// How a stream fared when the hub tried to write to it.
+enum class outcome { written, waiting, gone };
+
+/// Hands `payload` (as one chunk) to Pistache unless the client is gone or,
+/// when `patient`, the kernel still holds more than `kernel_room` of
+/// earlier writes.
+outcome hand_over(server_context& ctx,
+                  const std::shared_ptr<Pistache::Tcp::Peer>& peer,
+                  const std::string& payload, bool patient, bool last = false) {
+  auto result = outcome::gone;
+  ctx.while_open([&] {
+    return send_if_connected(peer, [&] {
+      int queued = 0;
+      if (patient && ::ioctl(peer->fd(), SIOCOUTQ, &queued) == 0 &&
+          queued > kernel_room) {
+        result = outcome::waiting;
+        return;
+      }
+      auto data = payload.empty() ? std::string{} : chunk_of(payload);
+      if (last)
+        data += last_chunk;
+      auto size = data.size();
+      peer->send(Pistache::RawBuffer(std::move(data), size));
+      result = outcome::written;
+    });
+  });
+  return result;
+}
+
+/// Closes the connection of a dropped stream: the reactor sees the end of
+/// input, closes the descriptor and frees what Pistache still queues.
+void cut(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
+  send_if_connected(peer, [&] { ::shutdown(peer->fd(), SHUT_RDWR); });
+}
+
+double epoch_now() {
+  return std::chrono::duration<double>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+} // namespace
+
+struct event_hub::stream {
+  std::shared_ptr<Pistache::Tcp::Peer> peer;
+  stream_subscription sub;
+  /// Events up to this id were handled (written or not visible).
+  int64_t position = 0;
+  /// The hub's published position when the stream was adopted (-1:
+  /// unknown); a stream without a resume point starts after it.
+  int64_t start = -1;
+  bool positioned = false;
+  bool replaying = false;
+  std::string backlog; ///< frames not yet handed to Pistache
+  clock::time_point opened = clock::now();
+  clock::time_point last_write = clock::now();
+
+  bool sees(const storage::event_record& e) const {
+    if (e.user_id != sub.user_id)
+      return false;
+    if (sub.repositories &&
+        (!e.repository_id ||
+         std::find(sub.repositories->begin(), sub.repositories->end(),
+                   *e.repository_id) == sub.repositories->end()))
+      return false;
+    const auto& f = sub.filter;
+    return matches(f.execution_id, e.execution_id) &&
+           matches(f.repository_id, e.repository_id) &&
+           matches(f.workflow_run_id, e.workflow_run_id);
+  }
+};
+
+/// What only the hub's thread touches.
+struct event_hub::state {
+  explicit state(storage::session_config cfg) : db(std::move(cfg)) {}
+
+  storage::session db;
+  bool listening = false;
+  uint32_t failures = 0;
+  clock::time_point next_connect = clock::now();
+  clock::time_point next_sequence = clock::now();
+  clock::time_point next_purge = clock::now();
+  std::optional<int64_t> hub_last; ///< last id read from the log
+  bool notified = false;
+  std::vector<std::unique_ptr<stream>> streams;
+};
+
+event_hub::event_hub(std::shared_ptr<const config::settings> cfg,
+                     std::shared_ptr<metrics::service_metrics> metrics,
+                     server_context& ctx)
+    : cfg_(std::move(cfg)), metrics_(std::move(metrics)), ctx_(ctx) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+event_hub::~event_hub() {
+  stop();
+  if (wake_fd_ >= 0)
+    ::close(wake_fd_);
+}
+
+void event_hub::start() {
+  if (!thread_.joinable())
+    thread_ = std::thread{[this] {
+      run();
+    }};
+}
+
+bool event_hub::admit(const std::string& user_id) {
+  std::lock_guard<std::mutex> guard{slots_mtx_};
+  auto& n = slots_[user_id];
+  if (closed_ || n >= cfg_->event_streams_per_user) {
+    if (n == 0)
+      slots_.erase(user_id);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void event_hub::release(const std::string& user_id) {
+  std::lock_guard<std::mutex> guard{slots_mtx_};
+  auto i = slots_.find(user_id);
+  if (i != slots_.end() && --i->second == 0)
+    slots_.erase(i);
+}
+
+void event_hub::adopt(std::shared_ptr<Pistache::Tcp::Peer> peer,
+                      stream_subscription subscription) {
+  auto s = std::make_unique<stream>();
+  s->peer = std::move(peer);
+  s->sub = std::move(subscription);
+  // Every event numbered after this was not yet fanned out when the
+  // client saw the response head, so the stream replays from here.
+  s->start = published_.load();
+  metrics_->event_streams_open.Increment();
+  {
+    std::lock_guard<std::mutex> guard{inbox_mtx_};
+    if (ending_) {
+      // The hub's thread is done; end this one here.
+      hand_over(ctx_, s->peer, retry_frame, false, true);
+      release(s->sub.user_id);
+      metrics_->event_streams_open.Decrement();
+      return;
+    }
+    inbox_.push_back(std::move(s));
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
+}
+
+void event_hub::end_streams() {
+  {
+    std::lock_guard<std::mutex> guard{slots_mtx_};
+    closed_ = true;
+  }
+  ending_ = true;
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
+}
+
+void event_hub::stop() {
+  end_streams();
+  stopping_ = true;
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void event_hub::run() {
+  storage::session_config db_cfg;
+  db_cfg.url = cfg_->database_url;
+  db_cfg.application_name = "miyabi-api-events";
+  db_cfg.connect_timeout = cfg_->db_connect_timeout;
+  state st{db_cfg};
+
+  auto finish = [&](stream& s, bool dropped) {
+    if (dropped) {
+      hand_over(ctx_, s.peer, retry_frame, false);
+      cut(s.peer);
+      metrics_->event_streams_dropped.Increment();
+    } else {
+      hand_over(ctx_, s.peer, s.backlog + retry_frame, false, true);
+    }
+    release(s.sub.user_id);
+    metrics_->event_streams_open.Decrement();
+  };
+
+  // Runs one unit of work on the hub's connection; a failure drops the
+  // connection and schedules a reconnect, and the caller skips the step.
+  auto with_db = [&](auto&& work, storage::access mode) -> bool {
+    auto result = st.db.run(
+      [&](pqxx::transaction_base& tx) -> caf::expected<std::any> {
+        work(tx);
+        return std::any{};
+      },
+      mode);
+    if (result)
+      return true;
+    st.db.disconnect();
+    st.listening = false;
+    ++st.failures;
+    auto delay = backoff_delay(st.failures, std::chrono::milliseconds{200},
+                               std::chrono::milliseconds{5000});
+    st.next_connect = clock::now() + delay;
+    log::warning("event hub lost the database; retrying",
+                 {{"error", describe(result.error()).message},
+                  {"retry_ms", static_cast<int64_t>(delay.count())}});
+    return false;
+  };
+
+  auto connected = [&]() -> bool {
+    if (st.listening)
+      return true;
+    if (clock::now() < st.next_connect)
+      return false;
+    bool ok = with_db(
+      [&](pqxx::transaction_base& tx) {
+        tx.exec(std::string{"LISTEN "} + storage::event_channel);
+        if (!st.hub_last) {
+          st.hub_last = storage::current_event_position(tx).last_id;
+          published_ = *st.hub_last;
+        }
+      },
+      storage::access::read);
+    if (ok) {
+      st.listening = true;
+      st.notified = true; // catch up with what happened while away
+      if (st.failures > 0)
+        log::info("event hub reconnected");
+      st.failures = 0;
+    }
+    return ok;
+  };
+
+  // Where a new stream starts: live from here, a replay from its resume
+  // point, or a reset when that point is gone or unknown.
+  auto position = [&](stream& s) {
+    int64_t now = *st.hub_last;
+    if (!s.sub.last_event_id) {
+      s.position = s.start >= 0 ? std::min(s.start, now) : now;
+      s.replaying = s.position < now;
+      s.positioned = true;
+      return;
+    }
+    int64_t resume = *s.sub.last_event_id;
+    storage::event_position at;
+    if (!with_db(
+          [&](pqxx::transaction_base& tx) {
+            at = storage::current_event_position(tx);
+          },
+          storage::access::read))
+      return;
+    s.positioned = true;
+    if (resume < at.purged_through || resume > at.last_id) {
+      s.backlog += reset_frame(now);
+      s.position = now;
+      return;
+    }
+    s.position = resume;
+    s.replaying = resume < now;
+  };
+
+  // The next page of a replay; live once it reached the hub's position.
+  auto replay = [&](stream& s) {
+    std::vector<storage::event_record> page;
+    if (!with_db(
+          [&](pqxx::transaction_base& tx) {
+            page = storage::user_events_between(tx, s.sub.user_id, s.sub.filter,
+                                                s.position, *st.hub_last,
+                                                replay_batch);
+          },
+          storage::access::read))
+      return;
+    for (const auto& e : page) {
+      if (s.sees(e)) {
+        s.backlog += frame_of(e);
+        metrics_->events_delivered.Increment();
+      }
+      s.position = e.id;
+    }
+    if (page.size() < static_cast<size_t>(replay_batch)) {
+      s.position = *st.hub_last;
+      s.replaying = false;
+    }
+  };
+
+  auto fan_out = [&](const std::vector<storage::event_record>& events) {
+    double now = epoch_now();
+    for (const auto& e : events) {
+      metrics_->event_fanout_lag.Observe(std::max(0.0, now - e.written_at));
+      std::string text;
+      for (auto& s : st.streams) {
+        if (!s->positioned || s->replaying || e.id <= s->position)
+          continue;
+        s->position = e.id;
+        if (!s->sees(e))
+          continue;
+        if (text.empty())
+          text = frame_of(e);
+        s->backlog += text;
+        metrics_->events_delivered.Increment();
+      }
+      st.hub_last = e.id;
+    }
+    if (st.hub_last)
+      published_ = *st.hub_last;
+  };
+
+  // Numbers finished events, then reads what is new since the hub's
+  // position when the numbering or a NOTIFY says there is something.
+  auto follow = [&] {
+    auto now = clock::now();
+    if (now >= st.next_sequence) {
+      st.next_sequence = now + tick;
+      std::optional<int64_t> last;
+      if (!with_db(
+            [&](pqxx::transaction_base& tx) {
+              last = storage::sequence_events(tx, fetch_batch);
+            },
+            storage::access::write))
+        return;
+      if (last && *last > *st.hub_last)
+        st.notified = true;
+    }
+    while (st.notified) {
+      std::vector<storage::event_record> events;
+      if (!with_db(
+            [&](pqxx::transaction_base& tx) {
+              events = storage::events_between(
+                tx, *st.hub_last, std::numeric_limits<int64_t>::max(),
+                fetch_batch);
+            },
+            storage::access::read))
+        return;
+      fan_out(events);
+      st.notified = events.size() == static_cast<size_t>(fetch_batch);
+    }
+    if (now >= st.next_purge) {
+      st.next_purge = now + purge_interval;
+      int64_t purged = 0;
+      if (with_db(
+            [&](pqxx::transaction_base& tx) {
+              purged = storage::purge_events(
+                tx, std::chrono::hours{cfg_->event_retention_hours});
+            },
+            storage::access::write) &&
+          purged > 0)
+        log::info("event log purged", {{"rows", purged}});
+    }
+  };
+
+  // Writes, pings, ends and drops; false when the stream is over.
+  auto serve = [&](stream& s, clock::time_point now) -> bool {
+    if (now - s.opened >= cfg_->event_stream_max) {
+      finish(s, false);
+      return false;
+    }
+    if (s.backlog.empty() && now - s.last_write >= ping_interval)
+      s.backlog = ping_frame;
+    if (!s.backlog.empty()) {
+      switch (hand_over(ctx_, s.peer, s.backlog, true)) {
+        case outcome::written:
+          s.backlog.clear();
+          s.last_write = now;
+          break;
+        case outcome::waiting:
+          if (s.backlog.size() > backlog_limit) {
+            log::info(
+              "event stream dropped: the reader fell behind",
+              {{"backlog_bytes", static_cast<int64_t>(s.backlog.size())}});
+            finish(s, true);
+            return false;
+          }
+          break;
+        case outcome::gone:
+          release(s.sub.user_id);
+          metrics_->event_streams_open.Decrement();
+          return false;
+      }
+    } else if (!still_connected(s.peer)) {
+      release(s.sub.user_id);
+      metrics_->event_streams_open.Decrement();
+      return false;
+    }
+    return true;
+  };
+
+  while (!ending_) {
+    {
+      std::lock_guard<std::mutex> guard{inbox_mtx_};
+      for (auto& s : inbox_)
+        st.streams.push_back(std::move(s));
+      inbox_.clear();
+    }
+    if (connected()) {
+      for (auto& s : st.streams)
+        if (!s->positioned && st.listening)
+          position(*s);
+      if (st.listening)
+        follow();
+      for (auto& s : st.streams)
+        if (s->replaying && s->backlog.size() < replay_pause && st.listening)
+          replay(*s);
+    }
+    auto now = clock::now();
+    st.streams.erase(std::remove_if(st.streams.begin(), st.streams.end(),
+                                    [&](const std::unique_ptr<stream>& s) {
+                                      return !serve(*s, now);
+                                    }),
+                     st.streams.end());
+
+    // Sleep until the next tick, a NOTIFY, a new stream or the end.
+    pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
+    if (st.listening)
+      fds[1].fd = st.db.connection().sock();
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::max(clock::duration::zero(), st.next_sequence - clock::now()));
+    if (::poll(fds, 2, static_cast<int>(std::max<int64_t>(1, wait.count()))) >
+        0) {
+      if (fds[0].revents & POLLIN) {
+        uint64_t count = 0;
+        [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof(count));
+      }
+      if (st.listening && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))) {
+        try {
+          if (st.db.connection().get_notifs() > 0)
+            st.notified = true;
+        } catch (const std::exception& e) {
+          st.db.disconnect();
+          st.listening = false;
+          log::warning("event hub lost the database; retrying",
+                       {{"error", e.what()}});
+        }
+      }
+    }
+  }
+
+  // SIGTERM: every stream ends now; the clients resume elsewhere.
+  std::lock_guard<std::mutex> guard{inbox_mtx_};
+  for (auto& s : inbox_)
+    st.streams.push_back(std::move(s));
+  inbox_.clear();
+  for (auto& s : st.streams)
+    finish(*s, false);
+  st.streams.clear();
+}
+
+} // namespace miyabi::http
