@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <limits>
 #include <linux/sockios.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -274,6 +275,10 @@ void event_hub::run() {
       hand_over(ctx_, s.peer, retry_frame, false);
       cut(s.peer);
       metrics_->event_streams_dropped.Increment();
+      // The backlog just freed was hundreds of KiB, in whichever arena
+      // the hub's thread uses: hand it back to the system.
+      s.backlog = std::string{};
+      ::malloc_trim(0);
     } else {
       hand_over(ctx_, s.peer, s.backlog + retry_frame, false, true);
     }

@@ -1,0 +1,192 @@
+#include "support/event_stream.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace miyabi::test {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+bool wait_readable(int fd, clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - clock::now())
+                .count();
+  if (left <= 0)
+    return false;
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(left)) > 0;
+}
+
+size_t content_length(const std::string& head) {
+  std::string lower;
+  for (char c : head)
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto pos = lower.find("\r\ncontent-length:");
+  return pos == std::string::npos ? 0 : std::stoull(head.substr(pos + 17));
+}
+
+} // namespace
+
+event_stream::event_stream(uint16_t port, const std::string& target,
+                           const header_list& headers, int receive_buffer) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (receive_buffer > 0)
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer,
+                 sizeof(receive_buffer));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    throw std::runtime_error(std::string{"connect failed: "} +
+                             std::strerror(errno));
+  std::string request = "GET " + target +
+                        " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Accept: text/event-stream\r\n";
+  for (const auto& [name, value] : headers)
+    request += name + ": " + value + "\r\n";
+  request += "\r\n";
+  if (::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size()))
+    throw std::runtime_error("could not send the request");
+  auto deadline = clock::now() + std::chrono::seconds{10};
+  size_t end = std::string::npos;
+  while ((end = raw_.find("\r\n\r\n")) == std::string::npos)
+    if (!fill(deadline))
+      return;
+  head_ = raw_.substr(0, end + 4);
+  raw_.erase(0, end + 4);
+  if (head_.size() > 12)
+    status_ = std::atoi(head_.c_str() + 9);
+  if (status_ != 200) {
+    auto length = content_length(head_);
+    while (raw_.size() < length && fill(deadline)) {
+    }
+    body_ = raw_.substr(0, length);
+  }
+}
+
+event_stream::event_stream(event_stream&& other) noexcept
+    : fd_(other.fd_), status_(other.status_), head_(std::move(other.head_)),
+      body_(std::move(other.body_)), raw_(std::move(other.raw_)),
+      text_(std::move(other.text_)), pending_(std::move(other.pending_)),
+      has_pending_(other.has_pending_), ended_(other.ended_),
+      comments_(other.comments_), retry_(other.retry_) {
+  other.fd_ = -1;
+}
+
+event_stream::~event_stream() {
+  close();
+}
+
+void event_stream::close() {
+  if (fd_ >= 0)
+    ::close(fd_);
+  fd_ = -1;
+}
+
+bool event_stream::fill(clock::time_point deadline) {
+  if (fd_ < 0 || !wait_readable(fd_, deadline))
+    return false;
+  char buf[16384];
+  auto n = ::recv(fd_, buf, sizeof(buf), 0);
+  if (n <= 0) {
+    ended_ = true;
+    return false;
+  }
+  raw_.append(buf, static_cast<size_t>(n));
+  return true;
+}
+
+void event_stream::dechunk() {
+  for (;;) {
+    auto line_end = raw_.find("\r\n");
+    if (line_end == std::string::npos)
+      return;
+    auto size = std::stoul(raw_.substr(0, line_end), nullptr, 16);
+    if (size == 0) {
+      ended_ = true;
+      raw_.clear();
+      return;
+    }
+    if (raw_.size() < line_end + 2 + size + 2)
+      return;
+    text_.append(raw_, line_end + 2, size);
+    raw_.erase(0, line_end + 2 + size + 2);
+  }
+}
+
+std::optional<sse_event> event_stream::parse() {
+  for (;;) {
+    auto nl = text_.find('\n');
+    if (nl == std::string::npos)
+      return std::nullopt;
+    auto line = text_.substr(0, nl);
+    text_.erase(0, nl + 1);
+    if (line.empty()) {
+      if (!has_pending_)
+        continue;
+      has_pending_ = false;
+      auto out = std::move(pending_);
+      pending_ = sse_event{};
+      return out;
+    }
+    if (line[0] == ':') {
+      ++comments_;
+      continue;
+    }
+    auto colon = line.find(':');
+    auto field = line.substr(0, colon);
+    std::string value;
+    if (colon != std::string::npos) {
+      value = line.substr(colon + 1);
+      if (!value.empty() && value[0] == ' ')
+        value.erase(0, 1);
+    }
+    if (field == "retry") {
+      retry_ = std::atoi(value.c_str());
+      continue;
+    }
+    has_pending_ = true;
+    if (field == "id")
+      pending_.id = std::stoll(value);
+    else if (field == "event")
+      pending_.event = value;
+    else if (field == "data")
+      pending_.data += pending_.data.empty() ? value : "\n" + value;
+  }
+}
+
+std::optional<sse_event> event_stream::next(std::chrono::milliseconds timeout) {
+  auto deadline = clock::now() + timeout;
+  for (;;) {
+    dechunk();
+    if (auto e = parse())
+      return e;
+    if (ended_ || !fill(deadline))
+      return std::nullopt;
+  }
+}
+
+bool event_stream::ended_within(std::chrono::milliseconds timeout) {
+  auto deadline = clock::now() + timeout;
+  for (;;) {
+    dechunk();
+    while (parse()) {
+    }
+    if (ended_)
+      return true;
+    if (!fill(deadline))
+      return ended_;
+  }
+}
+
+} // namespace miyabi::test
