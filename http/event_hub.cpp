@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <any>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <limits>
@@ -45,8 +46,6 @@ constexpr size_t backlog_limit = 256 * 1024;
 /// pins in the kernel, and lets us see it stall long before the backlog
 /// limit.
 constexpr int send_buffer_bytes = 64 * 1024;
-/// Bytes the kernel may still hold unsent when more is handed to Pistache.
-constexpr int kernel_room = 32 * 1024;
 /// A replaying stream reads the next page only below this backlog.
 constexpr size_t replay_pause = 64 * 1024;
 constexpr int fetch_batch = 1000;
@@ -97,27 +96,33 @@ bool matches(const std::optional<std::string>& wanted,
 /// How a stream fared when the hub tried to write to it.
 enum class outcome { written, waiting, gone };
 
-/// Hands `payload` (as one chunk) to Pistache unless the client is gone or,
-/// when `patient`, the kernel still holds more than `kernel_room` of
-/// earlier writes.
-outcome hand_over(server_context& ctx,
-                  const std::shared_ptr<Pistache::Tcp::Peer>& peer,
-                  const std::string& payload, bool patient, bool last = false) {
+/// Writes as much of `out` as the socket takes now and erases that part.
+/// The hub writes streams itself, never through Pistache's write queue:
+/// Pistache 0.0.5 retries a write that met a full socket in a loop on the
+/// reactor thread, so one reader that stops reading would stall every
+/// connection of that reactor. Written under the connection's lock, so
+/// the descriptor is still this client's.
+outcome write_some(server_context& ctx,
+                   const std::shared_ptr<Pistache::Tcp::Peer>& peer,
+                   std::string& out) {
   auto result = outcome::gone;
   ctx.while_open([&] {
     return send_if_connected(peer, [&] {
-      int queued = 0;
-      if (patient && ::ioctl(peer->fd(), SIOCOUTQ, &queued) == 0 &&
-          queued > kernel_room) {
-        result = outcome::waiting;
+      result = outcome::written;
+      while (!out.empty()) {
+        auto n = ::send(peer->fd(), out.data(), out.size(),
+                        MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+          out.erase(0, static_cast<size_t>(n));
+          continue;
+        }
+        if (n < 0 && errno == EINTR)
+          continue;
+        result = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+                   ? outcome::waiting
+                   : outcome::gone;
         return;
       }
-      auto data = payload.empty() ? std::string{} : chunk_of(payload);
-      if (last)
-        data += last_chunk;
-      auto size = data.size();
-      peer->send(Pistache::RawBuffer(std::move(data), size));
-      result = outcome::written;
     });
   });
   return result;
@@ -147,7 +152,8 @@ struct event_hub::stream {
   int64_t start = -1;
   bool positioned = false;
   bool replaying = false;
-  std::string backlog; ///< frames not yet handed to Pistache
+  std::string backlog; ///< event frames not yet in `out`
+  std::string out;     ///< chunked bytes being written (first: the head)
   clock::time_point opened = clock::now();
   clock::time_point last_write = clock::now();
 
@@ -221,9 +227,10 @@ void event_hub::release(const std::string& user_id) {
 }
 
 void event_hub::adopt(std::shared_ptr<Pistache::Tcp::Peer> peer,
-                      stream_subscription subscription) {
+                      std::string head, stream_subscription subscription) {
   auto s = std::make_unique<stream>();
   s->peer = std::move(peer);
+  s->out = std::move(head);
   s->sub = std::move(subscription);
   // Every event numbered after this was not yet fanned out when the
   // client saw the response head, so the stream replays from here.
@@ -233,7 +240,8 @@ void event_hub::adopt(std::shared_ptr<Pistache::Tcp::Peer> peer,
     std::lock_guard<std::mutex> guard{inbox_mtx_};
     if (ending_) {
       // The hub's thread is done; end this one here.
-      hand_over(ctx_, s->peer, retry_frame, false, true);
+      s->out += chunk_of(retry_frame) + last_chunk;
+      write_some(ctx_, s->peer, s->out);
       release(s->sub.user_id);
       metrics_->event_streams_open.Decrement();
       return;
@@ -272,15 +280,18 @@ void event_hub::run() {
 
   auto finish = [&](stream& s, bool dropped) {
     if (dropped) {
-      hand_over(ctx_, s.peer, retry_frame, false);
+      s.out += chunk_of(retry_frame);
+      write_some(ctx_, s.peer, s.out);
       cut(s.peer);
       metrics_->event_streams_dropped.Increment();
       // The backlog just freed was hundreds of KiB, in whichever arena
       // the hub's thread uses: hand it back to the system.
       s.backlog = std::string{};
+      s.out = std::string{};
       ::malloc_trim(0);
     } else {
-      hand_over(ctx_, s.peer, s.backlog + retry_frame, false, true);
+      s.out += chunk_of(s.backlog + retry_frame) + last_chunk;
+      write_some(ctx_, s.peer, s.out);
     }
     release(s.sub.user_id);
     metrics_->event_streams_open.Decrement();
@@ -456,32 +467,35 @@ void event_hub::run() {
       finish(s, false);
       return false;
     }
-    if (s.backlog.empty() && now - s.last_write >= ping_interval)
+    if (s.backlog.empty() && s.out.empty() &&
+        now - s.last_write >= ping_interval)
       s.backlog = ping_frame;
-    if (!s.backlog.empty()) {
-      switch (hand_over(ctx_, s.peer, s.backlog, true)) {
-        case outcome::written:
-          s.backlog.clear();
-          s.last_write = now;
-          break;
-        case outcome::waiting:
-          if (s.backlog.size() > backlog_limit) {
-            log::info(
-              "event stream dropped: the reader fell behind",
-              {{"backlog_bytes", static_cast<int64_t>(s.backlog.size())}});
-            finish(s, true);
-            return false;
-          }
-          break;
-        case outcome::gone:
-          release(s.sub.user_id);
-          metrics_->event_streams_open.Decrement();
-          return false;
-      }
-    } else if (!still_connected(s.peer)) {
+    if (s.out.empty() && !s.backlog.empty()) {
+      s.out = chunk_of(s.backlog);
+      s.backlog.clear();
+    }
+    if (s.out.empty()) {
+      if (still_connected(s.peer))
+        return true;
       release(s.sub.user_id);
       metrics_->event_streams_open.Decrement();
       return false;
+    }
+    switch (write_some(ctx_, s.peer, s.out)) {
+      case outcome::written: s.last_write = now; break;
+      case outcome::waiting:
+        if (s.out.size() + s.backlog.size() > backlog_limit) {
+          log::info("event stream dropped: the reader fell behind",
+                    {{"unsent_bytes",
+                      static_cast<int64_t>(s.out.size() + s.backlog.size())}});
+          finish(s, true);
+          return false;
+        }
+        break;
+      case outcome::gone:
+        release(s.sub.user_id);
+        metrics_->event_streams_open.Decrement();
+        return false;
     }
     return true;
   };
@@ -500,7 +514,8 @@ void event_hub::run() {
       if (st.listening)
         follow();
       for (auto& s : st.streams)
-        if (s->replaying && s->backlog.size() < replay_pause && st.listening)
+        if (s->replaying && st.listening &&
+            s->backlog.size() + s->out.size() < replay_pause)
           replay(*s);
     }
     auto now = clock::now();

@@ -73,9 +73,9 @@ class event_hub {
   /// Gives back a slot taken by `admit` whose stream never opened.
   void release(const std::string& user_id);
 
-  /// Takes over a stream whose response head was written to `peer` (a slot
-  /// taken by `admit`).
-  void adopt(std::shared_ptr<Pistache::Tcp::Peer> peer,
+  /// Takes over the connection of `peer` for a stream (a slot taken by
+  /// `admit`); `head` is the response head, written first by the hub.
+  void adopt(std::shared_ptr<Pistache::Tcp::Peer> peer, std::string head,
              stream_subscription subscription);
 
   /// Ends every stream at once (`retry:` and the final chunk) and refuses

@@ -173,15 +173,13 @@ void exchange::stream(actors::stream_request request) {
   // Proxies that buffer responses (nginx) would hold events back.
   head << "Content-Type: text/event-stream\r\nX-Accel-Buffering: no\r\n"
           "Transfer-Encoding: chunked\r\n\r\n";
-  auto text = head.str();
-  bool sent = ctx_->while_open([&] {
+  // The hub writes the head and the events itself (see event_hub.cpp).
+  bool open = ctx_->while_open([&] {
     return send_if_connected(peer_, [&] {
       // A small kernel buffer bounds what a stalled reader pins and makes
-      // the stall visible to the hub early (see event_hub.cpp).
+      // the stall visible to the hub early.
       int bytes = 64 * 1024;
       ::setsockopt(peer_->fd(), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
-      auto size = text.size();
-      peer_->send(Pistache::RawBuffer(std::move(text), size));
     });
   });
   settle(200);
@@ -190,8 +188,8 @@ void exchange::stream(actors::stream_request request) {
   sub.repositories = std::move(request.repositories);
   sub.filter = std::move(request.filter);
   sub.last_event_id = request.last_event_id;
-  if (sent)
-    hub->adopt(std::move(peer_), std::move(sub));
+  if (open)
+    hub->adopt(std::move(peer_), head.str(), std::move(sub));
   else
     hub->release(sub.user_id);
   peer_.reset();

@@ -72,7 +72,14 @@ std::string append_log(api& a, const std::string& execution,
                        const std::string& message) {
   auto resp = a.post("/agents/executions/" + execution + "/logs",
                      R"({"level":"INFO","message":")" + message + R"("})");
-  BOOST_REQUIRE_MESSAGE(resp.status == 201, resp.status << " " << resp.body);
+  if (resp.status != 201) {
+    auto lines = shared().process->lines();
+    for (size_t i = lines.size() > 40 ? lines.size() - 40 : 0; i < lines.size();
+         ++i)
+      BOOST_TEST_MESSAGE("LOG " << lines[i]);
+  }
+  BOOST_REQUIRE_MESSAGE(resp.status == 201,
+                        resp.status << " " << resp.body << resp.error);
   return text_of(parse_json(resp.body), "id");
 }
 
