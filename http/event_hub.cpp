@@ -23,6 +23,7 @@
 #include "base/errors.hpp"
 #include "base/log.hpp"
 #include "config/settings.hpp"
+#include "domain/status.hpp"
 #include "http/exchange.hpp"
 #include "http/request_guard.hpp"
 #include "metrics/metrics.hpp"
@@ -297,6 +298,17 @@ void event_hub::run() {
     metrics_->event_streams_open.Decrement();
   };
 
+  // Drops the connection and schedules a reconnect with backoff; one
+  // warning per outage, however many attempts it takes.
+  auto lost = [&](const std::string& why) {
+    st.db.disconnect();
+    st.listening = false;
+    ++st.failures;
+    st.next_connect = clock::now() + backoff_delay(st.failures, 200ms, 5000ms);
+    if (st.failures == 1)
+      log::warning("event hub lost the database; retrying", {{"error", why}});
+  };
+
   // Runs one unit of work on the hub's connection; a failure drops the
   // connection and schedules a reconnect, and the caller skips the step.
   auto with_db = [&](auto&& work, storage::access mode) -> bool {
@@ -308,22 +320,17 @@ void event_hub::run() {
       mode);
     if (result)
       return true;
-    st.db.disconnect();
-    st.listening = false;
-    ++st.failures;
-    auto delay = backoff_delay(st.failures, std::chrono::milliseconds{200},
-                               std::chrono::milliseconds{5000});
-    st.next_connect = clock::now() + delay;
-    log::warning("event hub lost the database; retrying",
-                 {{"error", describe(result.error()).message},
-                  {"retry_ms", static_cast<int64_t>(delay.count())}});
+    lost(describe(result.error()).message);
     return false;
   };
 
   auto connected = [&]() -> bool {
     if (st.listening)
       return true;
-    if (clock::now() < st.next_connect)
+    // During an outage the database monitor says when the server is back;
+    // trying on our own would only add a warning per attempt.
+    if (clock::now() < st.next_connect ||
+        ctx_.status->database.load() == domain::db_state::disconnected)
       return false;
     bool ok = with_db(
       [&](pqxx::transaction_base& tx) {
@@ -542,10 +549,7 @@ void event_hub::run() {
           if (st.db.connection().get_notifs() > 0)
             st.notified = true;
         } catch (const std::exception& e) {
-          st.db.disconnect();
-          st.listening = false;
-          log::warning("event hub lost the database; retrying",
-                       {{"error", e.what()}});
+          lost(e.what());
         }
       }
     }
