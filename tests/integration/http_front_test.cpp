@@ -163,8 +163,9 @@ BOOST_AUTO_TEST_CASE(a_body_that_is_not_json_gets_415_and_bad_json_400) {
 
 BOOST_AUTO_TEST_CASE(database_routes_answer_503_in_telegram_only_mode) {
   http_client client;
-  for (auto path : {"/api/v1/repositories", "/api/v1/auth/me",
-                    "/api/v1/dashboard/summary"}) {
+  for (auto path :
+       {"/api/v1/repositories", "/api/v1/auth/me", "/api/v1/dashboard/summary",
+        "/api/v1/events", "/api/v1/events?ticket=t"}) {
     BOOST_TEST_INFO(path);
     // No token at all: the 503 comes before any token check.
     auto resp = client.get(url(path));
