@@ -291,6 +291,19 @@ BOOST_AUTO_TEST_CASE(a_resume_point_that_is_gone_or_unknown_starts_with_reset) {
                    std::to_string(horizon));
 }
 
+BOOST_AUTO_TEST_CASE(an_idle_stream_gets_a_ping_every_15_seconds) {
+  auto user = new_account();
+  auto s = open_stream(user.token);
+  BOOST_TEST_REQUIRE(s.status() == 200);
+  auto start = steady::now();
+  BOOST_TEST(s.comment_within(20s));
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+    steady::now() - start);
+  BOOST_TEST_MESSAGE("first ping after " << took.count() << " ms");
+  BOOST_TEST(took.count() >= 14000);
+  BOOST_TEST(took.count() < 17000);
+}
+
 BOOST_AUTO_TEST_CASE(a_ticket_opens_one_stream_once_and_expires) {
   auto user = new_account();
   api a{user.token};

@@ -77,9 +77,9 @@ event_stream::event_stream(uint16_t port, const std::string& target,
 event_stream::event_stream(event_stream&& other) noexcept
     : fd_(other.fd_), status_(other.status_), head_(std::move(other.head_)),
       body_(std::move(other.body_)), raw_(std::move(other.raw_)),
-      text_(std::move(other.text_)), pending_(std::move(other.pending_)),
-      has_pending_(other.has_pending_), ended_(other.ended_),
-      comments_(other.comments_), retry_(other.retry_) {
+      text_(std::move(other.text_)), queued_(std::move(other.queued_)),
+      pending_(std::move(other.pending_)), has_pending_(other.has_pending_),
+      ended_(other.ended_), comments_(other.comments_), retry_(other.retry_) {
   other.fd_ = -1;
 }
 
@@ -166,6 +166,11 @@ std::optional<sse_event> event_stream::parse() {
 }
 
 std::optional<sse_event> event_stream::next(std::chrono::milliseconds timeout) {
+  if (!queued_.empty()) {
+    auto e = std::move(queued_.front());
+    queued_.erase(queued_.begin());
+    return e;
+  }
   auto deadline = clock::now() + timeout;
   for (;;) {
     dechunk();
@@ -173,6 +178,21 @@ std::optional<sse_event> event_stream::next(std::chrono::milliseconds timeout) {
       return e;
     if (ended_ || !fill(deadline))
       return std::nullopt;
+  }
+}
+
+bool event_stream::comment_within(std::chrono::milliseconds timeout) {
+  auto deadline = clock::now() + timeout;
+  int before = comments_;
+  for (;;) {
+    dechunk();
+    // Parse line by line without losing events: they wait in `queued_`.
+    while (auto e = parse())
+      queued_.push_back(std::move(*e));
+    if (comments_ > before)
+      return true;
+    if (ended_ || !fill(deadline))
+      return false;
   }
 }
 

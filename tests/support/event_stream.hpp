@@ -46,6 +46,10 @@ class event_stream {
   /// closes; true when it did within `timeout`.
   bool ended_within(std::chrono::milliseconds timeout);
 
+  /// Reads (keeping events for `next`) until a comment line arrives; true
+  /// when one did within `timeout`.
+  bool comment_within(std::chrono::milliseconds timeout);
+
   /// True once the final chunk arrived or the server closed.
   bool ended() const { return ended_; }
   /// Comment lines seen (": ping" and the like).
@@ -64,8 +68,9 @@ class event_stream {
   int status_ = 0;
   std::string head_;
   std::string body_;
-  std::string raw_;  ///< bytes after the head, still chunked
-  std::string text_; ///< de-chunked stream text not yet parsed
+  std::string raw_;               ///< bytes after the head, still chunked
+  std::string text_;              ///< de-chunked stream text not yet parsed
+  std::vector<sse_event> queued_; ///< parsed while waiting for a comment
   sse_event pending_;
   bool has_pending_ = false;
   bool ended_ = false;
