@@ -448,8 +448,14 @@ BOOST_AUTO_TEST_CASE(
   // Each round pushes ~1.7 MB at a reader that takes nothing. What a
   // dropped stream held is given back, so five more rounds (8.5 MB) leave
   // the process about where one did.
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed memory in its quarantine (256 MB by default), so the
+  // resident size says nothing here; the plain pass checks it.
+  BOOST_TEST_MESSAGE("resident size not checked under AddressSanitizer");
+#else
   BOOST_TEST(rss_first < rss_before + 8 * 1024 * 1024);
   BOOST_TEST(rss_last < rss_first + 4 * 1024 * 1024);
+#endif
 }
 
 BOOST_AUTO_TEST_SUITE_END()
