@@ -173,19 +173,40 @@ struct event_hub::stream {
   }
 };
 
-/// What only the hub's thread touches.
-struct event_hub::state {
-  explicit state(storage::session_config cfg) : db(std::move(cfg)) {}
+/// The hub's thread: everything here is touched by it alone.
+class event_hub::loop {
+ public:
+  loop(event_hub& hub, storage::session_config cfg)
+      : hub_(hub), db_(std::move(cfg)) {}
 
-  storage::session db;
-  bool listening = false;
-  uint32_t failures = 0;
-  clock::time_point next_connect = clock::now();
-  clock::time_point next_sequence = clock::now();
-  clock::time_point next_purge = clock::now();
-  std::optional<int64_t> hub_last; ///< last id read from the log
-  bool notified = false;
-  std::vector<std::unique_ptr<stream>> streams;
+  /// Until the streams are ended: take in new streams, follow the log,
+  /// serve the streams, sleep.
+  void run();
+
+ private:
+  void finish(stream& s, bool dropped);
+  void lost(const std::string& why);
+  template <class Work>
+  bool with_db(Work&& work, storage::access mode);
+  bool connected();
+  void position(stream& s);
+  void replay(stream& s);
+  void fan_out(const std::vector<storage::event_record>& events);
+  void follow();
+  bool serve(stream& s, clock::time_point now);
+  void take_new_streams();
+  void sleep();
+
+  event_hub& hub_;
+  storage::session db_;
+  bool listening_ = false;
+  uint32_t failures_ = 0;
+  clock::time_point next_connect_ = clock::now();
+  clock::time_point next_sequence_ = clock::now();
+  clock::time_point next_purge_ = clock::now();
+  std::optional<int64_t> hub_last_; ///< last id read from the log
+  bool notified_ = false;
+  std::vector<std::unique_ptr<stream>> streams_;
 };
 
 event_hub::event_hub(std::shared_ptr<const config::settings> cfg,
@@ -265,9 +286,6 @@ void event_hub::end_streams() {
 
 void event_hub::stop() {
   end_streams();
-  stopping_ = true;
-  uint64_t one = 1;
-  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
   if (thread_.joinable())
     thread_.join();
 }
@@ -277,292 +295,295 @@ void event_hub::run() {
   db_cfg.url = cfg_->database_url;
   db_cfg.application_name = "miyabi-api-events";
   db_cfg.connect_timeout = cfg_->db_connect_timeout;
-  state st{db_cfg};
+  loop{*this, std::move(db_cfg)}.run();
+}
 
-  auto finish = [&](stream& s, bool dropped) {
-    if (dropped) {
-      s.out += chunk_of(retry_frame);
-      write_some(ctx_, s.peer, s.out);
-      cut(s.peer);
-      metrics_->event_streams_dropped.Increment();
-      // The backlog just freed was hundreds of KiB, in whichever arena
-      // the hub's thread uses: hand it back to the system.
-      s.backlog = std::string{};
-      s.out = std::string{};
-      ::malloc_trim(0);
-    } else {
-      s.out += chunk_of(s.backlog + retry_frame) + last_chunk;
-      write_some(ctx_, s.peer, s.out);
-    }
-    release(s.sub.user_id);
-    metrics_->event_streams_open.Decrement();
-  };
+void event_hub::loop::finish(stream& s, bool dropped) {
+  if (dropped) {
+    s.out += chunk_of(retry_frame);
+    write_some(hub_.ctx_, s.peer, s.out);
+    cut(s.peer);
+    hub_.metrics_->event_streams_dropped.Increment();
+    // The backlog just freed was hundreds of KiB, in whichever arena
+    // the hub's thread uses: hand it back to the system.
+    s.backlog = std::string{};
+    s.out = std::string{};
+    ::malloc_trim(0);
+  } else {
+    s.out += chunk_of(s.backlog + retry_frame) + last_chunk;
+    write_some(hub_.ctx_, s.peer, s.out);
+  }
+  hub_.release(s.sub.user_id);
+  hub_.metrics_->event_streams_open.Decrement();
+}
 
-  // Drops the connection and schedules a reconnect with backoff; one
-  // warning per outage, however many attempts it takes.
-  auto lost = [&](const std::string& why) {
-    st.db.disconnect();
-    st.listening = false;
-    ++st.failures;
-    st.next_connect = clock::now() + backoff_delay(st.failures, 200ms, 5000ms);
-    if (st.failures == 1)
-      log::warning("event hub lost the database; retrying", {{"error", why}});
-  };
+// Drops the connection and schedules a reconnect with backoff; one
+// warning per outage, however many attempts it takes.
+void event_hub::loop::lost(const std::string& why) {
+  db_.disconnect();
+  listening_ = false;
+  ++failures_;
+  next_connect_ = clock::now() + backoff_delay(failures_, 200ms, 5000ms);
+  if (failures_ == 1)
+    log::warning("event hub lost the database; retrying", {{"error", why}});
+}
 
-  // Runs one unit of work on the hub's connection; a failure drops the
-  // connection and schedules a reconnect, and the caller skips the step.
-  auto with_db = [&](auto&& work, storage::access mode) -> bool {
-    auto result = st.db.run(
-      [&](pqxx::transaction_base& tx) -> caf::expected<std::any> {
-        work(tx);
-        return std::any{};
-      },
-      mode);
-    if (result)
-      return true;
-    lost(describe(result.error()).message);
-    return false;
-  };
-
-  auto connected = [&]() -> bool {
-    if (st.listening)
-      return true;
-    // During an outage the database monitor says when the server is back;
-    // trying on our own would only add a warning per attempt.
-    if (clock::now() < st.next_connect ||
-        ctx_.status->database.load() == domain::db_state::disconnected)
-      return false;
-    bool ok = with_db(
-      [&](pqxx::transaction_base& tx) {
-        tx.exec(std::string{"LISTEN "} + storage::event_channel);
-        if (!st.hub_last) {
-          st.hub_last = storage::current_event_position(tx).last_id;
-          published_ = *st.hub_last;
-        }
-      },
-      storage::access::read);
-    if (ok) {
-      st.listening = true;
-      st.notified = true; // catch up with what happened while away
-      if (st.failures > 0)
-        log::info("event hub reconnected");
-      st.failures = 0;
-    }
-    return ok;
-  };
-
-  // Where a new stream starts: live from here, a replay from its resume
-  // point, or a reset when that point is gone or unknown.
-  auto position = [&](stream& s) {
-    int64_t now = *st.hub_last;
-    if (!s.sub.last_event_id) {
-      s.position = s.start >= 0 ? std::min(s.start, now) : now;
-      s.replaying = s.position < now;
-      s.positioned = true;
-      return;
-    }
-    int64_t resume = *s.sub.last_event_id;
-    storage::event_position at;
-    if (!with_db(
-          [&](pqxx::transaction_base& tx) {
-            at = storage::current_event_position(tx);
-          },
-          storage::access::read))
-      return;
-    s.positioned = true;
-    if (resume < at.purged_through || resume > at.last_id) {
-      s.backlog += reset_frame(now);
-      s.position = now;
-      return;
-    }
-    s.position = resume;
-    s.replaying = resume < now;
-  };
-
-  // The next page of a replay; live once it reached the hub's position.
-  auto replay = [&](stream& s) {
-    std::vector<storage::event_record> page;
-    if (!with_db(
-          [&](pqxx::transaction_base& tx) {
-            page = storage::user_events_between(tx, s.sub.user_id, s.sub.filter,
-                                                s.position, *st.hub_last,
-                                                replay_batch);
-          },
-          storage::access::read))
-      return;
-    for (const auto& e : page) {
-      if (s.sees(e)) {
-        s.backlog += frame_of(e);
-        metrics_->events_delivered.Increment();
-      }
-      s.position = e.id;
-    }
-    if (page.size() < static_cast<size_t>(replay_batch)) {
-      s.position = *st.hub_last;
-      s.replaying = false;
-    }
-  };
-
-  auto fan_out = [&](const std::vector<storage::event_record>& events) {
-    double now = epoch_now();
-    for (const auto& e : events) {
-      metrics_->event_fanout_lag.Observe(std::max(0.0, now - e.written_at));
-      std::string text;
-      for (auto& s : st.streams) {
-        if (!s->positioned || s->replaying || e.id <= s->position)
-          continue;
-        s->position = e.id;
-        if (!s->sees(e))
-          continue;
-        if (text.empty())
-          text = frame_of(e);
-        s->backlog += text;
-        metrics_->events_delivered.Increment();
-      }
-      st.hub_last = e.id;
-    }
-    if (st.hub_last)
-      published_ = *st.hub_last;
-  };
-
-  // Numbers finished events, then reads what is new since the hub's
-  // position when the numbering or a NOTIFY says there is something.
-  auto follow = [&] {
-    auto now = clock::now();
-    if (now >= st.next_sequence) {
-      st.next_sequence = now + tick;
-      std::optional<int64_t> last;
-      if (!with_db(
-            [&](pqxx::transaction_base& tx) {
-              last = storage::sequence_events(tx, fetch_batch);
-            },
-            storage::access::write))
-        return;
-      if (last && *last > *st.hub_last)
-        st.notified = true;
-    }
-    while (st.notified) {
-      std::vector<storage::event_record> events;
-      if (!with_db(
-            [&](pqxx::transaction_base& tx) {
-              events = storage::events_between(
-                tx, *st.hub_last, std::numeric_limits<int64_t>::max(),
-                fetch_batch);
-            },
-            storage::access::read))
-        return;
-      fan_out(events);
-      st.notified = events.size() == static_cast<size_t>(fetch_batch);
-    }
-    if (now >= st.next_purge) {
-      st.next_purge = now + purge_interval;
-      int64_t purged = 0;
-      if (with_db(
-            [&](pqxx::transaction_base& tx) {
-              purged = storage::purge_events(
-                tx, std::chrono::hours{cfg_->event_retention_hours});
-            },
-            storage::access::write) &&
-          purged > 0)
-        log::info("event log purged", {{"rows", purged}});
-    }
-  };
-
-  // Writes, pings, ends and drops; false when the stream is over.
-  auto serve = [&](stream& s, clock::time_point now) -> bool {
-    if (now - s.opened >= cfg_->event_stream_max) {
-      finish(s, false);
-      return false;
-    }
-    if (s.backlog.empty() && s.out.empty() &&
-        now - s.last_write >= ping_interval)
-      s.backlog = ping_frame;
-    if (s.out.empty() && !s.backlog.empty()) {
-      s.out = chunk_of(s.backlog);
-      s.backlog.clear();
-    }
-    if (s.out.empty()) {
-      if (still_connected(s.peer))
-        return true;
-      release(s.sub.user_id);
-      metrics_->event_streams_open.Decrement();
-      return false;
-    }
-    switch (write_some(ctx_, s.peer, s.out)) {
-      case outcome::written: s.last_write = now; break;
-      case outcome::waiting:
-        if (s.out.size() + s.backlog.size() > backlog_limit) {
-          log::info("event stream dropped: the reader fell behind",
-                    {{"unsent_bytes",
-                      static_cast<int64_t>(s.out.size() + s.backlog.size())}});
-          finish(s, true);
-          return false;
-        }
-        break;
-      case outcome::gone:
-        release(s.sub.user_id);
-        metrics_->event_streams_open.Decrement();
-        return false;
-    }
+// Runs one unit of work on the hub's connection; a failure drops the
+// connection and schedules a reconnect, and the caller skips the step.
+template <class Work>
+bool event_hub::loop::with_db(Work&& work, storage::access mode) {
+  auto result = db_.run(
+    [&](pqxx::transaction_base& tx) -> caf::expected<std::any> {
+      work(tx);
+      return std::any{};
+    },
+    mode);
+  if (result)
     return true;
-  };
+  lost(describe(result.error()).message);
+  return false;
+}
 
-  while (!ending_) {
-    {
-      std::lock_guard<std::mutex> guard{inbox_mtx_};
-      for (auto& s : inbox_)
-        st.streams.push_back(std::move(s));
-      inbox_.clear();
+bool event_hub::loop::connected() {
+  if (listening_)
+    return true;
+  // During an outage the database monitor says when the server is back;
+  // trying on our own would only add a warning per attempt.
+  if (clock::now() < next_connect_ ||
+      hub_.ctx_.status->database.load() == domain::db_state::disconnected)
+    return false;
+  bool ok = with_db(
+    [&](pqxx::transaction_base& tx) {
+      tx.exec(std::string{"LISTEN "} + storage::event_channel);
+      if (!hub_last_) {
+        hub_last_ = storage::current_event_position(tx).last_id;
+        hub_.published_ = *hub_last_;
+      }
+    },
+    storage::access::read);
+  if (ok) {
+    listening_ = true;
+    notified_ = true; // catch up with what happened while away
+    if (failures_ > 0)
+      log::info("event hub reconnected");
+    failures_ = 0;
+  }
+  return ok;
+}
+
+// Where a new stream starts: live from here, a replay from its resume
+// point, or a reset when that point is gone or unknown.
+void event_hub::loop::position(stream& s) {
+  int64_t now = *hub_last_;
+  if (!s.sub.last_event_id) {
+    s.position = s.start >= 0 ? std::min(s.start, now) : now;
+    s.replaying = s.position < now;
+    s.positioned = true;
+    return;
+  }
+  int64_t resume = *s.sub.last_event_id;
+  storage::event_position at;
+  if (!with_db(
+        [&](pqxx::transaction_base& tx) {
+          at = storage::current_event_position(tx);
+        },
+        storage::access::read))
+    return;
+  s.positioned = true;
+  if (resume < at.purged_through || resume > at.last_id) {
+    s.backlog += reset_frame(now);
+    s.position = now;
+    return;
+  }
+  s.position = resume;
+  s.replaying = resume < now;
+}
+
+// The next page of a replay; live once it reached the hub's position.
+void event_hub::loop::replay(stream& s) {
+  std::vector<storage::event_record> page;
+  if (!with_db(
+        [&](pqxx::transaction_base& tx) {
+          page =
+            storage::user_events_between(tx, s.sub.user_id, s.sub.filter,
+                                         s.position, *hub_last_, replay_batch);
+        },
+        storage::access::read))
+    return;
+  for (const auto& e : page) {
+    if (s.sees(e)) {
+      s.backlog += frame_of(e);
+      hub_.metrics_->events_delivered.Increment();
     }
+    s.position = e.id;
+  }
+  if (page.size() < static_cast<size_t>(replay_batch)) {
+    s.position = *hub_last_;
+    s.replaying = false;
+  }
+}
+
+void event_hub::loop::fan_out(
+  const std::vector<storage::event_record>& events) {
+  double now = epoch_now();
+  for (const auto& e : events) {
+    hub_.metrics_->event_fanout_lag.Observe(std::max(0.0, now - e.written_at));
+    std::string text;
+    for (auto& s : streams_) {
+      if (!s->positioned || s->replaying || e.id <= s->position)
+        continue;
+      s->position = e.id;
+      if (!s->sees(e))
+        continue;
+      if (text.empty())
+        text = frame_of(e);
+      s->backlog += text;
+      hub_.metrics_->events_delivered.Increment();
+    }
+    hub_last_ = e.id;
+  }
+  if (hub_last_)
+    hub_.published_ = *hub_last_;
+}
+
+// Numbers finished events, then reads what is new since the hub's
+// position when the numbering or a NOTIFY says there is something.
+void event_hub::loop::follow() {
+  auto now = clock::now();
+  if (now >= next_sequence_) {
+    next_sequence_ = now + tick;
+    std::optional<int64_t> last;
+    if (!with_db(
+          [&](pqxx::transaction_base& tx) {
+            last = storage::sequence_events(tx, fetch_batch);
+          },
+          storage::access::write))
+      return;
+    if (last && *last > *hub_last_)
+      notified_ = true;
+  }
+  while (notified_) {
+    std::vector<storage::event_record> events;
+    if (!with_db(
+          [&](pqxx::transaction_base& tx) {
+            events = storage::events_between(
+              tx, *hub_last_, std::numeric_limits<int64_t>::max(), fetch_batch);
+          },
+          storage::access::read))
+      return;
+    fan_out(events);
+    notified_ = events.size() == static_cast<size_t>(fetch_batch);
+  }
+  if (now >= next_purge_) {
+    next_purge_ = now + purge_interval;
+    int64_t purged = 0;
+    if (with_db(
+          [&](pqxx::transaction_base& tx) {
+            purged = storage::purge_events(
+              tx, std::chrono::hours{hub_.cfg_->event_retention_hours});
+          },
+          storage::access::write) &&
+        purged > 0)
+      log::info("event log purged", {{"rows", purged}});
+  }
+}
+
+// Writes, pings, ends and drops; false when the stream is over.
+bool event_hub::loop::serve(stream& s, clock::time_point now) {
+  if (now - s.opened >= hub_.cfg_->event_stream_max) {
+    finish(s, false);
+    return false;
+  }
+  if (s.backlog.empty() && s.out.empty() && now - s.last_write >= ping_interval)
+    s.backlog = ping_frame;
+  if (s.out.empty() && !s.backlog.empty()) {
+    s.out = chunk_of(s.backlog);
+    s.backlog.clear();
+  }
+  if (s.out.empty()) {
+    if (still_connected(s.peer))
+      return true;
+    hub_.release(s.sub.user_id);
+    hub_.metrics_->event_streams_open.Decrement();
+    return false;
+  }
+  switch (write_some(hub_.ctx_, s.peer, s.out)) {
+    case outcome::written: s.last_write = now; break;
+    case outcome::waiting:
+      if (s.out.size() + s.backlog.size() > backlog_limit) {
+        log::info("event stream dropped: the reader fell behind",
+                  {{"unsent_bytes",
+                    static_cast<int64_t>(s.out.size() + s.backlog.size())}});
+        finish(s, true);
+        return false;
+      }
+      break;
+    case outcome::gone:
+      hub_.release(s.sub.user_id);
+      hub_.metrics_->event_streams_open.Decrement();
+      return false;
+  }
+  return true;
+}
+
+void event_hub::loop::take_new_streams() {
+  std::lock_guard<std::mutex> guard{hub_.inbox_mtx_};
+  for (auto& s : hub_.inbox_)
+    streams_.push_back(std::move(s));
+  hub_.inbox_.clear();
+}
+
+// Until the next numbering tick, a NOTIFY, a new stream or the end.
+void event_hub::loop::sleep() {
+  pollfd fds[2] = {{hub_.wake_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
+  if (listening_)
+    fds[1].fd = db_.connection().sock();
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::max(clock::duration::zero(), next_sequence_ - clock::now()));
+  if (::poll(fds, 2, static_cast<int>(std::max<int64_t>(1, wait.count()))) <= 0)
+    return;
+  if (fds[0].revents & POLLIN) {
+    uint64_t count = 0;
+    [[maybe_unused]] auto n = ::read(hub_.wake_fd_, &count, sizeof(count));
+  }
+  if (listening_ && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))) {
+    try {
+      if (db_.connection().get_notifs() > 0)
+        notified_ = true;
+    } catch (const std::exception& e) {
+      lost(e.what());
+    }
+  }
+}
+
+void event_hub::loop::run() {
+  while (!hub_.ending_) {
+    take_new_streams();
     if (connected()) {
-      for (auto& s : st.streams)
-        if (!s->positioned && st.listening)
+      for (auto& s : streams_)
+        if (!s->positioned && listening_)
           position(*s);
-      if (st.listening)
+      if (listening_)
         follow();
-      for (auto& s : st.streams)
-        if (s->replaying && st.listening &&
+      for (auto& s : streams_)
+        if (s->replaying && listening_ &&
             s->backlog.size() + s->out.size() < replay_pause)
           replay(*s);
     }
     auto now = clock::now();
-    st.streams.erase(std::remove_if(st.streams.begin(), st.streams.end(),
-                                    [&](const std::unique_ptr<stream>& s) {
-                                      return !serve(*s, now);
-                                    }),
-                     st.streams.end());
-
-    // Sleep until the next tick, a NOTIFY, a new stream or the end.
-    pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
-    if (st.listening)
-      fds[1].fd = st.db.connection().sock();
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::max(clock::duration::zero(), st.next_sequence - clock::now()));
-    if (::poll(fds, 2, static_cast<int>(std::max<int64_t>(1, wait.count()))) >
-        0) {
-      if (fds[0].revents & POLLIN) {
-        uint64_t count = 0;
-        [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof(count));
-      }
-      if (st.listening && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))) {
-        try {
-          if (st.db.connection().get_notifs() > 0)
-            st.notified = true;
-        } catch (const std::exception& e) {
-          lost(e.what());
-        }
-      }
-    }
+    streams_.erase(std::remove_if(streams_.begin(), streams_.end(),
+                                  [&](const std::unique_ptr<stream>& s) {
+                                    return !serve(*s, now);
+                                  }),
+                   streams_.end());
+    sleep();
   }
-
-  // SIGTERM: every stream ends now; the clients resume elsewhere.
-  std::lock_guard<std::mutex> guard{inbox_mtx_};
-  for (auto& s : inbox_)
-    st.streams.push_back(std::move(s));
-  inbox_.clear();
-  for (auto& s : st.streams)
+  // SIGTERM: every stream ends now; the clients resume elsewhere. Streams
+  // adopted from now on are ended by `adopt` itself.
+  take_new_streams();
+  for (auto& s : streams_)
     finish(*s, false);
-  st.streams.clear();
+  streams_.clear();
 }
 
 } // namespace miyabi::http

@@ -87,7 +87,7 @@ class event_hub {
 
  private:
   struct stream;
-  struct state;
+  class loop;
 
   void run();
 
@@ -104,7 +104,6 @@ class event_hub {
   std::atomic<bool> ending_{false};
   /// The last id fanned out (-1 before the first connection).
   std::atomic<int64_t> published_{-1};
-  std::atomic<bool> stopping_{false};
   int wake_fd_ = -1;
   std::thread thread_;
 };
