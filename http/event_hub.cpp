@@ -145,7 +145,7 @@ double epoch_now() {
 
 struct event_hub::stream {
   std::shared_ptr<Pistache::Tcp::Peer> peer;
-  stream_subscription sub;
+  actors::stream_request sub;
   /// Events up to this id were handled (written or not visible).
   int64_t position = 0;
   /// The hub's published position when the stream was adopted (-1:
@@ -249,7 +249,7 @@ void event_hub::release(const std::string& user_id) {
 }
 
 void event_hub::adopt(std::shared_ptr<Pistache::Tcp::Peer> peer,
-                      std::string head, stream_subscription subscription) {
+                      std::string head, actors::stream_request subscription) {
   auto s = std::make_unique<stream>();
   s->peer = std::move(peer);
   s->out = std::move(head);

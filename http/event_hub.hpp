@@ -27,7 +27,7 @@
 
 #include <pistache/peer.h>
 
-#include "storage/model.hpp"
+#include "actors/protocol.hpp"
 
 namespace miyabi::config {
 struct settings;
@@ -40,16 +40,6 @@ class service_metrics;
 namespace miyabi::http {
 
 struct server_context;
-
-/// What one stream follows.
-struct stream_subscription {
-  std::string user_id;
-  /// A worker token's repositories; unset: every repository of the user.
-  std::optional<std::vector<std::string>> repositories;
-  storage::event_filter filter;
-  /// Resume after this id (Last-Event-ID); unset: from now on.
-  std::optional<int64_t> last_event_id;
-};
 
 class event_hub {
  public:
@@ -76,7 +66,7 @@ class event_hub {
   /// Takes over the connection of `peer` for a stream (a slot taken by
   /// `admit`); `head` is the response head, written first by the hub.
   void adopt(std::shared_ptr<Pistache::Tcp::Peer> peer, std::string head,
-             stream_subscription subscription);
+             actors::stream_request subscription);
 
   /// Ends every stream at once (`retry:` and the final chunk) and refuses
   /// new ones; does not wait for the clients (SIGTERM).

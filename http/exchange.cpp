@@ -183,15 +183,10 @@ void exchange::stream(actors::stream_request request) {
     });
   });
   settle(200);
-  stream_subscription sub;
-  sub.user_id = std::move(request.user_id);
-  sub.repositories = std::move(request.repositories);
-  sub.filter = std::move(request.filter);
-  sub.last_event_id = request.last_event_id;
   if (open)
-    hub->adopt(std::move(peer_), head.str(), std::move(sub));
+    hub->adopt(std::move(peer_), head.str(), std::move(request));
   else
-    hub->release(sub.user_id);
+    hub->release(request.user_id);
   peer_.reset();
 }
 

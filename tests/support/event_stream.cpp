@@ -9,29 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "support/raw.hpp"
+
 namespace miyabi::test {
 
 namespace {
 
 using clock = std::chrono::steady_clock;
-
-bool wait_readable(int fd, clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - clock::now())
-                .count();
-  if (left <= 0)
-    return false;
-  pollfd p{fd, POLLIN, 0};
-  return ::poll(&p, 1, static_cast<int>(left)) > 0;
-}
-
-size_t content_length(const std::string& head) {
-  std::string lower;
-  for (char c : head)
-    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  auto pos = lower.find("\r\ncontent-length:");
-  return pos == std::string::npos ? 0 : std::stoull(head.substr(pos + 17));
-}
 
 } // namespace
 

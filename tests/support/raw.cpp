@@ -16,7 +16,8 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-/// Waits for readability until `deadline`; false on timeout.
+} // namespace
+
 bool wait_readable(int fd, clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                 deadline - clock::now())
@@ -37,8 +38,6 @@ size_t content_length(const std::string& head) {
     return 0;
   return std::stoull(head.substr(pos + 17));
 }
-
-} // namespace
 
 raw_connection::raw_connection(uint16_t port) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -37,6 +37,12 @@ class raw_connection {
   std::string buffer_;
 };
 
+/// Waits until `fd` is readable or `deadline` passes; false on timeout.
+bool wait_readable(int fd, std::chrono::steady_clock::time_point deadline);
+
+/// The Content-Length of a raw response head (0 when absent).
+size_t content_length(const std::string& head);
+
 /// Status code of a raw response ("HTTP/1.1 413 ..." -> 413), 0 if none.
 int status_of(const std::string& response);
 
