@@ -746,7 +746,13 @@ decoded event_stream(const request_parts& parts) {
     if (auto* id = query_value(query, name)) {
       if (!domain::valid_uuid(*id))
         return bad_value(name, "must be a UUID");
-      *field = *id;
+      // Streams compare ids as text with the lowercase ones PostgreSQL
+      // prints.
+      std::string lowered = *id;
+      std::transform(
+        lowered.begin(), lowered.end(), lowered.begin(),
+        [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      *field = std::move(lowered);
     }
   }
   // The header is what EventSource sends on reconnect: it is newer than

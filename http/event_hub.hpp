@@ -60,6 +60,9 @@ class event_hub {
   /// EVENT_STREAMS_PER_USER open here already or streams were ended.
   bool admit(const std::string& user_id);
 
+  /// True once `end_streams` ran: no new stream opens here.
+  bool closed() const { return ending_.load(); }
+
   /// Gives back a slot taken by `admit` whose stream never opened.
   void release(const std::string& user_id);
 

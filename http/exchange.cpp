@@ -149,6 +149,10 @@ void exchange::stream(actors::stream_request request) {
     fail(make_error(errc::service_unavailable, "live events are unavailable"));
     return;
   }
+  if (hub->closed()) {
+    fail(make_error(errc::service_unavailable, "the service is shutting down"));
+    return;
+  }
   if (!hub->admit(request.user_id)) {
     ctx_->metrics->rate_limited["event_streams"].Increment();
     fail(make_rate_limited("too many open event streams; close one first", 5));

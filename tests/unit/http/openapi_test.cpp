@@ -500,7 +500,10 @@ BOOST_AUTO_TEST_CASE(the_documented_security_matches_who_may_call) {
     auto schemes = schemes_of(*op);
     BOOST_TEST(schemes.count("bearerAuth") == (d.rules.who != caller::anyone));
     BOOST_TEST(schemes.count("workerToken") ==
-               (d.rules.who == caller::user_or_worker));
+               (d.rules.who == caller::user_or_worker ||
+                d.rules.who == caller::ticket_or_token));
+    BOOST_TEST(schemes.count("eventTicket") ==
+               (d.rules.who == caller::ticket_or_token));
   }
 }
 
