@@ -21,17 +21,7 @@ using clock = std::chrono::steady_clock;
 
 event_stream::event_stream(uint16_t port, const std::string& target,
                            const header_list& headers, int receive_buffer) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (receive_buffer > 0)
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer,
-                 sizeof(receive_buffer));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-    throw std::runtime_error(std::string{"connect failed: "} +
-                             std::strerror(errno));
+  fd_ = connect_loopback(port, receive_buffer);
   std::string request = "GET " + target +
                         " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                         "Accept: text/event-stream\r\n";

@@ -37,6 +37,10 @@ class raw_connection {
   std::string buffer_;
 };
 
+/// A TCP socket connected to 127.0.0.1:`port`; `receive_buffer` > 0 sets
+/// SO_RCVBUF first. Throws std::runtime_error when the connect fails.
+int connect_loopback(uint16_t port, int receive_buffer = 0);
+
 /// Waits until `fd` is readable or `deadline` passes; false on timeout.
 bool wait_readable(int fd, std::chrono::steady_clock::time_point deadline);
 
