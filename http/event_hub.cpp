@@ -311,7 +311,10 @@ void event_hub::loop::finish(stream& s, bool dropped) {
     ::malloc_trim(0);
   } else {
     s.out += chunk_of(s.backlog + retry_frame) + last_chunk;
-    write_some(hub_.ctx_, s.peer, s.out);
+    // A reader too slow to take the end would wait on a cut-off chunk
+    // until the keep-alive limit; closing makes it reconnect now.
+    if (write_some(hub_.ctx_, s.peer, s.out) == outcome::waiting)
+      cut(s.peer);
   }
   hub_.release(s.sub.user_id);
   hub_.metrics_->event_streams_open.Decrement();
