@@ -6,11 +6,9 @@
 #include <chrono>
 #include <cstdio>
 #include <limits>
-#include <linux/sockios.h>
 #include <malloc.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,10 +41,6 @@ constexpr auto ping_interval = 15s;
 constexpr auto purge_interval = 60s;
 /// Unsent bytes a stream may hold before it is dropped as too slow.
 constexpr size_t backlog_limit = 256 * 1024;
-/// Kernel send buffer of a stream: bounds the memory a stalled client
-/// pins in the kernel, and lets us see it stall long before the backlog
-/// limit.
-constexpr int send_buffer_bytes = 64 * 1024;
 /// A replaying stream reads the next page only below this backlog.
 constexpr size_t replay_pause = 64 * 1024;
 constexpr int fetch_batch = 1000;

@@ -41,6 +41,10 @@ namespace miyabi::http {
 
 struct server_context;
 
+/// Kernel send buffer of a stream's socket: bounds what a stalled client
+/// pins in the kernel, so the hub sees the stall long before its own limit.
+constexpr int event_stream_send_buffer = 64 * 1024;
+
 class event_hub {
  public:
   /// `ctx` must outlive the hub (the server owns both).

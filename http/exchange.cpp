@@ -180,9 +180,7 @@ void exchange::stream(actors::stream_request request) {
   // The hub writes the head and the events itself (see event_hub.cpp).
   bool open = ctx_->while_open([&] {
     return send_if_connected(peer_, [&] {
-      // A small kernel buffer bounds what a stalled reader pins and makes
-      // the stall visible to the hub early.
-      int bytes = 64 * 1024;
+      int bytes = event_stream_send_buffer;
       ::setsockopt(peer_->fd(), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
     });
   });
