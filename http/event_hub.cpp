@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <limits>
 #include <malloc.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -463,8 +462,7 @@ void event_hub::loop::follow() {
     std::vector<storage::event_record> events;
     if (!with_db(
           [&](pqxx::transaction_base& tx) {
-            events = storage::events_between(
-              tx, *hub_last_, std::numeric_limits<int64_t>::max(), fetch_batch);
+            events = storage::events_after(tx, *hub_last_, fetch_batch);
           },
           storage::access::read))
       return;

@@ -48,9 +48,8 @@ const std::vector<statement>& event_statements() {
     {"sequence_events", "SELECT sequence_events($1)"},
     {"event_position", "SELECT (SELECT last_id FROM event_cursor),"
                        " (SELECT purged_through FROM event_horizon)"},
-    {"events_between", std::string{"SELECT "} + event_columns +
-                         " FROM events WHERE id > $1 AND id <= $2"
-                         " ORDER BY id LIMIT $3"},
+    {"events_after", std::string{"SELECT "} + event_columns +
+                       " FROM events WHERE id > $1 ORDER BY id LIMIT $2"},
     {"user_events_between",
      std::string{"SELECT "} + event_columns +
        " FROM events WHERE user_id = $1 AND id > $2 AND id <= $3"
@@ -101,10 +100,9 @@ event_position current_event_position(pqxx::transaction_base& tx) {
   return {r[0].as<int64_t>(), r[1].as<int64_t>()};
 }
 
-std::vector<event_record> events_between(pqxx::transaction_base& tx,
-                                         int64_t after, int64_t upto,
-                                         int limit) {
-  return events_of(tx.exec_prepared("events_between", after, upto, limit));
+std::vector<event_record> events_after(pqxx::transaction_base& tx,
+                                       int64_t after, int limit) {
+  return events_of(tx.exec_prepared("events_after", after, limit));
 }
 
 std::vector<event_record> user_events_between(pqxx::transaction_base& tx,

@@ -43,11 +43,10 @@ std::optional<int64_t> sequence_events(pqxx::transaction_base& tx, int batch);
 /// Where the log stands (see event_position).
 event_position current_event_position(pqxx::transaction_base& tx);
 
-/// Every user's events with `after < id <= upto`, oldest first, at most
+/// Every user's events with ids above `after`, oldest first, at most
 /// `limit`.
-std::vector<event_record> events_between(pqxx::transaction_base& tx,
-                                         int64_t after, int64_t upto,
-                                         int limit);
+std::vector<event_record> events_after(pqxx::transaction_base& tx,
+                                       int64_t after, int limit);
 
 /// One user's events with `after < id <= upto` that pass `filter`, oldest
 /// first, at most `limit`.
