@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
   // Decided once: a route switched off here is unknown to the service (404).
   http::route_options routes;
   routes.auth_mock = cfg->auth_mock_enabled;
+  routes.github_webhook = !cfg->github_webhook_secret.empty();
   if (!http::route_table::configure(routes)) {
     log::error("the route table was built before it was configured");
     return 1;

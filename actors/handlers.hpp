@@ -90,4 +90,10 @@ void follow_events(caf::event_based_actor* self, const front_deps& deps,
 void create_event_ticket(caf::event_based_actor* self, const front_deps& deps,
                          api_call& call);
 
+/// POST /api/v1/github/webhook (signature already checked): records the
+/// delivery once, then queues executions for `agent:TYPE` labels or links
+/// a pull request to the executions of the issues it names.
+void github_webhook(caf::event_based_actor* self, const front_deps& deps,
+                    api_call& call);
+
 } // namespace miyabi::actors::handle

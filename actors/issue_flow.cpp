@@ -82,8 +82,9 @@ std::string completion_json(const config::settings& cfg,
 }
 
 void post_issue(caf::event_based_actor* self, const config::settings& cfg,
-                bool ja, std::string json, clock::time_point deadline,
-                std::function<void(std::string)> done) {
+                bool ja, std::string agent, std::string json,
+                clock::time_point deadline,
+                std::function<void(issue_outcome)> done) {
   auto call =
     github_call("POST",
                 cfg.github_api_url + "/repos/" + url_encode(cfg.github_owner) +
@@ -97,25 +98,32 @@ void post_issue(caf::event_based_actor* self, const config::settings& cfg,
   meta.deadline = deadline;
   ask(
     self, lookup(self, names::outbound), meta,
-    [ja, done](http_outcome& out) {
+    [ja, agent, done](http_outcome& out) {
       rapidjson::Document doc;
       auto malformed = parse_json(out.body, doc);
       if (out.status == 201 && !malformed && doc.IsObject() &&
           doc.HasMember("number") && doc["number"].IsInt64() &&
-          doc.HasMember("html_url") && doc["html_url"].IsString() &&
+          doc["number"].GetInt64() > 0 && doc.HasMember("html_url") &&
+          doc["html_url"].IsString() &&
           valid_utf8(
             {doc["html_url"].GetString(), doc["html_url"].GetStringLength()})) {
-        done(domain::issue_created_text(ja, doc["number"].GetInt64(),
-                                        doc["html_url"].GetString()));
+        done(
+          {doc["number"].GetInt64(), doc["html_url"].GetString(), agent, {}});
         return;
       }
       log::warning("GitHub refused to create an issue",
                    {{"status", static_cast<int64_t>(out.status)}});
-      done(domain::issue_failed_text(ja, "GitHub answered " +
-                                           std::to_string(out.status)));
+      done({0,
+            {},
+            agent,
+            domain::issue_failed_text(ja, "GitHub answered " +
+                                            std::to_string(out.status))});
     },
-    [ja, done](caf::error&) {
-      done(domain::issue_failed_text(ja, "GitHub did not answer in time"));
+    [ja, agent, done](caf::error&) {
+      done({0,
+            {},
+            agent,
+            domain::issue_failed_text(ja, "GitHub did not answer in time")});
     },
     std::move(call));
 }
@@ -136,6 +144,12 @@ std::string encode_task(const domain::issue_request& req) {
            static_cast<rapidjson::SizeType>(req.message.size()));
   w.Key("japanese");
   w.Bool(req.japanese);
+  w.Key("agent");
+  w.String(req.agent.c_str(),
+           static_cast<rapidjson::SizeType>(req.agent.size()));
+  w.Key("user_id");
+  w.String(req.user_id.c_str(),
+           static_cast<rapidjson::SizeType>(req.user_id.size()));
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }
@@ -156,6 +170,8 @@ std::optional<domain::issue_request> decode_task(const std::string& payload,
   req.title = text("title");
   req.body = text("body");
   req.message = text("message");
+  req.agent = text("agent");
+  req.user_id = text("user_id");
   req.japanese = doc.HasMember("japanese") && doc["japanese"].IsBool() &&
                  doc["japanese"].GetBool();
   if (req.title.empty() && req.message.empty())
@@ -200,11 +216,12 @@ std::optional<drafted_issue> parse_draft(const std::string& content) {
 
 void create_issue(caf::event_based_actor* self, const config::settings& cfg,
                   domain::issue_request req, clock::time_point deadline,
-                  std::function<void(std::string)> done) {
+                  std::function<void(issue_outcome)> done) {
   bool ja = req.japanese;
   if (req.message.empty()) {
-    post_issue(self, cfg, ja, issue_json(req.title, req.body, {}), deadline,
-               std::move(done));
+    auto agent = req.agent.empty() ? std::string{"issue"} : req.agent;
+    post_issue(self, cfg, ja, std::move(agent),
+               issue_json(req.title, req.body, {}), deadline, std::move(done));
     return;
   }
   http_call call;
@@ -239,20 +256,26 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
       if (!draft) {
         log::warning("the LLM's answer was not a usable issue",
                      {{"status", static_cast<int64_t>(out.status)}});
-        done(domain::issue_failed_text(
-          ja, "the assistant's answer was not a usable "
-              "issue; try /issue TITLE"));
+        done({0,
+              {},
+              {},
+              domain::issue_failed_text(
+                ja, "the assistant's answer was not a usable "
+                    "issue; try /issue TITLE")});
         return;
       }
       draft->labels.push_back("agent:" + draft->agent);
-      post_issue(self, cfg, ja,
+      post_issue(self, cfg, ja, draft->agent,
                  issue_json(draft->title, draft->body, draft->labels), deadline,
                  done);
     },
     [ja, done](caf::error&) {
-      done(domain::issue_failed_text(
-        ja, "the assistant did not answer in time; try "
-            "/issue TITLE"));
+      done({0,
+            {},
+            {},
+            domain::issue_failed_text(
+              ja, "the assistant did not answer in time; try "
+                  "/issue TITLE")});
     },
     std::move(call));
 }

@@ -35,9 +35,18 @@ std::string encode_task(const domain::issue_request& req);
 std::optional<domain::issue_request> decode_task(const std::string& payload,
                                                  int64_t chat_id);
 
-/// Runs the flow for `req` and calls `done` with the text for the chat.
+/// How the flow ended: the issue GitHub created (number > 0) and the agent
+/// to queue for it, or the polite text that says why not.
+struct issue_outcome {
+  int64_t number = 0;
+  std::string url;
+  std::string agent;   ///< /issue's named agent, or the LLM's draft
+  std::string failure; ///< set when no issue was created
+};
+
+/// Runs the flow for `req` and calls `done` with how it ended.
 void create_issue(caf::event_based_actor* self, const config::settings& cfg,
                   domain::issue_request req, clock::time_point deadline,
-                  std::function<void(std::string)> done);
+                  std::function<void(issue_outcome)> done);
 
 } // namespace miyabi::actors

@@ -65,6 +65,7 @@ enum class operation : uint8_t {
   cancel_workflow_run,
   create_event_ticket,
   follow_events,
+  github_webhook,
 };
 
 /// Who may call an operation.

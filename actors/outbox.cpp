@@ -23,6 +23,7 @@
 #include "base/text.hpp"
 #include "base/utf8.hpp"
 #include "metrics/metrics.hpp"
+#include "storage/github.hpp"
 #include "storage/telegram.hpp"
 
 namespace miyabi::actors {
@@ -107,11 +108,12 @@ void finished(outbox_actor self) {
     self->send(self, kick_atom::value);
 }
 
+/// The sendMessage body of a message row: its text and, when it has one,
+/// its inline keyboard.
 std::string message_json(int64_t chat_id, const std::string& payload) {
   rapidjson::Document doc;
-  auto malformed = parse_json(payload, doc);
-  std::string text = !malformed && doc.IsObject() && doc.HasMember("text") &&
-                         doc["text"].IsString()
+  bool usable = !parse_json(payload, doc) && doc.IsObject();
+  std::string text = usable && doc.HasMember("text") && doc["text"].IsString()
                        ? doc["text"].GetString()
                        : "";
   rapidjson::StringBuffer buf;
@@ -121,6 +123,11 @@ std::string message_json(int64_t chat_id, const std::string& payload) {
   w.Int64(chat_id);
   w.Key("text");
   w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
+  if (usable && doc.HasMember("reply_markup") &&
+      doc["reply_markup"].IsObject()) {
+    w.Key("reply_markup");
+    doc["reply_markup"].Accept(w);
+  }
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }
@@ -251,6 +258,39 @@ void send_message(outbox_actor self, storage::outbox_message row) {
     std::move(call));
 }
 
+/// After the issue flow: the execution of the issue's agent for the linked
+/// user who asked (when that user registered the repository), and the
+/// message that says what happened, in one transaction.
+caf::expected<int64_t> issue_result(pqxx::transaction_base& tx,
+                                    const domain::issue_request& req,
+                                    const issue_outcome& outcome,
+                                    const std::string& owner,
+                                    const std::string& repo) {
+  if (outcome.number <= 0)
+    return storage::enqueue_message(tx, req.chat_id, outcome.failure);
+  std::optional<bool> registered;
+  std::string execution_id;
+  if (!req.user_id.empty()) {
+    auto has = storage::has_repository(tx, req.user_id, owner, repo);
+    if (!has)
+      return std::move(has.error());
+    registered = *has;
+    if (*has) {
+      auto queued = storage::queue_issue_executions(
+        tx, owner, repo, outcome.number, outcome.agent, req.user_id);
+      if (!queued)
+        return std::move(queued.error());
+      if (!queued->empty())
+        execution_id = queued->front().id;
+    }
+  }
+  return storage::enqueue_message(
+    tx, req.chat_id,
+    domain::issue_done_text(req.japanese, outcome.number, outcome.url,
+                            outcome.agent, execution_id, registered,
+                            owner + "/" + repo));
+}
+
 void run_task(outbox_actor self, storage::outbox_message row) {
   auto& st = self->state;
   auto task = decode_task(row.payload, row.chat_id);
@@ -268,21 +308,22 @@ void run_task(outbox_actor self, storage::outbox_message row) {
     return storage::mark_sent(tx, id);
   });
   auto budget = st.cfg->llm_timeout + st.cfg->outbound_timeout + seconds{2};
-  auto chat = row.chat_id;
-  create_issue(self, *st.cfg, *task, clock::now() + budget,
-               [self, chat](std::string text) {
-                 query(
-                   self, internal_meta("issue_result", seconds{5}),
-                   "enqueue_message", storage::access::write_once,
-                   [chat, text](pqxx::transaction_base& tx) {
-                     return storage::enqueue_message(tx, chat, text);
-                   },
-                   [](int64_t) {},
-                   [](caf::error&) {
-                     log::error("could not queue the result of an issue task");
-                   });
-                 finished(self);
-               });
+  create_issue(
+    self, *st.cfg, *task, clock::now() + budget,
+    [self, req = *task](issue_outcome outcome) {
+      query(
+        self, internal_meta("issue_result", seconds{5}), "issue_result",
+        storage::access::write_once,
+        [req, outcome, owner = self->state.cfg->github_owner,
+         repo = self->state.cfg->github_repo](pqxx::transaction_base& tx) {
+          return issue_result(tx, req, outcome, owner, repo);
+        },
+        [self](int64_t) { self->send(self, kick_atom::value); },
+        [](caf::error&) {
+          log::error("could not queue the result of an issue task");
+        });
+      finished(self);
+    });
 }
 
 void refresh_gauges(outbox_actor self) {

@@ -238,8 +238,9 @@ using auth_handle = owner_handle::extend<
   caf::replies_to<verify_atom, std::string>::with<principal>,
   caf::reacts_to<tick_atom>>;
 
-/// The Telegram actor: owns the webhook and the link operations.
-using telegram_handle = owner_handle;
+/// The Telegram actor: owns the webhook and the link operations; its timer
+/// retries setWebhook (TELEGRAM_WEBHOOK_URL).
+using telegram_handle = owner_handle::extend<caf::reacts_to<tick_atom>>;
 
 /// Renders /metrics.
 using metrics_handle =

@@ -128,8 +128,12 @@ caf::error notify(transaction_base& tx,
     if (!domain::notifies(c.execution.status) ||
         c.previous_status == c.execution.status)
       continue;
-    auto queued = storage::enqueue_for_user(tx, c.user_id,
-                                            domain::execution_notice_text(c));
+    auto en = domain::execution_notice(c, false);
+    auto ja = domain::execution_notice(c, true);
+    auto queued =
+      storage::enqueue_for_user(tx, c.user_id,
+                                {en.text, domain::keyboard_json(en.keyboard),
+                                 ja.text, domain::keyboard_json(ja.keyboard)});
     if (!queued)
       return std::move(queued.error());
   }
@@ -482,7 +486,7 @@ void dashboard_recent(caf::event_based_actor* self, const front_deps&,
                       api_call& call) {
   answer(self, call, "dashboard_recent", 200,
          [user = user_of(call)](transaction_base& tx) {
-           return storage::recent_executions(tx, user);
+           return storage::recent_executions(tx, user, 20);
          });
 }
 

@@ -1,61 +1,178 @@
 #include "actors/telegram.hpp"
 
 #include <deque>
+#include <stdexcept>
 #include <unordered_set>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
+#include "actors/ask.hpp"
 #include "actors/db.hpp"
 #include "actors/issue_flow.hpp"
+#include "actors/resources.hpp"
 #include "actors/supervision.hpp"
+#include "base/backoff.hpp"
 #include "base/crypto.hpp"
 #include "base/errors.hpp"
+#include "base/json.hpp"
 #include "base/log.hpp"
+#include "base/utf8.hpp"
 #include "domain/bot.hpp"
+#include "domain/rules.hpp"
 #include "metrics/metrics.hpp"
+#include "storage/dashboard.hpp"
+#include "storage/executions.hpp"
 #include "storage/telegram.hpp"
 
 namespace miyabi::actors {
 
 namespace {
 
-/// Storage behind the bot's decisions, inside the update's transaction.
+/// Storage behind the bot's decisions, inside the update's transaction. It
+/// keeps the status changes it made, to be announced after the commit, and
+/// whether it queued outbox rows.
 class transaction_backend final : public domain::bot_backend {
  public:
-  explicit transaction_backend(pqxx::transaction_base& tx) : tx_(tx) {}
+  transaction_backend(pqxx::transaction_base& tx,
+                      const storage::lease_policy& lease,
+                      metrics::service_metrics& metrics)
+      : tx_(tx), lease_(lease), metrics_(metrics) {}
 
   std::optional<storage::user> linked_user(int64_t chat_id) override {
-    auto u = storage::linked_user(tx_, chat_id);
-    return u ? *u : std::nullopt;
+    return value_or_throw(storage::linked_user(tx_, chat_id));
   }
 
   std::optional<storage::user> consume_link(const std::string& code,
                                             int64_t chat_id) override {
-    auto u = storage::consume_link_code(tx_, crypto::sha256_hex(code), chat_id);
-    return u ? *u : std::nullopt;
+    return value_or_throw(
+      storage::consume_link_code(tx_, crypto::sha256_hex(code), chat_id));
   }
 
   std::optional<std::pair<int64_t, int64_t>>
   active_executions(const std::string& user_id) override {
-    auto n = storage::count_active_executions(tx_, user_id);
-    if (!n)
-      return std::nullopt;
-    return std::pair<int64_t, int64_t>{n->pending, n->running};
+    auto n = value_or_throw(storage::count_active_executions(tx_, user_id));
+    return std::pair<int64_t, int64_t>{n.pending, n.running};
+  }
+
+  std::optional<int64_t> take_issue_quota(int64_t chat_id,
+                                          uint32_t per_hour) override {
+    auto wait =
+      value_or_throw(storage::take_issue_quota(tx_, chat_id, per_hour));
+    if (wait)
+      metrics_.rate_limited["telegram_issues"].Increment();
+    return wait;
+  }
+
+  std::vector<storage::recent_execution>
+  recent_executions(const std::string& user_id, int64_t limit) override {
+    return value_or_throw(storage::recent_executions(tx_, user_id, limit));
+  }
+
+  domain::execution_lookup find_execution(const std::string& user_id,
+                                          const std::string& prefix) override {
+    auto found =
+      value_or_throw(storage::executions_by_prefix(tx_, user_id, prefix, 2));
+    domain::execution_lookup lookup;
+    if (found.size() == 1) {
+      lookup.found = domain::execution_lookup::outcome::one;
+      lookup.match = std::move(found.front());
+    } else if (found.size() > 1) {
+      lookup.found = domain::execution_lookup::outcome::many;
+    }
+    return lookup;
+  }
+
+  std::vector<storage::execution_log> last_logs(const std::string& user_id,
+                                                const std::string& id,
+                                                int64_t limit) override {
+    return value_or_throw(storage::last_logs(tx_, user_id, id, limit));
+  }
+
+  domain::execution_action cancel_execution(const std::string& user_id,
+                                            const std::string& id) override {
+    storage::execution_update u;
+    u.status = "cancelled";
+    u.finishes = domain::finishing_status(u.status);
+    auto changes = storage::update_execution(
+      tx_, user_id, id, u, domain::transition_allowed, nullptr, lease_);
+    if (!changes)
+      return refused(changes.error(), user_id, id);
+    if (auto err = notify(tx_, *changes))
+      throw_error(err);
+    for (auto& c : *changes)
+      changes_.push_back(std::move(c));
+    queued_ = true;
+    return {domain::execution_action::outcome::done, "cancelled", {}};
+  }
+
+  domain::execution_action retry_execution(const std::string& user_id,
+                                           const std::string& id) override {
+    auto retried = storage::retry_execution(tx_, user_id, id);
+    if (!retried)
+      return refused(retried.error(), user_id, id);
+    return {domain::execution_action::outcome::done, retried->status,
+            retried->id};
+  }
+
+  void send_later(int64_t chat_id,
+                  const domain::chat_message& message) override {
+    value_or_throw(storage::enqueue_message(
+      tx_, chat_id, message.text, domain::keyboard_json(message.keyboard)));
+    queued_ = true;
   }
 
   bool has_database() const override { return true; }
 
+  std::vector<storage::execution_change>& changes() { return changes_; }
+  bool queued() const { return queued_; }
+
  private:
+  /// A storage error that is not about this execution's state fails the
+  /// update (its transaction rolls back, Telegram delivers it again).
+  [[noreturn]] static void throw_error(const caf::error& err) {
+    throw std::runtime_error(describe(err).message);
+  }
+
+  template <class T>
+  static T value_or_throw(caf::expected<T> value) {
+    if (!value)
+      throw_error(value.error());
+    return std::move(*value);
+  }
+
+  /// Why a cancel or retry did not happen: the execution's state
+  /// (conflict) or its absence.
+  domain::execution_action refused(const caf::error& err,
+                                   const std::string& user_id,
+                                   const std::string& id) {
+    if (is(err, errc::not_found))
+      return {domain::execution_action::outcome::not_found, {}, {}};
+    if (!is(err, errc::conflict))
+      throw_error(err);
+    auto now = value_or_throw(storage::find_execution(tx_, user_id, id));
+    return {domain::execution_action::outcome::conflict,
+            now ? now->status : std::string{},
+            {}};
+  }
+
   pqxx::transaction_base& tx_;
+  const storage::lease_policy& lease_;
+  metrics::service_metrics& metrics_;
+  std::vector<storage::execution_change> changes_;
+  bool queued_ = false;
 };
 
 struct webhook_outcome {
   bool duplicate = false;
   domain::bot_action action;
-  bool task_queued = false;
+  bool queued = false; ///< outbox rows were added: wake the sender
+  std::vector<storage::execution_change> changes;
 };
 
 domain::bot_reply reply_of(const domain::bot_action& action) {
@@ -97,6 +214,10 @@ struct telegram_state {
   std::shared_ptr<domain::service_status> status;
   std::unordered_set<int64_t> seen;
   std::deque<int64_t> seen_order;
+  /// TELEGRAM_ISSUES_PER_HOUR in telegram-only mode (per instance).
+  std::unique_ptr<domain::rate_limiter> issue_limits;
+  /// setWebhook attempts so far (TELEGRAM_WEBHOOK_URL).
+  uint32_t webhook_attempts = 0;
 };
 
 using telegram_actor = caf::stateful_actor<telegram_state>*;
@@ -112,7 +233,30 @@ domain::bot_settings settings_of(const telegram_state& st) {
                      !cfg.github_repo.empty();
   s.llm_enabled = !cfg.openai_api_key.empty();
   s.repository = cfg.github_owner + "/" + cfg.github_repo;
+  s.issues_per_hour = cfg.telegram_issues_per_hour;
   return s;
+}
+
+storage::lease_policy lease_of(const config::settings& cfg) {
+  storage::lease_policy lease;
+  lease.lease_seconds = cfg.execution_lease_seconds;
+  lease.max_attempts = cfg.execution_max_attempts;
+  return lease;
+}
+
+/// The language a message or button press names ("" when none).
+std::string language_of(const domain::telegram_update& u) {
+  if (u.message)
+    return u.message->language_code;
+  if (u.callback)
+    return u.callback->language_code;
+  return {};
+}
+
+int64_t chat_of(const domain::telegram_update& u) {
+  if (u.message)
+    return u.message->chat_id;
+  return u.callback && u.callback->chat_id ? *u.callback->chat_id : 0;
 }
 
 void count(telegram_actor self, const char* result) {
@@ -126,8 +270,9 @@ void process_with_database(telegram_actor self, api_call& call,
   auto settings = settings_of(self->state);
   query(
     self, call.request.meta, "telegram_update", storage::access::write_once,
-    [update,
-     settings](pqxx::transaction_base& tx) -> caf::expected<webhook_outcome> {
+    [update, settings, lease = lease_of(*self->state.cfg),
+     metrics = self->state.metrics](
+      pqxx::transaction_base& tx) -> caf::expected<webhook_outcome> {
       webhook_outcome outcome;
       auto fresh = storage::record_update(tx, update.update_id);
       if (!fresh)
@@ -136,7 +281,11 @@ void process_with_database(telegram_actor self, api_call& call,
         outcome.duplicate = true;
         return outcome;
       }
-      transaction_backend backend{tx};
+      if (auto chat = chat_of(update))
+        if (auto kept = storage::remember_chat(tx, chat, language_of(update));
+            !kept)
+          return std::move(kept.error());
+      transaction_backend backend{tx, lease, *metrics};
       outcome.action = domain::decide(update, backend, settings);
       if (outcome.action.issue) {
         auto queued =
@@ -144,8 +293,10 @@ void process_with_database(telegram_actor self, api_call& call,
                                 encode_task(*outcome.action.issue));
         if (!queued)
           return std::move(queued.error());
-        outcome.task_queued = true;
+        outcome.queued = true;
       }
+      outcome.queued = outcome.queued || backend.queued();
+      outcome.changes = std::move(backend.changes());
       return outcome;
     },
     [self, rp](webhook_outcome& outcome) mutable {
@@ -155,7 +306,8 @@ void process_with_database(telegram_actor self, api_call& call,
         return;
       }
       count(self, "processed");
-      if (outcome.task_queued)
+      publish(self, *self->state.metrics, outcome.changes);
+      if (outcome.queued)
         if (auto outbox = lookup(self, names::outbox))
           self->send(outbox, kick_atom::value);
       rp.deliver(api_reply{200, reply_of(outcome.action), {}});
@@ -183,16 +335,20 @@ void process_without_database(telegram_actor self, api_call& call,
     st.seen_order.pop_front();
   }
   count(self, "processed");
-  domain::telegram_only_backend backend;
+  domain::telegram_only_backend backend{*st.issue_limits};
   auto action = domain::decide(update, backend, settings_of(st));
   if (!action.issue) {
     rp.deliver(api_reply{200, reply_of(action), {}});
     return;
   }
   create_issue(self, *st.cfg, *action.issue, call.request.meta.deadline,
-               [rp, action](std::string text) mutable {
+               [rp, action](issue_outcome outcome) mutable {
                  auto done = action;
-                 done.text = std::move(text);
+                 done.text =
+                   outcome.number > 0
+                     ? domain::issue_created_text(action.issue->japanese,
+                                                  outcome.number, outcome.url)
+                     : outcome.failure;
                  rp.deliver(api_reply{200, reply_of(done), {}});
                });
 }
@@ -231,6 +387,94 @@ void delete_links(telegram_actor self, api_call& call,
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
+/// setWebhook's body: the URL, the secret Telegram echoes in
+/// X-Telegram-Bot-Api-Secret-Token, and the update kinds the bot handles.
+std::string set_webhook_json(const config::settings& cfg) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  w.StartObject();
+  w.Key("url");
+  w.String(cfg.telegram_webhook_url.c_str(),
+           static_cast<rapidjson::SizeType>(cfg.telegram_webhook_url.size()));
+  if (!cfg.telegram_webhook_secret.empty()) {
+    w.Key("secret_token");
+    w.String(
+      cfg.telegram_webhook_secret.c_str(),
+      static_cast<rapidjson::SizeType>(cfg.telegram_webhook_secret.size()));
+  }
+  w.Key("allowed_updates");
+  w.StartArray();
+  w.String("message");
+  w.String("callback_query");
+  w.EndArray();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+/// Telegram's own words on a refusal (its `description`), for the log.
+std::string telegram_description(const http_outcome& out) {
+  rapidjson::Document doc;
+  if (!parse_json(out.body, doc) && doc.IsObject() &&
+      doc.HasMember("description") && doc["description"].IsString() &&
+      valid_utf8(
+        {doc["description"].GetString(), doc["description"].GetStringLength()}))
+    return std::string{cut_utf8(doc["description"].GetString(), 200)};
+  return "HTTP " + std::to_string(out.status);
+}
+
+void retry_webhook(telegram_actor self, const std::string& why) {
+  auto& st = self->state;
+  auto delay =
+    backoff_delay(st.webhook_attempts, std::chrono::milliseconds{1000},
+                  std::chrono::milliseconds{300000});
+  log::warning("setWebhook failed; trying again",
+               {{"reason", why},
+                {"attempt", static_cast<int64_t>(st.webhook_attempts)},
+                {"retry_in_ms", static_cast<int64_t>(delay.count())}});
+  self->delayed_send(self, delay, tick_atom::value);
+}
+
+/// TELEGRAM_WEBHOOK_URL: registers it with Telegram, retried with backoff
+/// until Telegram accepts; a failure is never fatal (an earlier
+/// registration may still be in place).
+void register_webhook(telegram_actor self) {
+  auto& st = self->state;
+  const auto& cfg = *st.cfg;
+  ++st.webhook_attempts;
+  http_call call;
+  call.service = "telegram";
+  call.method = "POST";
+  call.url =
+    cfg.telegram_api_url + "/bot" + cfg.telegram_bot_token + "/setWebhook";
+  call.log_target = "POST /bot<token>/setWebhook"; // the token stays out
+  call.headers = {{"Content-Type", "application/json"}};
+  call.body = set_webhook_json(cfg);
+  call.timeout = cfg.outbound_timeout;
+  request_meta meta;
+  meta.request_id = "set_webhook";
+  meta.deadline = clock::now() + cfg.outbound_timeout + std::chrono::seconds{1};
+  meta.background = true;
+  call.deadline = meta.deadline;
+  ask(
+    self, lookup(self, names::outbound), meta,
+    [self](http_outcome& out) {
+      rapidjson::Document doc;
+      bool accepted = out.status == 200 && !parse_json(out.body, doc) &&
+                      doc.IsObject() && doc.HasMember("ok") &&
+                      doc["ok"].IsBool() && doc["ok"].GetBool();
+      if (!accepted) {
+        retry_webhook(self, telegram_description(out));
+        return;
+      }
+      log::info(
+        "Telegram webhook registered",
+        {{"url", self->state.cfg->telegram_webhook_url},
+         {"attempts", static_cast<int64_t>(self->state.webhook_attempts)}});
+    },
+    [self](caf::error&) { retry_webhook(self, "no answer from Telegram"); },
+    std::move(call));
+}
+
 caf::behavior telegram(telegram_actor self,
                        std::shared_ptr<const config::settings> cfg,
                        std::shared_ptr<metrics::service_metrics> metrics,
@@ -238,8 +482,19 @@ caf::behavior telegram(telegram_actor self,
   self->state.cfg = std::move(cfg);
   self->state.metrics = std::move(metrics);
   self->state.status = std::move(status);
+  self->state.issue_limits = std::make_unique<domain::rate_limiter>(
+    self->state.cfg->telegram_issues_per_hour, std::chrono::hours{1});
   log_exceptions(self, "telegram");
+  const auto& settings = *self->state.cfg;
+  if (!settings.telegram_webhook_url.empty()) {
+    if (settings.telegram_bot_token.empty())
+      log::warning("TELEGRAM_WEBHOOK_URL is set but TELEGRAM_BOT_TOKEN is "
+                   "not: the webhook is not registered");
+    else
+      self->send(self, tick_atom::value);
+  }
   return {
+    [self](tick_atom) { register_webhook(self); },
     [self](api_call& call) {
       auto rp = self->make_response_promise();
       switch (call.request.op) {

@@ -411,6 +411,17 @@ const std::vector<setting_spec>& specs() {
      text_of(&settings::telegram_webhook_secret)},
     {{"TELEGRAM_API_URL", "https://api.telegram.org", "Bot API base URL"},
      url_of(&settings::telegram_api_url)},
+    {{"TELEGRAM_WEBHOOK_URL", "(none: the webhook is registered by hand)",
+      "Public URL of /api/v1/telegram/webhook; set, the service calls "
+      "setWebhook at start (retried with backoff, never fatal)"},
+     url_of(&settings::telegram_webhook_url)},
+    {{"TELEGRAM_ISSUES_PER_HOUR", "10",
+      "Issues created from one chat per hour (an LLM draft counts once), "
+      "counted in the database across instances"},
+     number<uint32_t>(&settings::telegram_issues_per_hour, 1, 10000)},
+    {{"GITHUB_WEBHOOK_SECRET", "(none: /api/v1/github/webhook is 404)",
+      "Secret of the GitHub webhook (X-Hub-Signature-256)"},
+     text_of(&settings::github_webhook_secret)},
     {{"AUTHORIZED_CHAT_IDS", "(none)",
       "Comma list of chat ids allowed to use the bot without linking"},
      chat_ids},
@@ -558,7 +569,7 @@ std::vector<std::string> secrets_of(const settings& cfg) {
   for (const auto* s :
        {&cfg.jwt_secret, &cfg.github_client_secret, &cfg.github_token,
         &cfg.telegram_bot_token, &cfg.telegram_webhook_secret,
-        &cfg.openai_api_key, &cfg.metrics_token})
+        &cfg.openai_api_key, &cfg.metrics_token, &cfg.github_webhook_secret})
     if (!s->empty())
       result.push_back(*s);
   // The password inside DATABASE_URL (postgresql://user:PASSWORD@host/db).

@@ -111,7 +111,15 @@ struct settings {
   std::string telegram_bot_token;
   std::string telegram_webhook_secret;
   std::string telegram_api_url = "https://api.telegram.org";
+  /// Set: the service registers it with setWebhook at start.
+  std::string telegram_webhook_url;
   std::vector<int64_t> authorized_chat_ids;
+  /// Issues (and LLM calls) one chat may ask for per hour, all instances.
+  uint32_t telegram_issues_per_hour = 10;
+
+  // -- GitHub webhook -------------------------------------------------------
+  /// Empty: POST /api/v1/github/webhook answers 404.
+  std::string github_webhook_secret;
 
   // -- LLM (OpenAI-compatible) ------------------------------------------------
   std::string openai_api_key;

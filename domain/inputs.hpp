@@ -81,6 +81,23 @@ struct telegram_update {
   std::optional<telegram_callback> callback;
 };
 
+/// POST /api/v1/github/webhook: the delivery, reduced to what the service
+/// acts on (the signature was checked over the raw body before).
+struct github_delivery {
+  std::string delivery_id; ///< X-GitHub-Delivery
+  std::string event;       ///< X-GitHub-Event
+  std::string action;      ///< the payload's `action`, when it has one
+  std::string owner;       ///< repository owner login
+  std::string name;        ///< repository name
+  /// `issues`: the issue and the label just added (`labeled`).
+  int64_t issue_number = 0;
+  std::string label;
+  /// `pull_request`: its number, body and head branch.
+  int64_t pr_number = 0;
+  std::string pr_body;
+  std::string pr_branch;
+};
+
 /// GET /api/v1/events: a ticket (when no Bearer token came), the filters
 /// and the resume point (Last-Event-ID header, else `last_event_id`).
 struct event_stream_input {
@@ -97,6 +114,6 @@ using request_input =
                storage::execution_update, storage::new_log, storage::log_filter,
                list_workflows_input, storage::workflow_input, telegram_update,
                storage::heartbeat, storage::new_worker_token,
-               storage::new_workflow_run, event_stream_input>;
+               storage::new_workflow_run, event_stream_input, github_delivery>;
 
 } // namespace miyabi::domain

@@ -13,7 +13,12 @@ constexpr auto sweep_period = std::chrono::minutes{1};
 } // namespace
 
 rate_limiter::rate_limiter(uint32_t per_minute)
-    : capacity_(per_minute), per_second_(per_minute / 60.0) {}
+    : rate_limiter(per_minute, std::chrono::seconds{60}) {}
+
+rate_limiter::rate_limiter(uint32_t budget, std::chrono::seconds window)
+    : capacity_(budget),
+      per_second_(static_cast<double>(budget) /
+                  static_cast<double>(std::max<int64_t>(window.count(), 1))) {}
 
 std::optional<int64_t> rate_limiter::take(std::string_view key,
                                           clock::time_point now) {

@@ -33,6 +33,10 @@ class rate_limiter {
   /// `per_minute` 0 disables the limit (every `take` succeeds).
   explicit rate_limiter(uint32_t per_minute);
 
+  /// `budget` requests per `window` (e.g. 10 per hour), refilled
+  /// continuously; 0 disables the limit.
+  rate_limiter(uint32_t budget, std::chrono::seconds window);
+
   /// Spends one request of `key`'s budget. Nothing when allowed; else the
   /// whole seconds until one request is available again (at least 1).
   std::optional<int64_t> take(std::string_view key,

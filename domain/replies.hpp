@@ -54,6 +54,15 @@ struct bot_reply {
   std::string callback_query_id;
 };
 
+/// The GitHub webhook's answer: what the delivery did (`queued`,
+/// `linked`, `ignored`, `duplicate`, `pong`) and the executions it queued
+/// or linked.
+struct webhook_receipt {
+  std::string delivery;
+  std::string result;
+  std::vector<std::string> executions;
+};
+
 using reply_body =
   std::variant<std::monostate, liveness, health_report, text_body, json_text,
                token_response, storage::user, agent_list, storage::repository,
@@ -64,6 +73,7 @@ using reply_body =
                std::vector<storage::recent_execution>, storage::link_code,
                bot_reply, storage::worker_token, storage::event_ticket,
                std::vector<storage::worker_token>, storage::heartbeat_answer,
-               storage::workflow_run, std::vector<storage::workflow_run>>;
+               storage::workflow_run, std::vector<storage::workflow_run>,
+               webhook_receipt>;
 
 } // namespace miyabi::domain

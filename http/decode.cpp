@@ -1,6 +1,7 @@
 #include "http/decode.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <limits>
 
@@ -610,6 +611,80 @@ decoded telegram_update(const request_parts& parts) {
     update.callback = std::move(cb);
   }
   return update;
+}
+
+decoded github_delivery(const request_parts& parts) {
+  auto token = [](const std::string& v, size_t max) {
+    return !v.empty() && v.size() <= max &&
+           std::all_of(v.begin(), v.end(), [](unsigned char c) {
+             return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+           });
+  };
+  const auto& h = parts.headers;
+  if (!token(h.github_delivery, 128))
+    return bad_value("X-GitHub-Delivery",
+                     "is required: up to 128 letters, digits, '-', '_', '.'");
+  if (!token(h.github_event, 64))
+    return bad_value("X-GitHub-Event",
+                     "is required: up to 64 letters, digits, '-', '_', '.'");
+  const auto* body = parts.body;
+  if (body == nullptr || !body->IsObject())
+    return bad_field("body", "must be a JSON object (a GitHub event)");
+  domain::github_delivery d;
+  d.delivery_id = h.github_delivery;
+  d.event = h.github_event;
+  d.action = optional_string(*body, "action");
+  bool labeled = d.event == "issues" && d.action == "labeled";
+  bool pull =
+    d.event == "pull_request" &&
+    (d.action == "opened" || d.action == "reopened" || d.action == "closed");
+  if (!labeled && !pull)
+    return d; // acknowledged and ignored: nothing more is read
+  auto object = [](const rapidjson::Value& v, const char* key) {
+    return v.IsObject() && v.HasMember(key) && v[key].IsObject() ? &v[key]
+                                                                 : nullptr;
+  };
+  auto text = [](const rapidjson::Value* v,
+                 const char* key) -> std::optional<std::string> {
+    if (v == nullptr || !v->HasMember(key) || !(*v)[key].IsString())
+      return std::nullopt;
+    return std::string{(*v)[key].GetString(), (*v)[key].GetStringLength()};
+  };
+  auto number = [](const rapidjson::Value* v,
+                   const char* key) -> std::optional<int64_t> {
+    if (v == nullptr || !v->HasMember(key) || !(*v)[key].IsInt64() ||
+        (*v)[key].GetInt64() <= 0)
+      return std::nullopt;
+    return (*v)[key].GetInt64();
+  };
+  const auto* repo = object(*body, "repository");
+  auto name = text(repo, "name");
+  auto owner = text(repo ? object(*repo, "owner") : nullptr, "login");
+  if (!name || !owner || !domain::valid_github_owner(*owner) ||
+      !domain::valid_github_repository(*name))
+    return bad_field("repository", "needs name and owner.login of a GitHub "
+                                   "repository");
+  d.owner = *owner;
+  d.name = *name;
+  if (labeled) {
+    auto issue = number(object(*body, "issue"), "number");
+    auto label = text(object(*body, "label"), "name");
+    if (!issue)
+      return bad_field("issue.number", "must be a positive integer");
+    if (!label)
+      return bad_field("label.name", "must be a string");
+    d.issue_number = *issue;
+    d.label = *label;
+    return d;
+  }
+  const auto* pr = object(*body, "pull_request");
+  auto pr_number = number(pr, "number");
+  if (!pr_number)
+    return bad_field("pull_request.number", "must be a positive integer");
+  d.pr_number = *pr_number;
+  d.pr_body = text(pr, "body").value_or(""); // null when the PR has none
+  d.pr_branch = text(pr ? object(*pr, "head") : nullptr, "ref").value_or("");
+  return d;
 }
 
 } // namespace decoders

@@ -24,8 +24,10 @@ std::optional<std::string> percent_decode(std::string_view text);
 /// Request headers some inputs need.
 struct request_headers {
   std::string idempotency_key;
-  std::string login_cookie;  ///< value of the GitHub login cookie
-  std::string last_event_id; ///< Last-Event-ID (empty when absent)
+  std::string login_cookie;    ///< value of the GitHub login cookie
+  std::string last_event_id;   ///< Last-Event-ID (empty when absent)
+  std::string github_event;    ///< X-GitHub-Event
+  std::string github_delivery; ///< X-GitHub-Delivery
 };
 
 /// The value of cookie `name` in a Cookie header, or empty.
@@ -68,6 +70,10 @@ decoded workflow(const request_parts& parts);
 decoded workflow_run(const request_parts& parts);
 decoded telegram_update(const request_parts& parts);
 decoded event_stream(const request_parts& parts);
+/// The GitHub webhook: headers X-GitHub-Event and X-GitHub-Delivery (400
+/// when missing or not a short token), a JSON object body; the fields of
+/// the events the service acts on are required (422 naming the field).
+decoded github_delivery(const request_parts& parts);
 
 } // namespace decoders
 

@@ -366,6 +366,21 @@ struct body_encoder {
     return {json_type, take(buf)};
   }
 
+  encoded_body operator()(const domain::webhook_receipt& r) const {
+    rapidjson::StringBuffer buf;
+    writer w{buf};
+    w.StartObject();
+    put(w, "delivery", r.delivery);
+    put(w, "result", r.result);
+    w.Key("executions");
+    w.StartArray();
+    for (const auto& id : r.executions)
+      w.String(id.c_str(), static_cast<rapidjson::SizeType>(id.size()));
+    w.EndArray();
+    w.EndObject();
+    return {json_type, take(buf)};
+  }
+
   // Rows and lists of rows.
   template <class T>
   encoded_body operator()(const T& value) const {

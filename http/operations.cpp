@@ -110,6 +110,10 @@ std::vector<operation_descriptor> build() {
                 "/api/v1/telegram/webhook"};
   webhook.owned_by(owner::telegram).body(in::telegram_update);
   webhook.d.telegram_update = true;
+  entry github{operation::github_webhook, "receiveGithubWebhook", post,
+               "/api/v1/github/webhook"};
+  github.run(h::github_webhook, write_once).db().body(in::github_delivery);
+  github.d.github_signature = true;
   entry mock{operation::auth_mock, "mockLogin", post, "/api/v1/auth/mock"};
   mock.owned_by(owner::auth).db().body(in::mock_login).limit(login);
   mock.d.mock_only = true;
@@ -332,6 +336,8 @@ std::vector<operation_descriptor> build() {
       .owned_by(owner::telegram)
       .user()
       .db(),
+    // -- GitHub --------------------------------------------------------------
+    github,
   };
 }
 

@@ -72,6 +72,10 @@ struct operation_descriptor {
   /// A Telegram webhook update: `X-Telegram-Bot-Api-Secret-Token` is checked
   /// before the body is read, and rejections are counted.
   bool telegram_update = false;
+  /// A GitHub webhook delivery: `X-Hub-Signature-256` is checked over the
+  /// raw body before it is parsed. Served only with GITHUB_WEBHOOK_SECRET;
+  /// otherwise a 404 like an unknown path.
+  bool github_signature = false;
   /// Reads the GitHub login cookie (the callback's binding).
   bool login_cookie = false;
   /// Served only with AUTH_MOCK_ENABLED; otherwise a 404 like an unknown

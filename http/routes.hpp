@@ -34,6 +34,8 @@ struct route {
 struct route_options {
   /// POST /api/v1/auth/mock (config::settings::auth_mock_enabled).
   bool auth_mock = false;
+  /// POST /api/v1/github/webhook (GITHUB_WEBHOOK_SECRET set).
+  bool github_webhook = false;
 };
 
 struct route_match {

@@ -13,6 +13,7 @@
 #include "base/errors.hpp"
 #include "base/log.hpp"
 #include "base/text.hpp"
+#include "domain/github.hpp"
 #include "domain/rules.hpp"
 #include "http/decode.hpp"
 #include "http/errors.hpp"
@@ -60,8 +61,11 @@ struct request_header_values {
   std::string cookie;
   std::string preflight_method; ///< Access-Control-Request-Method
   std::string telegram_secret;
-  std::string forwarded_for; ///< X-Forwarded-For
-  std::string last_event_id; ///< Last-Event-ID (event stream resume)
+  std::string forwarded_for;   ///< X-Forwarded-For
+  std::string last_event_id;   ///< Last-Event-ID (event stream resume)
+  std::string hub_signature;   ///< X-Hub-Signature-256
+  std::string github_event;    ///< X-GitHub-Event
+  std::string github_delivery; ///< X-GitHub-Delivery
   bool connection = false;
 
   explicit request_header_values(const Http::Request& req) {
@@ -89,6 +93,12 @@ struct request_header_values {
         forwarded_for = entry.second.value();
       else if (iequals(name, "Last-Event-ID"))
         last_event_id = entry.second.value();
+      else if (iequals(name, "X-Hub-Signature-256"))
+        hub_signature = entry.second.value();
+      else if (iequals(name, "X-GitHub-Event"))
+        github_event = entry.second.value();
+      else if (iequals(name, "X-GitHub-Delivery"))
+        github_delivery = entry.second.value();
       else if (iequals(name, "Connection"))
         connection = true;
     }
@@ -277,7 +287,8 @@ class api_handler final : public Http::Handler {
   /// secret, telegram-only mode, sign-in rate limit), or nothing.
   caf::error operation_refusal(const operation_descriptor& op,
                                const exchange& ex,
-                               const request_header_values& in) const;
+                               const request_header_values& in,
+                               const std::string& body) const;
 
   /// Builds the call and hands it to the actors.
   void dispatch(const operation_descriptor& op, std::shared_ptr<exchange> ex,
@@ -309,7 +320,7 @@ void api_handler::handle(const Http::Request& req,
   const auto* op = route_answer(*ex, match, in);
   if (op == nullptr)
     return; // answered
-  if (auto err = operation_refusal(*op, *ex, in)) {
+  if (auto err = operation_refusal(*op, *ex, in, req.body())) {
     ex->fail(err);
     return;
   }
@@ -391,11 +402,22 @@ api_handler::route_answer(exchange& ex, const route_match& match,
   return op;
 }
 
-caf::error
-api_handler::operation_refusal(const operation_descriptor& op,
-                               const exchange& ex,
-                               const request_header_values& in) const {
+caf::error api_handler::operation_refusal(const operation_descriptor& op,
+                                          const exchange& ex,
+                                          const request_header_values& in,
+                                          const std::string& body) const {
   const auto& cfg = *ctx_->cfg;
+  if (op.github_signature &&
+      !domain::github_signature_valid(cfg.github_webhook_secret, body,
+                                      in.hub_signature)) {
+    // Over the raw bytes, before anything parses them (api.md, GitHub
+    // webhook).
+    ctx_->metrics->github_deliveries["rejected"].Increment();
+    return make_error(errc::authentication_error,
+                      in.hub_signature.empty()
+                        ? "missing X-Hub-Signature-256"
+                        : "X-Hub-Signature-256 does not match the body");
+  }
   if (op.telegram_update && !cfg.telegram_webhook_secret.empty() &&
       !crypto::constant_time_equal(in.telegram_secret,
                                    cfg.telegram_webhook_secret)) {
@@ -445,6 +467,8 @@ void api_handler::dispatch(const operation_descriptor& op,
   complete.body_text = req.body();
   complete.extra.idempotency_key = std::move(in.idempotency_key);
   complete.extra.last_event_id = std::move(in.last_event_id);
+  complete.extra.github_event = std::move(in.github_event);
+  complete.extra.github_delivery = std::move(in.github_delivery);
   if (op.login_cookie)
     complete.extra.login_cookie = cookie_value(in.cookie, actors::login_cookie);
   bool by_ticket = op.rules.who == actors::caller::ticket_or_token &&

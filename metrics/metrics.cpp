@@ -250,6 +250,11 @@ service_metrics::service_metrics(std::vector<std::string> routes,
                       .Help("Bot API sendMessage calls by status code")
                       .Register(*registry_),
                     "code"),
+      github_deliveries(BuildCounter()
+                          .Name("miyabi_github_deliveries_total")
+                          .Help("GitHub webhook deliveries by result")
+                          .Register(*registry_),
+                        "result"),
       resident_memory_(BuildGauge()
                          .Name("process_resident_memory_bytes")
                          .Help("Resident memory size in bytes")
@@ -297,7 +302,10 @@ service_metrics::service_metrics(std::vector<std::string> routes,
     telegram_outbox[state].Set(0);
   for (auto result : {"processed", "duplicate", "rejected", "error"})
     telegram_updates[result];
-  for (auto limit : {"auth", "write"})
+  for (auto result : {"queued", "linked", "ignored", "duplicate", "pong",
+                      "rejected", "error"})
+    github_deliveries[result];
+  for (auto limit : {"auth", "write", "telegram_issues"})
     rate_limited[limit];
   for (auto status : {"pending", "running", "completed", "failed", "cancelled"})
     execution_transitions[status];

@@ -154,6 +154,11 @@ class service_metrics {
   labelled<prometheus::Gauge> telegram_outbox;
   labelled<prometheus::Counter> telegram_send;
 
+  // -- GitHub webhook ---------------------------------------------------------
+  /// Deliveries by result: queued, linked, ignored, duplicate, pong,
+  /// rejected (bad signature), error.
+  labelled<prometheus::Counter> github_deliveries;
+
  private:
   // -- process ----------------------------------------------------------------
   prometheus::Gauge& resident_memory_;

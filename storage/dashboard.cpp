@@ -26,7 +26,7 @@ const std::vector<statement>& dashboard_statements() {
      "SELECT " + execution_columns_of("e") +
        ", r.owner, r.name FROM agent_executions e JOIN repositories r"
        " ON r.id = e.repository_id AND r.is_active WHERE e.user_id = $1"
-       " ORDER BY e.created_at DESC, e.id DESC LIMIT 20"},
+       " ORDER BY e.created_at DESC, e.id DESC LIMIT $2"},
   };
   return list;
 }
@@ -48,9 +48,10 @@ caf::expected<dashboard_summary> summarize(pqxx::transaction_base& tx,
 }
 
 caf::expected<std::vector<recent_execution>>
-recent_executions(pqxx::transaction_base& tx, const std::string& user_id) {
+recent_executions(pqxx::transaction_base& tx, const std::string& user_id,
+                  int64_t limit) {
   std::vector<recent_execution> result;
-  for (const auto& r : tx.exec_prepared("dashboard_recent", user_id))
+  for (const auto& r : tx.exec_prepared("dashboard_recent", user_id, limit))
     result.push_back({execution_of(r),
                       r[execution_column_count].as<std::string>(),
                       r[execution_column_count + 1].as<std::string>()});

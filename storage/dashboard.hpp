@@ -15,8 +15,10 @@ namespace miyabi::storage {
 caf::expected<dashboard_summary> summarize(pqxx::transaction_base& tx,
                                            const std::string& user_id);
 
-/// The 20 newest executions with their repository's owner and name.
+/// The `limit` newest executions in active repositories, with the
+/// repository's owner and name (the dashboard shows 20, /runs 5).
 caf::expected<std::vector<recent_execution>>
-recent_executions(pqxx::transaction_base& tx, const std::string& user_id);
+recent_executions(pqxx::transaction_base& tx, const std::string& user_id,
+                  int64_t limit);
 
 } // namespace miyabi::storage

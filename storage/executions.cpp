@@ -14,7 +14,19 @@ namespace {
 
 const std::string columns = execution_columns_of("e");
 
-constexpr const char* log_columns =
+caf::expected<agent_execution> insert_execution(pqxx::transaction_base& tx,
+                                                const std::string& user_id,
+                                                const new_execution& in) {
+  auto rows = tx.exec_prepared("insert_execution", user_id, in.repository_id,
+                               in.agent_type, in.issue_number, in.options);
+  if (rows.empty())
+    return make_error(errc::not_found, "repository not found", "repository_id");
+  return execution_of(rows[0]);
+}
+
+} // namespace
+
+const char* const log_columns =
   "l.id, l.execution_id, l.level, l.message, l.metadata::text,"
   " rfc3339(l.\"timestamp\")";
 
@@ -28,18 +40,6 @@ execution_log log_of(const pqxx::row& r) {
   log.timestamp = r[5].as<std::string>();
   return log;
 }
-
-caf::expected<agent_execution> insert_execution(pqxx::transaction_base& tx,
-                                                const std::string& user_id,
-                                                const new_execution& in) {
-  auto rows = tx.exec_prepared("insert_execution", user_id, in.repository_id,
-                               in.agent_type, in.issue_number, in.options);
-  if (rows.empty())
-    return make_error(errc::not_found, "repository not found", "repository_id");
-  return execution_of(rows[0]);
-}
-
-} // namespace
 
 std::string execution_columns_of(const std::string& a) {
   return a + ".id, " + a + ".repository_id, " + a + ".agent_type, " + a +

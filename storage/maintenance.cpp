@@ -23,6 +23,11 @@ const std::vector<statement>& maintenance_statements() {
      " WHERE received_at < now() - interval '7 days'"},
     {"purge_event_tickets",
      "DELETE FROM event_tickets WHERE expires_at < now()"},
+    {"purge_github_deliveries",
+     "DELETE FROM github_deliveries"
+     " WHERE received_at < now() - interval '7 days'"},
+    {"purge_issue_requests", "DELETE FROM telegram_issue_requests"
+                             " WHERE requested_at < now() - interval '1 hour'"},
     {"purge_outbox", "DELETE FROM telegram_outbox WHERE state <> 'pending'"
                      " AND created_at < now() - interval '7 days'"},
   };
@@ -42,7 +47,7 @@ void prepare_all(pqxx::connection_base& conn) {
        {&maintenance_statements(), &user_statements(), &repository_statements(),
         &execution_statements(), &workflow_statements(),
         &dashboard_statements(), &telegram_statements(), &worker_statements(),
-        &workflow_run_statements(), &event_statements()})
+        &workflow_run_statements(), &event_statements(), &github_statements()})
     for (const auto& s : *list)
       conn.prepare(s.name, s.sql);
 }

@@ -41,6 +41,12 @@ agent_execution execution_of(const pqxx::row& r,
 /// Number of columns `execution_of` reads.
 constexpr pqxx::row::size_type execution_column_count = 21;
 
+/// The columns `log_of` reads, of table alias `l`.
+extern const char* const log_columns;
+
+/// Reads an execution log line (columns of `log_columns`).
+execution_log log_of(const pqxx::row& r);
+
 /// Reads a status change from `r`: the execution's columns, then the
 /// repository's user_id, owner and name.
 execution_change change_of(const pqxx::row& r, std::string previous_status);

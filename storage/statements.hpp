@@ -26,6 +26,7 @@ const std::vector<statement>& dashboard_statements();
 const std::vector<statement>& telegram_statements();
 const std::vector<statement>& worker_statements();
 const std::vector<statement>& workflow_run_statements();
+const std::vector<statement>& github_statements();
 
 /// Registers every statement on `conn`.
 void prepare_all(pqxx::connection_base& conn);

@@ -15,15 +15,24 @@ namespace {
 
 const std::string user_columns = user_columns_of("u");
 
-std::string text_payload(const std::string& text) {
+/// An outbox message row's payload: {"text", "reply_markup"?}.
+std::string text_payload(const std::string& text,
+                         const std::string& reply_markup = {}) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
   w.StartObject();
   w.Key("text");
   w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  if (!reply_markup.empty()) {
+    w.Key("reply_markup");
+    w.RawValue(reply_markup.data(), reply_markup.size(),
+               rapidjson::kObjectType);
+  }
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }
+
+const std::string execution_columns = execution_columns_of("e");
 
 bool continuation(unsigned char c) {
   return (c & 0xC0) == 0x80;
@@ -55,8 +64,37 @@ const std::vector<statement>& telegram_statements() {
                        " VALUES ($1, $2, $3::jsonb) RETURNING id"},
     {"enqueue_for_user",
      "INSERT INTO telegram_outbox (chat_id, kind, payload)"
-     " SELECT chat_id, 'message', $2::jsonb FROM telegram_chats"
-     " WHERE user_id = $1"},
+     " SELECT c.chat_id, 'message', $2::jsonb FROM telegram_chats c"
+     " LEFT JOIN telegram_chat_settings s ON s.chat_id = c.chat_id"
+     " WHERE c.user_id = $1 AND coalesce(s.language, 'en') = $3"
+     " ORDER BY c.chat_id"},
+    // Rewritten only when the language changes: most updates write nothing.
+    {"remember_chat",
+     "INSERT INTO telegram_chat_settings AS s (chat_id, language)"
+     " VALUES ($1, $2) ON CONFLICT (chat_id) DO UPDATE"
+     " SET language = EXCLUDED.language, updated_at = now()"
+     " WHERE s.language <> EXCLUDED.language"},
+    {"lock_chat",
+     "INSERT INTO telegram_chat_settings AS s (chat_id) VALUES ($1)"
+     " ON CONFLICT (chat_id) DO UPDATE SET chat_id = s.chat_id"},
+    {"issue_requests_in_hour",
+     "SELECT count(*), ceil(extract(epoch FROM min(requested_at)"
+     " + interval '1 hour' - now()))::bigint FROM telegram_issue_requests"
+     " WHERE chat_id = $1 AND requested_at > now() - interval '1 hour'"},
+    {"record_issue_request",
+     "INSERT INTO telegram_issue_requests (chat_id) VALUES ($1)"},
+    {"executions_by_prefix",
+     "SELECT " + execution_columns +
+       ", r.owner, r.name FROM agent_executions e JOIN repositories r"
+       " ON r.id = e.repository_id WHERE e.user_id = $1"
+       " AND e.id::text LIKE $2 || '%' ORDER BY e.created_at DESC LIMIT $3"},
+    {"last_logs",
+     "SELECT " + std::string{log_columns} +
+       " FROM (SELECT * FROM execution_logs"
+       " WHERE execution_id = $2 AND EXISTS (SELECT 1 FROM agent_executions e"
+       " WHERE e.id = $2 AND e.user_id = $1)"
+       " ORDER BY \"timestamp\" DESC, seq DESC LIMIT $3) l"
+       " ORDER BY l.\"timestamp\", l.seq"},
     // Only the oldest pending row of each chat, so a chat's messages go out
     // in order even when one of them waits for a retry.
     {"lease_outbox",
@@ -172,14 +210,14 @@ caf::expected<int64_t> unlink_chats(pqxx::transaction_base& tx,
 }
 
 caf::expected<int64_t> enqueue_message(pqxx::transaction_base& tx,
-                                       int64_t chat_id,
-                                       const std::string& text) {
-  int64_t n = 0;
-  for (const auto& part : split_message(text)) {
-    tx.exec_prepared("enqueue_outbox", chat_id, "message", text_payload(part));
-    ++n;
-  }
-  return n;
+                                       int64_t chat_id, const std::string& text,
+                                       const std::string& reply_markup) {
+  auto parts = split_message(text);
+  for (size_t i = 0; i < parts.size(); ++i)
+    tx.exec_prepared(
+      "enqueue_outbox", chat_id, "message",
+      text_payload(parts[i], i + 1 == parts.size() ? reply_markup : ""));
+  return static_cast<int64_t>(parts.size());
 }
 
 caf::expected<int64_t> enqueue_task(pqxx::transaction_base& tx, int64_t chat_id,
@@ -192,13 +230,68 @@ caf::expected<int64_t> enqueue_task(pqxx::transaction_base& tx, int64_t chat_id,
 
 caf::expected<int64_t> enqueue_for_user(pqxx::transaction_base& tx,
                                         const std::string& user_id,
-                                        const std::string& text) {
+                                        const localized_message& message) {
   int64_t n = 0;
-  for (const auto& part : split_message(text))
-    n += static_cast<int64_t>(
-      tx.exec_prepared("enqueue_for_user", user_id, text_payload(part))
-        .affected_rows());
+  auto queue = [&](const char* language, const std::string& text,
+                   const std::string& markup) {
+    auto parts = split_message(text);
+    for (size_t i = 0; i < parts.size(); ++i)
+      n += static_cast<int64_t>(
+        tx.exec_prepared(
+            "enqueue_for_user", user_id,
+            text_payload(parts[i], i + 1 == parts.size() ? markup : ""),
+            language)
+          .affected_rows());
+  };
+  queue("en", message.english_text, message.english_markup);
+  queue("ja", message.japanese_text, message.japanese_markup);
   return n;
+}
+
+caf::expected<bool> remember_chat(pqxx::transaction_base& tx, int64_t chat_id,
+                                  const std::string& language_code) {
+  if (language_code.empty())
+    return false;
+  auto language = language_code == "ja" ? "ja" : "en";
+  return tx.exec_prepared("remember_chat", chat_id, language).affected_rows() ==
+         1;
+}
+
+caf::expected<std::optional<int64_t>>
+take_issue_quota(pqxx::transaction_base& tx, int64_t chat_id,
+                 uint32_t per_hour) {
+  // The chat's settings row is the lock: a second update of this chat waits
+  // here until the first commits, then counts its request too.
+  tx.exec_prepared("lock_chat", chat_id);
+  auto r = tx.exec_prepared("issue_requests_in_hour", chat_id).at(0);
+  if (r[0].as<int64_t>() >= static_cast<int64_t>(per_hour))
+    return std::optional<int64_t>{
+      std::max<int64_t>(1, r[1].is_null() ? 3600 : r[1].as<int64_t>())};
+  tx.exec_prepared("record_issue_request", chat_id);
+  return std::optional<int64_t>{};
+}
+
+caf::expected<std::vector<recent_execution>>
+executions_by_prefix(pqxx::transaction_base& tx, const std::string& user_id,
+                     const std::string& prefix, int64_t limit) {
+  std::vector<recent_execution> result;
+  for (const auto& r :
+       tx.exec_prepared("executions_by_prefix", user_id, prefix, limit))
+    result.push_back({execution_of(r),
+                      r[execution_column_count].as<std::string>(),
+                      r[execution_column_count + 1].as<std::string>()});
+  return result;
+}
+
+caf::expected<std::vector<execution_log>>
+last_logs(pqxx::transaction_base& tx, const std::string& user_id,
+          const std::string& execution_id, int64_t limit) {
+  std::vector<execution_log> result;
+  for (const auto& r :
+       tx.exec_prepared("last_logs", user_id, execution_id, limit)) {
+    result.push_back(log_of(r));
+  }
+  return result;
 }
 
 caf::expected<std::vector<outbox_message>>

@@ -39,20 +39,54 @@ consume_link_code(pqxx::transaction_base& tx, const std::string& code_hash,
 caf::expected<int64_t> unlink_chats(pqxx::transaction_base& tx,
                                     const std::string& user_id);
 
-/// Queues a text message (split into parts of at most 4096 characters).
+/// Queues a text message (split into parts of at most 4096 characters);
+/// `reply_markup` (JSON object text, may be empty) goes with the last part.
 caf::expected<int64_t> enqueue_message(pqxx::transaction_base& tx,
-                                       int64_t chat_id,
-                                       const std::string& text);
+                                       int64_t chat_id, const std::string& text,
+                                       const std::string& reply_markup = {});
 
 /// Queues a task of `kind` with a JSON payload.
 caf::expected<int64_t> enqueue_task(pqxx::transaction_base& tx, int64_t chat_id,
                                     const std::string& kind,
                                     const std::string& payload_json);
 
-/// Queues `text` for every chat linked to `user_id`; returns how many.
+/// A message in each language the bot speaks; each chat gets the one of
+/// its remembered language.
+struct localized_message {
+  std::string english_text;
+  std::string english_markup; ///< reply_markup JSON, or empty
+  std::string japanese_text;
+  std::string japanese_markup;
+};
+
+/// Queues the message for every chat linked to `user_id`, in the chat's
+/// language; returns how many rows.
 caf::expected<int64_t> enqueue_for_user(pqxx::transaction_base& tx,
                                         const std::string& user_id,
-                                        const std::string& text);
+                                        const localized_message& message);
+
+/// Remembers the chat's language ("ja" or "en"; anything else but empty
+/// counts as "en", empty changes nothing).
+caf::expected<bool> remember_chat(pqxx::transaction_base& tx, int64_t chat_id,
+                                  const std::string& language_code);
+
+/// Spends one of the chat's `per_hour` issue requests of the last hour.
+/// Concurrent calls for one chat (on any instance) wait for each other.
+/// Nothing when allowed; else the seconds until one is free again.
+caf::expected<std::optional<int64_t>>
+take_issue_quota(pqxx::transaction_base& tx, int64_t chat_id,
+                 uint32_t per_hour);
+
+/// The user's executions whose id starts with `prefix` (lower-case hex and
+/// dashes only), at most `limit`, with their repository's owner and name.
+caf::expected<std::vector<recent_execution>>
+executions_by_prefix(pqxx::transaction_base& tx, const std::string& user_id,
+                     const std::string& prefix, int64_t limit);
+
+/// The last `limit` log lines of the user's execution, oldest first.
+caf::expected<std::vector<execution_log>>
+last_logs(pqxx::transaction_base& tx, const std::string& user_id,
+          const std::string& execution_id, int64_t limit);
 
 /// Leases due outbox rows for `lease_seconds`, so no other instance takes
 /// them meanwhile, and counts an attempt on each. Only the oldest pending

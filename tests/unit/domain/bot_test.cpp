@@ -30,7 +30,8 @@ std::string title_of(const std::string& text) {
   m.text = text;
   update.message = m;
   // Without a database, authorization comes from the settings.
-  telegram_only_backend backend;
+  rate_limiter limits{10, std::chrono::hours{1}};
+  telegram_only_backend backend{limits};
   auto action = decide(update, backend, issue_settings());
   BOOST_REQUIRE(action.issue.has_value());
   return action.issue->title;
