@@ -415,8 +415,9 @@ caf::error api_handler::operation_refusal(const operation_descriptor& op,
     ctx_->metrics->github_deliveries["rejected"].Increment();
     return make_error(errc::authentication_error,
                       in.hub_signature.empty()
-                        ? "missing X-Hub-Signature-256"
-                        : "X-Hub-Signature-256 does not match the body");
+                        ? "missing signature"
+                        : "the signature does not match the body",
+                      "X-Hub-Signature-256");
   }
   if (op.telegram_update && !cfg.telegram_webhook_secret.empty() &&
       !crypto::constant_time_equal(in.telegram_secret,
