@@ -12,6 +12,7 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include <rapidjson/document.h>
 
@@ -66,9 +67,82 @@ class fake_backend final : public domain::bot_backend {
     return std::make_pair(int64_t{3}, static_cast<int64_t>(user_id.size()));
   }
 
+  /// Chats whose id is a multiple of 3 used their issues of the hour.
+  std::optional<int64_t> take_issue_quota(int64_t chat_id,
+                                          uint32_t per_hour) override {
+    CHECK(per_hour > 0);
+    if (chat_id % 3 == 0)
+      return int64_t{1800};
+    return std::nullopt;
+  }
+
+  std::vector<storage::recent_execution>
+  recent_executions(const std::string& user_id, int64_t limit) override {
+    CHECK(database_);
+    CHECK(limit > 0);
+    return {recent(user_id)};
+  }
+
+  /// Prefixes starting with 'a' match one execution, 'b' several.
+  domain::execution_lookup find_execution(const std::string& user_id,
+                                          const std::string& prefix) override {
+    CHECK(database_);
+    CHECK(prefix.size() >= 6 && prefix.size() <= 36);
+    for (char c : prefix)
+      CHECK((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-');
+    domain::execution_lookup lookup;
+    if (prefix[0] == 'a') {
+      lookup.found = domain::execution_lookup::outcome::one;
+      lookup.match = recent(user_id);
+    } else if (prefix[0] == 'b') {
+      lookup.found = domain::execution_lookup::outcome::many;
+    }
+    return lookup;
+  }
+
+  std::vector<storage::execution_log>
+  last_logs(const std::string&, const std::string& id, int64_t limit) override {
+    CHECK(database_);
+    CHECK(limit > 0);
+    storage::execution_log log;
+    log.execution_id = id;
+    log.level = "INFO";
+    log.message = "step done";
+    return {log};
+  }
+
+  domain::execution_action cancel_execution(const std::string&,
+                                            const std::string& id) override {
+    CHECK(database_);
+    return {domain::execution_action::outcome::conflict, "completed", id};
+  }
+
+  domain::execution_action retry_execution(const std::string&,
+                                           const std::string& id) override {
+    CHECK(database_);
+    return {domain::execution_action::outcome::done, "pending", id};
+  }
+
+  void send_later(int64_t, const domain::chat_message& message) override {
+    CHECK(database_);
+    CHECK(miyabi::fuzz::valid_utf8(message.text));
+  }
+
   bool has_database() const override { return database_; }
 
  private:
+  static storage::recent_execution recent(const std::string& user_id) {
+    storage::recent_execution r;
+    r.execution.id = "a1b2c3d4-0000-4000-8000-" + std::string(12, '0');
+    r.execution.agent_type = "codegen";
+    r.execution.issue_number = 7;
+    r.execution.status = "running";
+    r.execution.repository_id = user_id;
+    r.repository_owner = "miyabi";
+    r.repository_name = "agents";
+    return r;
+  }
+
   bool database_;
 };
 
@@ -137,6 +211,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case domain::bot_action::kind::answer_callback:
       CHECK(update->callback.has_value());
       CHECK(action.callback_id == update->callback->id);
+      // answerCallbackQuery takes at most 200 characters of UTF-8.
+      CHECK(action.text.size() <= 200);
+      CHECK(miyabi::fuzz::valid_utf8(action.text));
       break;
   }
   return 0;
