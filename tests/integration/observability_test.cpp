@@ -94,6 +94,7 @@ BOOST_AUTO_TEST_CASE(
   // callback below lacks code and state).
   env["GITHUB_CLIENT_ID"] = "client";
   env["GITHUB_CLIENT_SECRET"] = "secret";
+  env["GITHUB_WEBHOOK_SECRET"] = "hook-secret"; // the optional route exists
   service_process svc{env};
   auto token = mock_login(svc, 501).access;
   http_client client;
