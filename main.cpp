@@ -16,8 +16,10 @@
 #include "actors/supervision.hpp"
 #include "base/errors.hpp"
 #include "base/log.hpp"
+#include "base/version.hpp"
 #include "config/settings.hpp"
 #include "domain/status.hpp"
+#include "http/metrics_listener.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
 #include "metrics/metrics.hpp"
@@ -60,11 +62,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg{argv[i]};
     if (arg == "--version") {
-      std::printf("miyabi-api %s\n", MIYABI_VERSION);
+      std::printf("miyabi-api %s\n", build_version());
       return 0;
     }
     if (arg == "--help" || arg == "-h") {
-      std::fputs(config::help_text(argv[0], MIYABI_VERSION).c_str(), stdout);
+      std::fputs(config::help_text(argv[0], build_version()).c_str(), stdout);
       return 0;
     }
     std::fprintf(stderr, "unknown argument: %s (try --help)\n", argv[i]);
@@ -85,7 +87,6 @@ int main(int argc, char** argv) {
   }
   auto cfg = std::make_shared<const config::settings>(std::move(*loaded));
   log::set_min_level(cfg->log_level);
-  log::set_trace_project(cfg->google_cloud_project);
   for (auto& secret : config::secrets_of(*cfg))
     log::add_secret(secret);
   for (const auto& warning : warnings)
@@ -118,15 +119,23 @@ int main(int argc, char** argv) {
   http::route_options routes;
   routes.auth_mock = cfg->auth_mock_enabled;
   routes.github_webhook = !cfg->github_webhook_secret.empty();
+  routes.public_metrics = !cfg->metrics_listener();
   if (!http::route_table::configure(routes)) {
     log::error("the route table was built before it was configured");
     return 1;
   }
   auto metrics = std::make_shared<metrics::service_metrics>(
-    http::server::route_labels(), MIYABI_VERSION);
+    http::server::route_labels(), build_version());
   actors::service actors{cfg, metrics, status};
   http::server front{cfg, metrics, status, actors};
+  http::metrics_listener scrape{cfg, metrics};
   try {
+    if (cfg->metrics_listener()) {
+      scrape.start();
+      log::info("metrics listening",
+                {{"address", cfg->metrics_host},
+                 {"port", static_cast<int>(scrape.port())}});
+    }
     front.start();
   } catch (const std::exception& e) {
     log::error("cannot listen", {{"address", cfg->bind_host},
@@ -135,11 +144,14 @@ int main(int argc, char** argv) {
     actors.stop();
     return 1;
   }
-  log::info("listening",
-            {{"address", cfg->bind_host},
-             {"port", static_cast<int>(front.port())},
-             {"version", MIYABI_VERSION},
-             {"mode", cfg->database_enabled() ? "full" : "telegram-only"}});
+  log::field_list started{
+    {"address", cfg->bind_host},
+    {"port", static_cast<int>(front.port())},
+    {"version", build_version()},
+    {"mode", cfg->database_enabled() ? "full" : "telegram-only"}};
+  if (!cfg->revision.empty()) // Cloud Run's revision name
+    started.emplace_back("revision", cfg->revision);
+  log::write(log::level::info, "listening", started);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -150,6 +162,7 @@ int main(int argc, char** argv) {
   if (!front.wait_idle(deadline))
     log::warning("grace period over with requests still in flight");
   front.stop();
+  scrape.stop();
   log::info("http endpoint stopped; later answers are dropped");
   actors.stop();
   log::info("shutdown complete");

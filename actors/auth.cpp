@@ -306,10 +306,13 @@ void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
 /// deadline so the login can still answer.
 http_call login_call(const config::settings& cfg, const request_meta& meta,
                      std::string path, const std::string& token) {
-  return github_call("GET", cfg.github_api_url + path, "GET " + path, token,
-                     call_budget(cfg.outbound_timeout, meta.deadline,
-                                 std::chrono::milliseconds{200}),
-                     meta.deadline);
+  auto call =
+    github_call("GET", cfg.github_api_url + path, "GET " + path, token,
+                call_budget(cfg.outbound_timeout, meta.deadline,
+                            std::chrono::milliseconds{200}),
+                meta.deadline);
+  add_traceparent(call, meta.traceparent);
+  return call;
 }
 
 std::optional<std::string> string_member(const rapidjson::Value& v,

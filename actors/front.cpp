@@ -13,6 +13,7 @@
 #include "actors/worker_tokens.hpp"
 #include "base/crypto.hpp"
 #include "base/errors.hpp"
+#include "base/version.hpp"
 #include "domain/rate_limit.hpp"
 #include "metrics/metrics.hpp"
 #include "storage/workers.hpp"
@@ -184,7 +185,7 @@ namespace handle {
 
 void health(caf::event_based_actor*, const front_deps& deps, api_call& call) {
   domain::health_report report;
-  report.version = MIYABI_VERSION;
+  report.version = build_version();
   report.database = deps.status->database.load(std::memory_order_relaxed);
   report.telegram_only = report.database == domain::db_state::disabled;
   report.uptime_seconds = std::chrono::duration_cast<std::chrono::seconds>(

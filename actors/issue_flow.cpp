@@ -83,7 +83,7 @@ std::string completion_json(const config::settings& cfg,
 
 void post_issue(caf::event_based_actor* self, const config::settings& cfg,
                 bool ja, std::string agent, std::string json,
-                clock::time_point deadline,
+                const std::string& traceparent, clock::time_point deadline,
                 std::function<void(issue_outcome)> done) {
   auto call =
     github_call("POST",
@@ -92,6 +92,7 @@ void post_issue(caf::event_based_actor* self, const config::settings& cfg,
                 "POST /repos/{owner}/{repo}/issues", cfg.github_token,
                 call_budget(cfg.outbound_timeout, deadline), deadline);
   call.headers.emplace_back("Content-Type", "application/json");
+  add_traceparent(call, traceparent);
   call.body = std::move(json);
   request_meta meta;
   meta.request_id = "issue";
@@ -150,6 +151,9 @@ std::string encode_task(const domain::issue_request& req) {
   w.Key("user_id");
   w.String(req.user_id.c_str(),
            static_cast<rapidjson::SizeType>(req.user_id.size()));
+  w.Key("traceparent");
+  w.String(req.traceparent.c_str(),
+           static_cast<rapidjson::SizeType>(req.traceparent.size()));
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }
@@ -172,6 +176,7 @@ std::optional<domain::issue_request> decode_task(const std::string& payload,
   req.message = text("message");
   req.agent = text("agent");
   req.user_id = text("user_id");
+  req.traceparent = text("traceparent");
   req.japanese = doc.HasMember("japanese") && doc["japanese"].IsBool() &&
                  doc["japanese"].GetBool();
   if (req.title.empty() && req.message.empty())
@@ -221,7 +226,8 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
   if (req.message.empty()) {
     auto agent = req.agent.empty() ? std::string{"issue"} : req.agent;
     post_issue(self, cfg, ja, std::move(agent),
-               issue_json(req.title, req.body, {}), deadline, std::move(done));
+               issue_json(req.title, req.body, {}), req.traceparent, deadline,
+               std::move(done));
     return;
   }
   http_call call;
@@ -233,13 +239,15 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
   call.deadline = deadline;
   call.headers = {{"Authorization", "Bearer " + cfg.openai_api_key},
                   {"Content-Type", "application/json"}};
+  add_traceparent(call, req.traceparent);
   call.body = completion_json(cfg, req.message);
   request_meta meta;
   meta.request_id = "llm";
   meta.deadline = deadline;
   ask(
     self, lookup(self, names::outbound), meta,
-    [self, &cfg, ja, deadline, done](http_outcome& out) {
+    [self, &cfg, ja, deadline, done,
+     traceparent = req.traceparent](http_outcome& out) {
       rapidjson::Document doc;
       auto malformed = parse_json(out.body, doc);
       std::optional<drafted_issue> draft;
@@ -266,8 +274,8 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
       }
       draft->labels.push_back("agent:" + draft->agent);
       post_issue(self, cfg, ja, draft->agent,
-                 issue_json(draft->title, draft->body, draft->labels), deadline,
-                 done);
+                 issue_json(draft->title, draft->body, draft->labels),
+                 traceparent, deadline, done);
     },
     [ja, done](caf::error&) {
       done({0,

@@ -10,10 +10,14 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 #include <curl/curl.h>
+#include <rapidjson/document.h>
 
 #include "actors/supervision.hpp"
 #include "base/errors.hpp"
+#include "base/json.hpp"
 #include "base/log.hpp"
+#include "base/utf8.hpp"
+#include "base/version.hpp"
 #include "metrics/metrics.hpp"
 
 namespace miyabi::actors {
@@ -101,6 +105,37 @@ http_call github_call(std::string method, std::string url,
   return call;
 }
 
+void add_traceparent(http_call& call, const std::string& traceparent) {
+  if (!traceparent.empty())
+    call.headers.emplace_back("traceparent", traceparent);
+}
+
+http_call telegram_call(const config::settings& cfg,
+                        const std::string& bot_method, std::string body) {
+  http_call call;
+  call.service = "telegram";
+  call.method = "POST";
+  call.url =
+    cfg.telegram_api_url + "/bot" + cfg.telegram_bot_token + "/" + bot_method;
+  call.log_target = "POST /bot<token>/" + bot_method;
+  call.headers = {{"Content-Type", "application/json"}};
+  call.body = std::move(body);
+  call.timeout = cfg.outbound_timeout;
+  return call;
+}
+
+std::string telegram_description(const http_outcome& out, size_t max) {
+  rapidjson::Document doc;
+  if (!parse_json(out.body, doc) && doc.IsObject() &&
+      doc.HasMember("description") && doc["description"].IsString()) {
+    std::string_view why{doc["description"].GetString(),
+                         doc["description"].GetStringLength()};
+    if (valid_utf8(why))
+      return std::string{cut_utf8(why, max)};
+  }
+  return "HTTP " + std::to_string(out.status);
+}
+
 transfer_result perform(const http_call& call,
                         std::chrono::milliseconds connect_timeout) {
   transfer_result result;
@@ -118,7 +153,9 @@ transfer_result perform(const http_call& call,
                    static_cast<long>(connect_timeout.count()));
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(call.timeout.count()));
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "miyabi-api/" MIYABI_VERSION);
+  static const std::string user_agent =
+    std::string{"miyabi-api/"} + build_version();
+  curl_easy_setopt(h, CURLOPT_USERAGENT, user_agent.c_str());
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);

@@ -50,6 +50,21 @@ http_call github_call(std::string method, std::string url,
                       std::chrono::milliseconds timeout,
                       std::chrono::steady_clock::time_point deadline);
 
+/// Passes the trace on: adds `traceparent` (W3C Trace Context) when the
+/// work that makes the call has one.
+void add_traceparent(http_call& call, const std::string& traceparent);
+
+/// A Bot API call (`service` "telegram"): POST TELEGRAM_API_URL/bot<TOKEN>/
+/// `bot_method` with a JSON `body`, OUTBOUND_TIMEOUT_MS; the log target
+/// names the method, never the token.
+http_call telegram_call(const config::settings& cfg,
+                        const std::string& bot_method, std::string body);
+
+/// Telegram's `description` of a refusal, cut to `max` bytes on a character
+/// boundary; "HTTP <status>" when there is none or it is not UTF-8 (it is
+/// logged and stored as SQL text).
+std::string telegram_description(const http_outcome& out, size_t max);
+
 /// Performs one call synchronously (used by the workers; also handy in
 /// tools). Any thread; blocks up to the call's timeout.
 struct transfer_result {

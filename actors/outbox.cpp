@@ -184,33 +184,11 @@ int64_t retry_after_seconds(std::string_view body, std::string_view header) {
 
 namespace {
 
-std::string description(const http_outcome& out) {
-  rapidjson::Document doc;
-  auto malformed = parse_json(out.body, doc);
-  if (!malformed && doc.IsObject() && doc.HasMember("description") &&
-      doc["description"].IsString()) {
-    // Stored as last_error (SQL text): cut on a character boundary, and
-    // never kept when it is not UTF-8, or the row could not be updated.
-    const auto& text = doc["description"];
-    std::string_view why{text.GetString(), text.GetStringLength()};
-    if (valid_utf8(why))
-      return std::string{cut_utf8(why, max_description)};
-  }
-  return "HTTP " + std::to_string(out.status);
-}
-
 void send_message(outbox_actor self, storage::outbox_message row) {
   auto& st = self->state;
   const auto& cfg = *st.cfg;
-  http_call call;
-  call.service = "telegram";
-  call.method = "POST";
-  call.url =
-    cfg.telegram_api_url + "/bot" + cfg.telegram_bot_token + "/sendMessage";
-  call.log_target = "POST /bot<token>/sendMessage"; // the token stays out
-  call.headers = {{"Content-Type", "application/json"}};
-  call.body = message_json(row.chat_id, row.payload);
-  call.timeout = cfg.outbound_timeout;
+  auto call =
+    telegram_call(cfg, "sendMessage", message_json(row.chat_id, row.payload));
   ++st.in_flight;
   auto id = row.id;
   auto chat = row.chat_id;
@@ -237,7 +215,7 @@ void send_message(outbox_actor self, storage::outbox_message row) {
       } else if (out.status == 400 || out.status == 403) {
         // The chat blocked the bot or the message is invalid: retrying
         // cannot help.
-        auto why = description(out);
+        auto why = telegram_description(out, max_description);
         log::warning(
           "Telegram refused a message",
           {{"status", static_cast<int64_t>(out.status)}, {"reason", why}});
@@ -246,7 +224,8 @@ void send_message(outbox_actor self, storage::outbox_message row) {
                      return storage::mark_failed(tx, id, why);
                    });
       } else {
-        retry_later_or_fail(self, id, attempts, description(out));
+        retry_later_or_fail(self, id, attempts,
+                            telegram_description(out, max_description));
       }
       finished(self);
     },
@@ -340,6 +319,8 @@ void refresh_gauges(outbox_actor self) {
       gauges["pending"].Set(static_cast<double>(n.pending));
       gauges["sent"].Set(static_cast<double>(n.sent));
       gauges["failed"].Set(static_cast<double>(n.failed));
+      self->state.metrics->telegram_outbox_oldest_pending.Set(
+        n.oldest_pending_seconds);
       if (n.pending > 0 && self->state.cfg->telegram_bot_token.empty() &&
           clock::now() >= self->state.next_token_warning) {
         self->state.next_token_warning = clock::now() + token_warning_period;

@@ -63,7 +63,8 @@ enum class credential_kind : uint8_t {
 /// Facts about a request that every actor may need for logging and limits.
 struct request_meta {
   std::string request_id;
-  std::string trace; ///< logging.googleapis.com/trace value, or empty
+  /// W3C `traceparent` naming this request's span, for outbound calls.
+  std::string traceparent;
   clock::time_point received;
   clock::time_point deadline;
   /// The service's own periodic work, not a client's request: a full

@@ -15,6 +15,7 @@
 #include "actors/ask.hpp"
 #include "actors/db.hpp"
 #include "actors/issue_flow.hpp"
+#include "actors/outbound.hpp"
 #include "actors/resources.hpp"
 #include "actors/supervision.hpp"
 #include "base/backoff.hpp"
@@ -23,6 +24,7 @@
 #include "base/json.hpp"
 #include "base/log.hpp"
 #include "base/utf8.hpp"
+#include "base/version.hpp"
 #include "domain/bot.hpp"
 #include "domain/rules.hpp"
 #include "metrics/metrics.hpp"
@@ -226,7 +228,7 @@ domain::bot_settings settings_of(const telegram_state& st) {
   const auto& cfg = *st.cfg;
   domain::bot_settings s;
   s.authorized_chat_ids = cfg.authorized_chat_ids;
-  s.version = MIYABI_VERSION;
+  s.version = build_version();
   s.mode = cfg.database_enabled() ? "full" : "telegram-only";
   s.database = to_string(st.status->database.load());
   s.issues_enabled = !cfg.github_token.empty() && !cfg.github_owner.empty() &&
@@ -271,6 +273,7 @@ void process_with_database(telegram_actor self, api_call& call,
   query(
     self, call.request.meta, "telegram_update", storage::access::write_once,
     [update, settings, lease = lease_of(*self->state.cfg),
+     traceparent = call.request.meta.traceparent,
      metrics = self->state.metrics](
       pqxx::transaction_base& tx) -> caf::expected<webhook_outcome> {
       webhook_outcome outcome;
@@ -288,6 +291,7 @@ void process_with_database(telegram_actor self, api_call& call,
       transaction_backend backend{tx, lease, *metrics};
       outcome.action = domain::decide(update, backend, settings);
       if (outcome.action.issue) {
+        outcome.action.issue->traceparent = traceparent;
         auto queued =
           storage::enqueue_task(tx, outcome.action.chat_id, "create_issue",
                                 encode_task(*outcome.action.issue));
@@ -341,6 +345,7 @@ void process_without_database(telegram_actor self, api_call& call,
     rp.deliver(api_reply{200, reply_of(action), {}});
     return;
   }
+  action.issue->traceparent = call.request.meta.traceparent;
   create_issue(self, *st.cfg, *action.issue, call.request.meta.deadline,
                [rp, action](issue_outcome outcome) mutable {
                  auto done = action;
@@ -411,17 +416,6 @@ std::string set_webhook_json(const config::settings& cfg) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-/// Telegram's own words on a refusal (its `description`), for the log.
-std::string telegram_description(const http_outcome& out) {
-  rapidjson::Document doc;
-  if (!parse_json(out.body, doc) && doc.IsObject() &&
-      doc.HasMember("description") && doc["description"].IsString() &&
-      valid_utf8(
-        {doc["description"].GetString(), doc["description"].GetStringLength()}))
-    return std::string{cut_utf8(doc["description"].GetString(), 200)};
-  return "HTTP " + std::to_string(out.status);
-}
-
 void retry_webhook(telegram_actor self, const std::string& why) {
   auto& st = self->state;
   auto delay =
@@ -441,15 +435,7 @@ void register_webhook(telegram_actor self) {
   auto& st = self->state;
   const auto& cfg = *st.cfg;
   ++st.webhook_attempts;
-  http_call call;
-  call.service = "telegram";
-  call.method = "POST";
-  call.url =
-    cfg.telegram_api_url + "/bot" + cfg.telegram_bot_token + "/setWebhook";
-  call.log_target = "POST /bot<token>/setWebhook"; // the token stays out
-  call.headers = {{"Content-Type", "application/json"}};
-  call.body = set_webhook_json(cfg);
-  call.timeout = cfg.outbound_timeout;
+  auto call = telegram_call(cfg, "setWebhook", set_webhook_json(cfg));
   request_meta meta;
   meta.request_id = "set_webhook";
   meta.deadline = clock::now() + cfg.outbound_timeout + std::chrono::seconds{1};
@@ -463,7 +449,7 @@ void register_webhook(telegram_actor self) {
                       doc.IsObject() && doc.HasMember("ok") &&
                       doc["ok"].IsBool() && doc["ok"].GetBool();
       if (!accepted) {
-        retry_webhook(self, telegram_description(out));
+        retry_webhook(self, telegram_description(out, 200));
         return;
       }
       log::info(

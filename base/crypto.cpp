@@ -174,12 +174,38 @@ caf::expected<std::string> random_id() {
   return uuid_text(*raw);
 }
 
-std::string random_uuid() {
+namespace {
+
+/// The per-thread generator of ids that are unique but not secret.
+std::mt19937_64& id_generator() {
   thread_local std::mt19937_64 gen{[] {
     std::random_device rd;
     std::seed_seq seq{rd(), rd(), rd(), rd()};
     return std::mt19937_64{seq};
   }()};
+  return gen;
+}
+
+} // namespace
+
+std::string random_hex_id(size_t bytes) {
+  static constexpr char hex[] = "0123456789abcdef";
+  auto& gen = id_generator();
+  std::string out;
+  out.reserve(bytes * 2);
+  uint64_t bits = 0;
+  for (size_t i = 0; i < bytes; ++i) {
+    if (i % 8 == 0)
+      bits = gen();
+    auto b = static_cast<unsigned>((bits >> ((i % 8) * 8)) & 0xff);
+    out += hex[b >> 4];
+    out += hex[b & 0xF];
+  }
+  return out;
+}
+
+std::string random_uuid() {
+  auto& gen = id_generator();
   std::array<uint64_t, 2> halves{gen(), gen()};
   std::string raw(16, '\0');
   for (size_t i = 0; i < raw.size(); ++i)

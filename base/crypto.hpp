@@ -58,4 +58,8 @@ caf::expected<std::string> random_id();
 /// std::random_device saves a trip into OpenSSL per request. Never fails.
 std::string random_uuid();
 
+/// `bytes` random bytes in lower-case hex from the same generator as
+/// `random_uuid` (trace and span ids: unique, not secret). Never fails.
+std::string random_hex_id(size_t bytes);
+
 } // namespace miyabi::crypto

@@ -22,7 +22,6 @@ using secret_list = std::vector<std::string>;
 
 struct shared_state {
   std::mutex mtx;
-  std::string trace_project;
   /// Replaced, never changed in place: a line formats with the list it
   /// took, without holding the lock.
   std::shared_ptr<const secret_list> secrets =
@@ -129,11 +128,6 @@ bool enabled(level lvl) {
   return lvl >= min_level.load(std::memory_order_relaxed);
 }
 
-void set_trace_project(std::string project) {
-  std::lock_guard<std::mutex> guard{state().mtx};
-  state().trace_project = std::move(project);
-}
-
 void add_secret(std::string secret) {
   if (secret.empty())
     return;
@@ -143,26 +137,51 @@ void add_secret(std::string secret) {
   state().secrets = std::move(next);
 }
 
-std::string trace_field(std::string_view header) {
-  auto slash = header.find('/');
-  auto trace_id = header.substr(0, slash);
-  bool hex = !trace_id.empty() && trace_id.size() <= 64 &&
-             std::all_of(trace_id.begin(), trace_id.end(),
-                         [](unsigned char c) { return std::isxdigit(c); });
-  if (!hex)
-    return {};
-  std::lock_guard<std::mutex> guard{state().mtx};
-  if (state().trace_project.empty())
-    return {};
-  std::string result = "projects/";
-  result += state().trace_project;
-  result += "/traces/";
-  result += trace_id;
-  return result;
-}
+namespace {
 
-std::string format(level lvl, std::string_view message,
-                   std::initializer_list<field> fields) {
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+/// Writes fields as members of the open object, nested objects too.
+class member_writer {
+ public:
+  member_writer(json_writer& out, const secret_list& secrets)
+      : out_(out), secrets_(secrets) {}
+
+  void string(std::string_view text) {
+    auto clean = redact(text, secrets_, scratch_);
+    out_.String(clean.data(), static_cast<rapidjson::SizeType>(clean.size()));
+  }
+
+  void members(const field* first, size_t size,
+               std::vector<std::string>& used) {
+    for (size_t i = 0; i < size; ++i) {
+      const auto& f = first[i];
+      used.push_back(unique_key(f.key, used));
+      const auto& key = used.back();
+      out_.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+      std::visit([this](const auto& v) { value(v); }, f.val);
+    }
+  }
+
+ private:
+  void value(std::string_view v) { string(v); }
+  void value(int64_t v) { out_.Int64(v); }
+  void value(double v) { out_.Double(v); }
+  void value(bool v) { out_.Bool(v); }
+  void value(const object_value& v) {
+    std::vector<std::string> used;
+    out_.StartObject();
+    members(v.first, v.size, used);
+    out_.EndObject();
+  }
+
+  json_writer& out_;
+  const secret_list& secrets_;
+  std::string scratch_;
+};
+
+std::string format_fields(level lvl, std::string_view message,
+                          const field* first, size_t size) {
   char time_buf[32];
   format_time(time_buf);
   std::shared_ptr<const secret_list> secrets;
@@ -170,14 +189,9 @@ std::string format(level lvl, std::string_view message,
     std::lock_guard<std::mutex> guard{state().mtx};
     secrets = state().secrets;
   }
-  std::string scratch;
-  auto string = [&](rapidjson::Writer<rapidjson::StringBuffer>& out,
-                    std::string_view text) {
-    auto clean = redact(text, *secrets, scratch);
-    out.String(clean.data(), static_cast<rapidjson::SizeType>(clean.size()));
-  };
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> out{buf};
+  json_writer out{buf};
+  member_writer members{out, *secrets};
   std::vector<std::string> used{"time", "severity", "message"};
   out.StartObject();
   out.Key("time");
@@ -185,41 +199,15 @@ std::string format(level lvl, std::string_view message,
   out.Key("severity");
   out.String(severity_name(lvl));
   out.Key("message");
-  string(out, message);
-  for (const auto& f : fields) {
-    // A request without trace context has no trace to correlate.
-    if (f.key == trace_key &&
-        std::get_if<std::string_view>(&f.val) != nullptr &&
-        std::get<std::string_view>(f.val).empty())
-      continue;
-    used.push_back(unique_key(f.key, used));
-    const auto& key = used.back();
-    out.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-    std::visit(
-      [&out, &string](const auto& v) {
-        using type = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<type, std::string_view>)
-          string(out, v);
-        else if constexpr (std::is_same_v<type, int64_t>)
-          out.Int64(v);
-        else if constexpr (std::is_same_v<type, double>)
-          out.Double(v);
-        else
-          out.Bool(v);
-      },
-      f.val);
-  }
+  members.string(message);
+  members.members(first, size, used);
   out.EndObject();
   std::string line{buf.GetString(), buf.GetSize()};
   line += '\n';
   return line;
 }
 
-void write(level lvl, std::string_view message,
-           std::initializer_list<field> fields) {
-  if (!enabled(lvl))
-    return;
-  auto line = format(lvl, message, fields);
+void write_line(const std::string& line) {
   std::lock_guard<std::mutex> guard{state().mtx};
   const char* data = line.data();
   auto remaining = line.size();
@@ -230,6 +218,24 @@ void write(level lvl, std::string_view message,
     data += n;
     remaining -= static_cast<size_t>(n);
   }
+}
+
+} // namespace
+
+std::string format(level lvl, std::string_view message,
+                   std::initializer_list<field> fields) {
+  return format_fields(lvl, message, fields.begin(), fields.size());
+}
+
+void write(level lvl, std::string_view message,
+           std::initializer_list<field> fields) {
+  if (enabled(lvl))
+    write_line(format_fields(lvl, message, fields.begin(), fields.size()));
+}
+
+void write(level lvl, std::string_view message, const field_list& fields) {
+  if (enabled(lvl))
+    write_line(format_fields(lvl, message, fields.data(), fields.size()));
 }
 
 } // namespace miyabi::log

@@ -2,10 +2,10 @@
 //
 // Every line is one JSON object with unique member names: `time`,
 // `severity` (DEBUG/INFO/WARNING/ERROR) and `message`, then the fields the
-// caller passes (`request_id`, and the Cloud Logging trace key built by
-// `trace_field`). A field whose key is already taken (by `time`, `severity`,
-// `message` or an earlier field) is written as KEY_2 (or KEY_3, ... the
-// first free one), never as a duplicate member.
+// caller passes (`request_id`, the Cloud Logging trace fields of
+// base/trace.hpp, an `httpRequest` object). A field whose key is already taken
+// (by `time`, `severity`, `message` or an earlier field) is written as KEY_2
+// (or KEY_3, ... the first free one), never as a duplicate member.
 //
 // Registered secrets are replaced by `[REDACTED]` as a last line of
 // defence (callers still must not log secrets): in the message and in every
@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace miyabi::log {
 
@@ -38,15 +39,22 @@ void set_min_level(level lvl);
 
 bool enabled(level lvl);
 
-/// Enables the `logging.googleapis.com/trace` field (see `trace_field`).
-void set_trace_project(std::string project);
-
 /// Adds a string that must never appear in a log line's message or string
 /// values (tokens, secrets). Empty strings are ignored.
 void add_secret(std::string secret);
 
+struct field;
+
+/// A nested object of fields (e.g. Cloud Logging's `httpRequest`); the
+/// fields must outlive the call (a braced list in the call does).
+struct object_value {
+  const field* first = nullptr;
+  size_t size = 0;
+};
+
 /// A value of a log field.
-using value = std::variant<std::string_view, int64_t, double, bool>;
+using value =
+  std::variant<std::string_view, int64_t, double, bool, object_value>;
 
 struct field {
   std::string_view key;
@@ -61,7 +69,11 @@ struct field {
       : key(k), val(static_cast<int64_t>(v)) {}
   field(std::string_view k, double v) : key(k), val(v) {}
   field(std::string_view k, bool v) : key(k), val(v) {}
+  field(std::string_view k, object_value v) : key(k), val(v) {}
 };
+
+/// Fields assembled at run time (some only present sometimes).
+using field_list = std::vector<field>;
 
 /// The line `write` would write (with its final newline), whatever the
 /// minimum level: unique keys, secrets redacted.
@@ -71,6 +83,7 @@ std::string format(level lvl, std::string_view message,
 /// Writes one line when `lvl` is enabled.
 void write(level lvl, std::string_view message,
            std::initializer_list<field> fields = {});
+void write(level lvl, std::string_view message, const field_list& fields);
 
 inline void debug(std::string_view msg, std::initializer_list<field> f = {}) {
   if (enabled(level::debug))
@@ -85,13 +98,5 @@ inline void warning(std::string_view msg, std::initializer_list<field> f = {}) {
 inline void error(std::string_view msg, std::initializer_list<field> f = {}) {
   write(level::error, msg, f);
 }
-
-/// The value of `logging.googleapis.com/trace` for an `X-Cloud-Trace-Context`
-/// header (`TRACE_ID/SPAN;o=1`), or empty when no project is configured or the
-/// header is malformed.
-std::string trace_field(std::string_view cloud_trace_context);
-
-/// The key under which `trace_field` values are logged.
-constexpr std::string_view trace_key = "logging.googleapis.com/trace";
 
 } // namespace miyabi::log

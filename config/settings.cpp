@@ -183,16 +183,30 @@ std::string chat_ids(settings& cfg, std::string_view text) {
   return {};
 }
 
-std::string server_address(settings& cfg, std::string_view text) {
+/// HOST:PORT into `host` and `port` (0 picks a free port).
+std::string host_port(std::string_view text, std::string_view example,
+                      std::string& host, uint16_t& port) {
   text = trim(text);
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0)
-    return "must be HOST:PORT, e.g. 0.0.0.0:8080";
-  auto err = in_range<uint16_t>(text.substr(colon + 1), 0, 65535, cfg.port);
+    return "must be HOST:PORT, e.g. " + std::string{example};
+  auto err = in_range<uint16_t>(text.substr(colon + 1), 0, 65535, port);
   if (!err.empty())
     return "port " + err;
-  cfg.bind_host.assign(text.substr(0, colon));
+  host.assign(text.substr(0, colon));
   return {};
+}
+
+std::string server_address(settings& cfg, std::string_view text) {
+  return host_port(text, "0.0.0.0:8080", cfg.bind_host, cfg.port);
+}
+
+std::string metrics_address(settings& cfg, std::string_view text) {
+  if (trim(text).empty()) {
+    cfg.metrics_host.clear();
+    return {};
+  }
+  return host_port(text, "127.0.0.1:9464", cfg.metrics_host, cfg.metrics_port);
 }
 
 std::string log_level(settings& cfg, std::string_view text) {
@@ -305,6 +319,18 @@ const std::vector<setting_spec>& specs() {
     {{"GOOGLE_CLOUD_PROJECT", "(none)",
       "Adds logging.googleapis.com/trace to request logs"},
      text_of(&settings::google_cloud_project)},
+    {{"K_REVISION", "(set by Cloud Run)",
+      "The revision name; the start-up log line carries it"},
+     text_of(&settings::revision)},
+    {{"ACCESS_LOG", "false",
+      "true: one info line per request with Cloud Logging's httpRequest "
+      "(Cloud Run logs requests itself; this adds the request id and trace)"},
+     flag_of(&settings::access_log)},
+    {{"METRICS_ADDRESS", "(none: /metrics on the public port)",
+      "HOST:PORT of a listener of its own for GET /metrics (e.g. "
+      "127.0.0.1:9464, port 0 picks one); /metrics then leaves the public "
+      "port (404)"},
+     metrics_address},
     {{"AUTH_RATE_PER_MINUTE", "30",
       "Requests per minute per client address on /auth/github, its "
       "callback, /auth/refresh and /auth/mock (0: no limit); 429 beyond"},

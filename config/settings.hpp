@@ -47,6 +47,14 @@ struct settings {
   std::vector<std::string> cors_allowed_origins;
   std::string metrics_token;
   std::string google_cloud_project;
+  /// Cloud Run's K_REVISION (the revision name), logged at start.
+  std::string revision;
+  /// ACCESS_LOG: one info line per request with Cloud Logging's httpRequest.
+  bool access_log = false;
+  /// METRICS_ADDRESS (HOST:PORT): /metrics on its own listener and not on
+  /// the public port; empty host: on the public port.
+  std::string metrics_host;
+  uint16_t metrics_port = 0;
   /// Requests per minute per client address on the login routes (0: off).
   uint32_t auth_rate_per_minute = 30;
   /// Writes per minute per user or worker token (0: off).
@@ -134,6 +142,7 @@ struct settings {
     return env == environment::production || env == environment::staging;
   }
   bool database_enabled() const { return !database_url.empty(); }
+  bool metrics_listener() const { return !metrics_host.empty(); }
   bool cors_any_origin() const { return cors_allowed_origins.empty(); }
 };
 

@@ -147,6 +147,21 @@ bot_action over_issue_limit(int64_t chat, bool ja, uint32_t per_hour,
                         minutes + " minutes.");
 }
 
+/// Spends one of the chat's issue requests of the hour and answers `reply`
+/// with the task for the outbox; over the limit, the polite refusal and no
+/// task.
+bot_action start_issue(issue_request req, std::string reply,
+                       const bot_settings& s, bot_backend& backend,
+                       const std::optional<storage::user>& linked) {
+  if (auto wait = backend.take_issue_quota(req.chat_id, s.issues_per_hour))
+    return over_issue_limit(req.chat_id, req.japanese, s.issues_per_hour,
+                            *wait);
+  req.user_id = linked ? linked->id : std::string{};
+  auto action = message(req.chat_id, std::move(reply));
+  action.issue = std::move(req);
+  return action;
+}
+
 /// "codegen: Fix it" names the agent; anything else is all title.
 std::pair<std::string, std::string> agent_and_title(const std::string& line) {
   auto colon = line.find(':');
@@ -183,11 +198,6 @@ bot_action issue_command(const telegram_message& m, const bot_command& cmd,
                             "/issue codegen: TITLE names the agent",
                             "使い方: /issue タイトル (本文は次の行から)。"
                             "/issue codegen: タイトル でエージェントを指定"));
-  if (auto wait = backend.take_issue_quota(chat, s.issues_per_hour))
-    return over_issue_limit(chat, ja, s.issues_per_hour, *wait);
-  auto action =
-    message(chat, tr(ja, "Creating the issue in ", "Issue を作成しています: ") +
-                    s.repository + " ...");
   // Never cut inside a character: the task is stored as jsonb and sent
   // to GitHub, and both refuse invalid UTF-8.
   issue_request req;
@@ -196,9 +206,11 @@ bot_action issue_command(const telegram_message& m, const bot_command& cmd,
   req.title = text_trim(cut_utf8(title, max_issue_title));
   req.body = body;
   req.agent = agent;
-  req.user_id = linked ? linked->id : std::string{};
-  action.issue = std::move(req);
-  return action;
+  return start_issue(
+    std::move(req),
+    tr(ja, "Creating the issue in ", "Issue を作成しています: ") +
+      s.repository + " ...",
+    s, backend, linked);
 }
 
 /// Plain text: an issue written by the LLM, or how to write one.
@@ -212,17 +224,14 @@ bot_action plain_text(const telegram_message& m, const bot_command& cmd,
                             "the next lines).",
                             "Issue を作るには /issue タイトル を送ってください"
                             "(本文は次の行から)。"));
-  if (auto wait = backend.take_issue_quota(chat, s.issues_per_hour))
-    return over_issue_limit(chat, ja, s.issues_per_hour, *wait);
-  auto action = message(chat, tr(ja, "Writing an issue from your message ...",
-                                 "メッセージから Issue を作成しています ..."));
   issue_request req;
   req.chat_id = chat;
   req.japanese = ja;
   req.message = cmd.argument;
-  req.user_id = linked ? linked->id : std::string{};
-  action.issue = std::move(req);
-  return action;
+  return start_issue(std::move(req),
+                     tr(ja, "Writing an issue from your message ...",
+                        "メッセージから Issue を作成しています ..."),
+                     s, backend, linked);
 }
 
 // -- executions from the chat -------------------------------------------------

@@ -167,6 +167,7 @@ struct issue_request {
   std::string message; ///< set for plain text: the LLM writes the issue
   std::string agent;   ///< /issue: the agent to queue (the LLM drafts one)
   std::string user_id; ///< the linked user who asked; empty when none
+  std::string traceparent; ///< the webhook request's trace, passed on
 };
 
 /// The bot's answer to one update.

@@ -35,7 +35,8 @@ class cors_policy {
 
   /// The headers a browser may send (Access-Control-Allow-Headers).
   static constexpr std::string_view allowed_headers =
-    "Authorization, Content-Type, Idempotency-Key, X-Request-Id";
+    "Authorization, Content-Type, Idempotency-Key, X-Request-Id, "
+    "traceparent, Last-Event-ID";
 
   /// Preflight cache lifetime in seconds (Access-Control-Max-Age).
   static constexpr std::string_view max_age = "600";

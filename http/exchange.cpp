@@ -65,15 +65,17 @@ void exchange::fail(const caf::error& err, header_list extra) {
   auto resp = to_response(err);
   if (resp.retry_after > 0)
     extra.emplace_back("Retry-After", std::to_string(resp.retry_after));
-  if (resp.status >= 500)
-    log::error("request failed",
-               {{"request_id", facts_.request_id},
-                {log::trace_key, facts_.trace},
-                {"route", route_table::instance().label(facts_.route)},
-                {"status", resp.status},
-                {"error", resp.code},
-                {"error_message", resp.message},
-                {"details", resp.details}});
+  if (resp.status >= 500) {
+    log::field_list fields{
+      {"request_id", facts_.request_id},
+      {"route", route_table::instance().label(facts_.route)},
+      {"status", resp.status},
+      {"error", resp.code},
+      {"error_message", resp.message},
+      {"details", resp.details}};
+    add_trace_fields(fields);
+    log::write(log::level::error, "request failed", fields);
+  }
   auto body = encode_error(resp, facts_.request_id);
   send(resp.status, "application/json", std::move(body), std::move(extra),
        true);
@@ -119,24 +121,50 @@ void exchange::send(int status, std::string_view content_type, std::string body,
     log::warning("could not write a response",
                  {{"request_id", facts_.request_id}, {"error", e.what()}});
   }
-  settle(status);
+  settle(status, body.size());
   peer_.reset();
 }
 
-void exchange::settle(int status) {
+void exchange::add_trace_fields(log::field_list& fields) const {
+  if (facts_.trace_resource.empty())
+    return;
+  fields.emplace_back(log_trace_key, facts_.trace_resource);
+  fields.emplace_back(log_span_key, facts_.trace.span_id);
+  fields.emplace_back(log_sampled_key, facts_.trace.sampled);
+}
+
+void exchange::settle(int status, size_t response_bytes) {
   auto seconds =
     std::chrono::duration<double>(actors::clock::now() - facts_.received)
       .count();
   ctx_->metrics->http.observe(facts_.route, static_cast<size_t>(facts_.verb),
                               status, seconds);
-  if (log::enabled(log::level::debug))
-    log::debug("request",
-               {{"request_id", facts_.request_id},
-                {log::trace_key, facts_.trace},
-                {"method", to_string(facts_.verb)},
-                {"route", route_table::instance().label(facts_.route)},
-                {"status", status},
-                {"duration_ms", seconds * 1000}});
+  bool access = ctx_->cfg->access_log;
+  if (access || log::enabled(log::level::debug)) {
+    // Cloud Logging's httpRequest: its console shows these lines as
+    // requests, with their latency and status.
+    char latency[32];
+    std::snprintf(latency, sizeof latency, "%.6fs", seconds);
+    auto method = to_string(facts_.verb);
+    auto address = peer_ ? peer_address() : std::string{};
+    auto size = std::to_string(response_bytes);
+    const log::field http_request[] = {{"requestMethod", method},
+                                       {"requestUrl", facts_.path},
+                                       {"status", status},
+                                       {"responseSize", size},
+                                       {"userAgent", facts_.user_agent},
+                                       {"remoteIp", address},
+                                       {"latency", latency},
+                                       {"protocol", "HTTP/1.1"}};
+    log::field_list fields{
+      {"request_id", facts_.request_id},
+      {"route", route_table::instance().label(facts_.route)},
+      {"httpRequest",
+       log::object_value{http_request, std::size(http_request)}}};
+    add_trace_fields(fields);
+    log::write(access ? log::level::info : log::level::debug, "request",
+               fields);
+  }
   ctx_->in_flight.fetch_sub(1, std::memory_order_relaxed);
   ctx_->metrics->http.in_flight().Decrement();
 }
@@ -184,7 +212,7 @@ void exchange::stream(actors::stream_request request) {
       ::setsockopt(peer_->fd(), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
     });
   });
-  settle(200);
+  settle(200, 0);
   if (open)
     hub->adopt(std::move(peer_), head.str(), std::move(request));
   else

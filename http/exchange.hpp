@@ -19,6 +19,8 @@
 #include <pistache/peer.h>
 
 #include "actors/protocol.hpp"
+#include "base/log.hpp"
+#include "base/trace.hpp"
 #include "domain/rate_limit.hpp"
 #include "http/cors.hpp"
 #include "http/headers.hpp"
@@ -77,7 +79,12 @@ struct request_facts {
   method verb = method::get;
   std::string origin;
   std::string request_id;
-  std::string trace;
+  trace_context trace;
+  /// `projects/P/traces/T` when GOOGLE_CLOUD_PROJECT is set; else empty
+  /// (then no trace fields are logged).
+  std::string trace_resource;
+  std::string path;       ///< without the query (it may hold codes)
+  std::string user_agent; ///< for the access log
   actors::clock::time_point received;
   bool no_store = false; ///< Cache-Control: no-store (auth paths)
 };
@@ -113,7 +120,11 @@ class exchange final : public actors::responder {
             header_list extra, bool error);
 
   /// Records the answer (metrics, debug log) and leaves the in-flight count.
-  void settle(int status);
+  void settle(int status, size_t response_bytes);
+
+  /// The Cloud Logging trace fields of this request, when it has a trace
+  /// resource, appended to `fields`.
+  void add_trace_fields(log::field_list& fields) const;
 
   std::shared_ptr<server_context> ctx_;
   Pistache::Http::ResponseWriter writer_;

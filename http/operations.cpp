@@ -110,6 +110,9 @@ std::vector<operation_descriptor> build() {
                 "/api/v1/telegram/webhook"};
   webhook.owned_by(owner::telegram).body(in::telegram_update);
   webhook.d.telegram_update = true;
+  entry scrape{operation::metrics, "getMetrics", get, "/metrics"};
+  scrape.run(h::metrics).probe();
+  scrape.d.scrape = true;
   entry github{operation::github_webhook, "receiveGithubWebhook", post,
                "/api/v1/github/webhook"};
   github.run(h::github_webhook, write_once).db().body(in::github_delivery);
@@ -134,9 +137,7 @@ std::vector<operation_descriptor> build() {
     entry{operation::health_live, "getLiveness", get, "/api/v1/health/live"}
       .run(h::health_live)
       .probe(),
-    entry{operation::metrics, "getMetrics", get, "/metrics"}
-      .run(h::metrics)
-      .probe(),
+    scrape,
     openapi,
     // -- authentication ------------------------------------------------------
     entry{operation::auth_github_start, "startGithubLogin", get,

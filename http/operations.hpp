@@ -72,6 +72,9 @@ struct operation_descriptor {
   /// A Telegram webhook update: `X-Telegram-Bot-Api-Secret-Token` is checked
   /// before the body is read, and rejections are counted.
   bool telegram_update = false;
+  /// The Prometheus scrape: moves to its own listener with METRICS_ADDRESS
+  /// (then a 404 here like an unknown path).
+  bool scrape = false;
   /// A GitHub webhook delivery: `X-Hub-Signature-256` is checked over the
   /// raw body before it is parsed. Served only with GITHUB_WEBHOOK_SECRET;
   /// otherwise a 404 like an unknown path.

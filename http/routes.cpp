@@ -39,7 +39,8 @@ route_table::route_table(route_options options) {
     }
     existing->methods[static_cast<size_t>(op.verb)] = &op;
     if ((op.mock_only && !options.auth_mock) ||
-        (op.github_signature && !options.github_webhook))
+        (op.github_signature && !options.github_webhook) ||
+        (op.scrape && !options.public_metrics))
       existing->enabled = false;
   }
   // Allow lists every method the path supports: HEAD with a GET that

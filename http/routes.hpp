@@ -36,6 +36,8 @@ struct route_options {
   bool auth_mock = false;
   /// POST /api/v1/github/webhook (GITHUB_WEBHOOK_SECRET set).
   bool github_webhook = false;
+  /// GET /metrics on the public port (off with METRICS_ADDRESS).
+  bool public_metrics = true;
 };
 
 struct route_match {

@@ -55,6 +55,8 @@ struct request_header_values {
   std::string request_id;
   std::string origin;
   std::string cloud_trace;
+  std::string traceparent; ///< W3C Trace Context
+  std::string user_agent;
   std::string authorization;
   std::string content_type;
   std::string idempotency_key;
@@ -77,6 +79,10 @@ struct request_header_values {
         origin = entry.second.value();
       else if (iequals(name, "X-Cloud-Trace-Context"))
         cloud_trace = entry.second.value();
+      else if (iequals(name, "traceparent"))
+        traceparent = entry.second.value();
+      else if (iequals(name, "User-Agent"))
+        user_agent = entry.second.value();
       else if (iequals(name, "Authorization"))
         authorization = entry.second.value();
       else if (iequals(name, "Content-Type"))
@@ -336,8 +342,13 @@ std::shared_ptr<exchange> api_handler::open_exchange(
   facts.request_id = valid_request_id(in.request_id) ? std::move(in.request_id)
                                                      : crypto::random_uuid();
   facts.origin = std::move(in.origin);
-  if (!ctx_->cfg->google_cloud_project.empty())
-    facts.trace = log::trace_field(in.cloud_trace);
+  facts.trace = trace_of(in.traceparent, in.cloud_trace);
+  facts.trace_resource =
+    trace_resource(ctx_->cfg->google_cloud_project, facts.trace);
+  if (ctx_->cfg->access_log || log::enabled(log::level::debug)) {
+    facts.path = req.resource().substr(0, 2048);
+    facts.user_agent = in.user_agent.substr(0, 512);
+  }
   facts.route = match.route;
   facts.no_store = req.resource().rfind("/api/v1/auth", 0) == 0;
   // Pistache answers `Connection: Close` to HTTP/1.1 requests without a
@@ -451,7 +462,7 @@ void api_handler::dispatch(const operation_descriptor& op,
   request.op = op.op;
   request.rules = op.rules;
   request.meta.request_id = f.request_id;
-  request.meta.trace = f.trace;
+  request.meta.traceparent = traceparent_of(f.trace);
   request.meta.received = f.received;
   request.meta.deadline = f.received + ctx_->cfg->request_timeout;
   request.write = f.verb == method::post || f.verb == method::put ||

@@ -245,6 +245,13 @@ service_metrics::service_metrics(std::vector<std::string> routes,
                         .Help("Telegram outbox messages by state")
                         .Register(*registry_),
                       "state"),
+      telegram_outbox_oldest_pending(
+        BuildGauge()
+          .Name("miyabi_telegram_outbox_oldest_pending_seconds")
+          .Help("Age in seconds of the oldest pending Telegram outbox row "
+                "(0 when none)")
+          .Register(*registry_)
+          .Add({})),
       telegram_send(BuildCounter()
                       .Name("miyabi_telegram_send_total")
                       .Help("Bot API sendMessage calls by status code")

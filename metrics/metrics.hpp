@@ -152,6 +152,8 @@ class service_metrics {
   // -- Telegram ---------------------------------------------------------------
   labelled<prometheus::Counter> telegram_updates;
   labelled<prometheus::Gauge> telegram_outbox;
+  /// Age of the oldest pending outbox row (0 when none): the backlog.
+  prometheus::Gauge& telegram_outbox_oldest_pending;
   labelled<prometheus::Counter> telegram_send;
 
   // -- GitHub webhook ---------------------------------------------------------

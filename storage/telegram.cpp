@@ -123,7 +123,9 @@ const std::vector<statement>& telegram_statements() {
     {"count_outbox",
      "SELECT count(*) FILTER (WHERE state = 'pending'),"
      " count(*) FILTER (WHERE state = 'sent'),"
-     " count(*) FILTER (WHERE state = 'failed') FROM telegram_outbox"},
+     " count(*) FILTER (WHERE state = 'failed'),"
+     " coalesce(extract(epoch FROM now() - min(created_at)"
+     " FILTER (WHERE state = 'pending')), 0)::float8 FROM telegram_outbox"},
     {"count_active_executions",
      "SELECT count(*) FILTER (WHERE status = 'pending'),"
      " count(*) FILTER (WHERE status = 'running') FROM agent_executions"
@@ -331,7 +333,7 @@ caf::expected<bool> release(pqxx::transaction_base& tx, int64_t id,
 caf::expected<outbox_counts> count_outbox(pqxx::transaction_base& tx) {
   auto r = tx.exec_prepared("count_outbox").at(0);
   return outbox_counts{r[0].as<int64_t>(), r[1].as<int64_t>(),
-                       r[2].as<int64_t>()};
+                       r[2].as<int64_t>(), r[3].as<double>()};
 }
 
 caf::expected<execution_counts>

@@ -115,6 +115,7 @@ struct outbox_counts {
   int64_t pending = 0;
   int64_t sent = 0;
   int64_t failed = 0;
+  double oldest_pending_seconds = 0; ///< age of the oldest pending row
 };
 
 caf::expected<outbox_counts> count_outbox(pqxx::transaction_base& tx);

@@ -8,8 +8,6 @@
 // claims; the per-chat issue limit across two processes; setWebhook at
 // start, retried after a 500.
 #define BOOST_TEST_MODULE chat_loop_test
-#include <condition_variable>
-
 #include <boost/test/unit_test.hpp>
 
 #include "integration/telegram_world.hpp"
@@ -162,27 +160,6 @@ std::string short8(const std::string& id) {
 const std::string& w_db() {
   return world().main_db;
 }
-
-/// Lets waiting threads go at once.
-class start_gate {
- public:
-  void wait() {
-    std::unique_lock<std::mutex> lock{mtx_};
-    cv_.wait(lock, [this] { return open_; });
-  }
-  void open() {
-    {
-      std::lock_guard<std::mutex> lock{mtx_};
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 } // namespace
 

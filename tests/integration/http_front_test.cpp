@@ -66,7 +66,7 @@ BOOST_AUTO_TEST_CASE(health_answers_ok_with_version_mode_database_and_uptime) {
   auto doc = parse_object(resp.body);
   BOOST_TEST(doc["status"].GetString() == std::string{"ok"});
   BOOST_TEST(std::regex_match(doc["version"].GetString(),
-                              std::regex{R"(\d+\.\d+\.\d+)"}));
+                              std::regex{R"(\d+\.\d+\.\d+[A-Za-z0-9.+_-]*)"}));
   BOOST_TEST(doc["mode"].GetString() == std::string{"telegram-only"});
   BOOST_TEST(doc["database"].GetString() == std::string{"disabled"});
   BOOST_TEST(doc["uptime_seconds"].IsInt64());
@@ -215,8 +215,8 @@ BOOST_AUTO_TEST_CASE(a_preflight_gets_204_with_methods_headers_and_max_age) {
   BOOST_TEST(resp.header("Access-Control-Allow-Methods") ==
              "GET, POST, HEAD, OPTIONS");
   auto allowed = resp.header("Access-Control-Allow-Headers");
-  for (auto h :
-       {"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"})
+  for (auto h : {"Authorization", "Content-Type", "Idempotency-Key",
+                 "X-Request-Id", "traceparent"})
     BOOST_TEST(allowed.find(h) != std::string::npos);
   BOOST_TEST(resp.header("Access-Control-Max-Age") == "600");
   // Browsers refuse a preflight answer with two Allow-Origin values.

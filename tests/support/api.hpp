@@ -21,6 +21,7 @@
 
 #include "support/checks.hpp"
 #include "support/http_client.hpp"
+#include "support/threads.hpp"
 
 namespace miyabi::test {
 
@@ -203,27 +204,6 @@ inline std::string status_of(api& a, const std::string& id) {
     return "<" + std::to_string(resp.status) + ">";
   return text_of(parse_json(resp.body), "status");
 }
-
-/// Opens all waiting threads at once.
-class start_gate {
- public:
-  void wait() {
-    std::unique_lock<std::mutex> lock{mtx_};
-    cv_.wait(lock, [this] { return open_; });
-  }
-  void open() {
-    {
-      std::lock_guard<std::mutex> lock{mtx_};
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 inline const std::string unknown_id = "00000000-0000-4000-8000-000000000000";
 

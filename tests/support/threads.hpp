@@ -4,7 +4,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -41,6 +43,27 @@ class thread_group {
  private:
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
+};
+
+/// Opens all waiting threads at once.
+class start_gate {
+ public:
+  void wait() {
+    std::unique_lock<std::mutex> lock{mtx_};
+    cv_.wait(lock, [this] { return open_; });
+  }
+  void open() {
+    {
+      std::lock_guard<std::mutex> lock{mtx_};
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool open_ = false;
 };
 
 } // namespace miyabi::test

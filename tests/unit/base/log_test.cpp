@@ -91,4 +91,23 @@ BOOST_AUTO_TEST_CASE(an_empty_secret_redacts_nothing) {
   BOOST_TEST(text(doc, "message") == "plain text");
 }
 
+BOOST_AUTO_TEST_CASE(a_nested_object_is_written_with_its_secrets_redacted) {
+  log::add_secret("nested-secret-42");
+  const log::field inner[] = {{"requestMethod", "GET"},
+                              {"requestUrl", "/x?t=nested-secret-42"},
+                              {"status", 200},
+                              {"requestMethod", "dup"}};
+  auto line = log::format(
+    log::level::info, "request",
+    {{"httpRequest", log::object_value{inner, 4}}, {"after", true}});
+  auto doc = parse_line(line);
+  BOOST_REQUIRE(doc["httpRequest"].IsObject());
+  const auto& r = doc["httpRequest"];
+  BOOST_TEST(std::string{r["requestMethod"].GetString()} == "GET");
+  BOOST_TEST(std::string{r["requestMethod_2"].GetString()} == "dup");
+  BOOST_TEST(r["status"].GetInt() == 200);
+  BOOST_TEST(line.find("nested-secret-42") == std::string::npos);
+  BOOST_TEST(doc["after"].GetBool());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
