@@ -44,4 +44,17 @@ void ask(Self* self, const Handle& dest, const request_meta& meta,
     .then(std::move(on_value), std::move(on_error));
 }
 
+/// Hands a call to the actor that owns it and relays its answer through
+/// the call's responder.
+template <class Handle>
+void forward(caf::event_based_actor* self, registry_name<Handle> owner,
+             api_call& call) {
+  auto out = call.out;
+  auto meta = call.request.meta;
+  ask(
+    self, lookup(self, owner), meta,
+    [out](api_reply& reply) { out->reply(std::move(reply)); },
+    [out](caf::error& err) { out->fail(err); }, std::move(call));
+}
+
 } // namespace miyabi::actors

@@ -22,18 +22,6 @@ namespace miyabi::actors {
 
 namespace {
 
-/// Hands a call to the actor that owns it and relays its answer.
-template <class Handle>
-void forward(caf::event_based_actor* self, registry_name<Handle> owner,
-             api_call& call) {
-  auto out = call.out;
-  auto meta = call.request.meta;
-  ask(
-    self, lookup(self, owner), meta,
-    [out](api_reply& reply) { out->reply(std::move(reply)); },
-    [out](caf::error& err) { out->fail(err); }, std::move(call));
-}
-
 /// Hands a call to its owner: its handler here, or the owning actor.
 void run(caf::event_based_actor* self, const front_deps& deps, api_call& call) {
   switch (call.request.rules.by) {

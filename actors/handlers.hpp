@@ -90,6 +90,12 @@ void follow_events(caf::event_based_actor* self, const front_deps& deps,
 void create_event_ticket(caf::event_based_actor* self, const front_deps& deps,
                          api_call& call);
 
+// telegram.cpp: the Telegram webhook. With a database the update is
+// recorded and acted on in one transaction and answered from the session;
+// in telegram-only mode it goes to the Telegram actor.
+void telegram_webhook(caf::event_based_actor* self, const front_deps& deps,
+                      api_call& call);
+
 /// POST /api/v1/github/webhook (signature already checked): records the
 /// delivery once, then queues executions for `agent:TYPE` labels or links
 /// a pull request to the executions of the issues it names.

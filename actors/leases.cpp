@@ -65,7 +65,7 @@ void sweep(sweeper_actor self) {
       s.metrics->lease_expiries.Increment(static_cast<double>(swept.expired));
       s.metrics->executions_requeued.Increment(
         static_cast<double>(swept.requeued));
-      publish(self, *s.metrics, swept.changes);
+      publish(self->system(), *s.metrics, swept.changes);
       log::info("leases expired",
                 {{"expired", swept.expired}, {"requeued", swept.requeued}});
       if (swept.expired >= batch)

@@ -305,10 +305,16 @@ constexpr registry_name<leases_handle> leases{caf::atom("leases")};
 } // namespace names
 
 /// The current actor published under `name`; invalid while it restarts.
-/// Call from inside an actor (any actor of the system).
+/// Any thread.
+template <class Handle>
+Handle lookup(caf::actor_system& system, registry_name<Handle> name) {
+  return caf::actor_cast<Handle>(system.registry().get(name.key));
+}
+
+/// `lookup` from inside an actor (any actor of the system).
 template <class Handle>
 Handle lookup(caf::local_actor* self, registry_name<Handle> name) {
-  return caf::actor_cast<Handle>(self->system().registry().get(name.key));
+  return lookup(self->system(), name);
 }
 
 } // namespace miyabi::actors

@@ -114,7 +114,7 @@ void change(caf::event_based_actor* self, const resource_deps& deps,
     },
     [self, out, metrics, reply = std::move(reply)](
       std::vector<storage::execution_change>& changes) {
-      publish(self, *metrics, changes);
+      publish(self->system(), *metrics, changes);
       out->reply(reply(changes));
     },
     [out](caf::error& err) { out->fail(err); });
@@ -140,13 +140,13 @@ caf::error notify(transaction_base& tx,
   return {};
 }
 
-void publish(caf::local_actor* self, metrics::service_metrics& metrics,
+void publish(caf::actor_system& system, metrics::service_metrics& metrics,
              const std::vector<storage::execution_change>& changes) {
   if (changes.empty())
     return;
   for (const auto& c : changes)
     metrics.execution_transitions[c.execution.status].Increment();
-  if (auto outbox = lookup(self, names::outbox))
+  if (auto outbox = lookup(system, names::outbox))
     for (const auto& c : changes)
       caf::anon_send(outbox, c);
 }

@@ -34,8 +34,9 @@ struct resource_deps {
 caf::error notify(pqxx::transaction_base& tx,
                   const std::vector<storage::execution_change>& changes);
 
-/// After the commit: counts each change and wakes the outbox sender.
-void publish(caf::local_actor* self, metrics::service_metrics& metrics,
+/// After the commit: counts each change and wakes the outbox sender. Any
+/// thread (also a database session's, answering a request).
+void publish(caf::actor_system& system, metrics::service_metrics& metrics,
              const std::vector<storage::execution_change>& changes);
 
 } // namespace miyabi::actors

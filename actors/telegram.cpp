@@ -7,6 +7,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/response_promise.hpp>
+#include <caf/send.hpp>
 #include <caf/stateful_actor.hpp>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
@@ -14,6 +15,8 @@
 
 #include "actors/ask.hpp"
 #include "actors/db.hpp"
+#include "actors/front.hpp"
+#include "actors/handlers.hpp"
 #include "actors/issue_flow.hpp"
 #include "actors/outbound.hpp"
 #include "actors/resources.hpp"
@@ -224,26 +227,19 @@ struct telegram_state {
 
 using telegram_actor = caf::stateful_actor<telegram_state>*;
 
-domain::bot_settings settings_of(const telegram_state& st) {
-  const auto& cfg = *st.cfg;
+domain::bot_settings settings_of(const config::settings& cfg,
+                                 const domain::service_status& status) {
   domain::bot_settings s;
   s.authorized_chat_ids = cfg.authorized_chat_ids;
   s.version = build_version();
   s.mode = cfg.database_enabled() ? "full" : "telegram-only";
-  s.database = to_string(st.status->database.load());
+  s.database = to_string(status.database.load());
   s.issues_enabled = !cfg.github_token.empty() && !cfg.github_owner.empty() &&
                      !cfg.github_repo.empty();
   s.llm_enabled = !cfg.openai_api_key.empty();
   s.repository = cfg.github_owner + "/" + cfg.github_repo;
   s.issues_per_hour = cfg.telegram_issues_per_hour;
   return s;
-}
-
-storage::lease_policy lease_of(const config::settings& cfg) {
-  storage::lease_policy lease;
-  lease.lease_seconds = cfg.execution_lease_seconds;
-  lease.max_attempts = cfg.execution_max_attempts;
-  return lease;
 }
 
 /// The language a message or button press names ("" when none).
@@ -265,64 +261,6 @@ void count(telegram_actor self, const char* result) {
   self->state.metrics->telegram_updates[result].Increment();
 }
 
-/// Full mode: record the id and apply the effects in one transaction.
-void process_with_database(telegram_actor self, api_call& call,
-                           caf::response_promise rp) {
-  auto update = std::get<domain::telegram_update>(call.request.input);
-  auto settings = settings_of(self->state);
-  query(
-    self, call.request.meta, "telegram_update", storage::access::write_once,
-    [update, settings, lease = lease_of(*self->state.cfg),
-     traceparent = call.request.meta.traceparent,
-     metrics = self->state.metrics](
-      pqxx::transaction_base& tx) -> caf::expected<webhook_outcome> {
-      webhook_outcome outcome;
-      auto fresh = storage::record_update(tx, update.update_id);
-      if (!fresh)
-        return std::move(fresh.error());
-      if (!*fresh) {
-        outcome.duplicate = true;
-        return outcome;
-      }
-      if (auto chat = chat_of(update))
-        if (auto kept = storage::remember_chat(tx, chat, language_of(update));
-            !kept)
-          return std::move(kept.error());
-      transaction_backend backend{tx, lease, *metrics};
-      outcome.action = domain::decide(update, backend, settings);
-      if (outcome.action.issue) {
-        outcome.action.issue->traceparent = traceparent;
-        auto queued =
-          storage::enqueue_task(tx, outcome.action.chat_id, "create_issue",
-                                encode_task(*outcome.action.issue));
-        if (!queued)
-          return std::move(queued.error());
-        outcome.queued = true;
-      }
-      outcome.queued = outcome.queued || backend.queued();
-      outcome.changes = std::move(backend.changes());
-      return outcome;
-    },
-    [self, rp](webhook_outcome& outcome) mutable {
-      if (outcome.duplicate) {
-        count(self, "duplicate");
-        rp.deliver(api_reply{200, domain::bot_reply{}, {}});
-        return;
-      }
-      count(self, "processed");
-      publish(self, *self->state.metrics, outcome.changes);
-      if (outcome.queued)
-        if (auto outbox = lookup(self, names::outbox))
-          self->send(outbox, kick_atom::value);
-      rp.deliver(api_reply{200, reply_of(outcome.action), {}});
-    },
-    [self, rp](caf::error& err) mutable {
-      // Not recorded: a 5xx makes Telegram deliver the update again.
-      count(self, "error");
-      rp.deliver(err);
-    });
-}
-
 /// Telegram-only mode: a window of recent ids, issues created inline.
 void process_without_database(telegram_actor self, api_call& call,
                               caf::response_promise rp) {
@@ -340,7 +278,8 @@ void process_without_database(telegram_actor self, api_call& call,
   }
   count(self, "processed");
   domain::telegram_only_backend backend{*st.issue_limits};
-  auto action = domain::decide(update, backend, settings_of(st));
+  auto action =
+    domain::decide(update, backend, settings_of(*st.cfg, *st.status));
   if (!action.issue) {
     rp.deliver(api_reply{200, reply_of(action), {}});
     return;
@@ -485,10 +424,9 @@ caf::behavior telegram(telegram_actor self,
       auto rp = self->make_response_promise();
       switch (call.request.op) {
         case operation::telegram_webhook:
-          if (self->state.cfg->database_enabled())
-            process_with_database(self, call, rp);
-          else
-            process_without_database(self, call, rp);
+          // With a database the front actor answers it from the session
+          // (handle::telegram_webhook); only telegram-only mode comes here.
+          process_without_database(self, call, rp);
           break;
         case operation::telegram_link_create:
           create_link(self, call, rp);
@@ -514,5 +452,88 @@ spawn_telegram(caf::local_actor* parent,
   return caf::actor_cast<telegram_handle>(parent->spawn(
     telegram, std::move(cfg), std::move(metrics), std::move(status)));
 }
+
+namespace handle {
+
+namespace {
+
+/// Full mode: the update's id and all its effects in one transaction.
+caf::expected<webhook_outcome>
+apply_update(pqxx::transaction_base& tx, const domain::telegram_update& update,
+             const domain::bot_settings& settings,
+             const storage::lease_policy& lease, const std::string& traceparent,
+             metrics::service_metrics& metrics) {
+  webhook_outcome outcome;
+  auto fresh = storage::record_update(tx, update.update_id);
+  if (!fresh)
+    return std::move(fresh.error());
+  if (!*fresh) {
+    outcome.duplicate = true;
+    return outcome;
+  }
+  if (auto chat = chat_of(update))
+    if (auto kept = storage::remember_chat(tx, chat, language_of(update));
+        !kept)
+      return std::move(kept.error());
+  transaction_backend backend{tx, lease, metrics};
+  outcome.action = domain::decide(update, backend, settings);
+  if (outcome.action.issue) {
+    outcome.action.issue->traceparent = traceparent;
+    auto queued =
+      storage::enqueue_task(tx, outcome.action.chat_id, "create_issue",
+                            encode_task(*outcome.action.issue));
+    if (!queued)
+      return std::move(queued.error());
+    outcome.queued = true;
+  }
+  outcome.queued = outcome.queued || backend.queued();
+  outcome.changes = std::move(backend.changes());
+  return outcome;
+}
+
+} // namespace
+
+void telegram_webhook(caf::event_based_actor* self, const front_deps& deps,
+                      api_call& call) {
+  if (!deps.cfg->database_enabled()) {
+    // Telegram-only mode: the Telegram actor keeps the window of recent
+    // ids and creates issues while the webhook waits.
+    forward(self, names::telegram, call);
+    return;
+  }
+  auto update = std::get<domain::telegram_update>(call.request.input);
+  auto out = call.out;
+  auto metrics = deps.metrics;
+  // The answer is written from the database session: no message back to
+  // an actor (front -> pool -> session, then the responder).
+  auto* system = &self->system();
+  query_in_session(
+    self, call.request.meta, "telegram_update", call.request.rules.access,
+    [update, settings = settings_of(*deps.cfg, *deps.status),
+     lease = deps.resources.lease, traceparent = call.request.meta.traceparent,
+     metrics](pqxx::transaction_base& tx) {
+      return apply_update(tx, update, settings, lease, traceparent, *metrics);
+    },
+    [out, metrics, system](webhook_outcome& outcome) {
+      if (outcome.duplicate) {
+        metrics->telegram_updates["duplicate"].Increment();
+        out->reply(api_reply{200, domain::bot_reply{}, {}});
+        return;
+      }
+      metrics->telegram_updates["processed"].Increment();
+      publish(*system, *metrics, outcome.changes);
+      if (outcome.queued)
+        if (auto outbox = lookup(*system, names::outbox))
+          caf::anon_send(outbox, kick_atom::value);
+      out->reply(api_reply{200, reply_of(outcome.action), {}});
+    },
+    [out, metrics](caf::error& err) {
+      // Not recorded: a 5xx makes Telegram deliver the update again.
+      metrics->telegram_updates["error"].Increment();
+      out->fail(err);
+    });
+}
+
+} // namespace handle
 
 } // namespace miyabi::actors

@@ -1,14 +1,17 @@
-// The Telegram actor (registered as names::telegram): handles webhook
-// updates exactly once and the /api/v1/telegram/link routes.
+// The Telegram actor (registered as names::telegram): the link routes,
+// setWebhook at start (TELEGRAM_WEBHOOK_URL, retried on its timer), and the
+// webhook in telegram-only mode, where a bounded in-memory window of recent
+// update ids stands in for the database and issues are created while the
+// webhook waits.
 //
-// With a database, an update's id is recorded in the same transaction as
-// its effects (a chat link, a queued issue task), so a repeat finds the id
-// and does nothing, and a database failure answers 5xx so Telegram retries.
-// In telegram-only mode a bounded in-memory window of recent ids stands in.
-// The first reply rides in the webhook response as a Bot API call; issue
-// creation runs from the outbox (or inline in telegram-only mode).
+// With a database the webhook does not come here: the front actor runs
+// handle::telegram_webhook (actors/handlers.hpp), which records the
+// update's id in the same transaction as its effects (a chat link, a queued
+// issue task, a cancel and its notices), so a repeat finds the id and does
+// nothing and a database failure answers 5xx so Telegram retries; the
+// answer is written from the database session.
 //
-// Messages: api_call (telegram ops) -> api_reply.
+// Messages: api_call (telegram ops) -> api_reply; tick_atom (setWebhook).
 #pragma once
 
 #include <memory>

@@ -108,7 +108,7 @@ std::vector<operation_descriptor> build() {
   openapi.d.local_answer = openapi_answer;
   entry webhook{operation::telegram_webhook, "receiveTelegramUpdate", post,
                 "/api/v1/telegram/webhook"};
-  webhook.owned_by(owner::telegram).body(in::telegram_update);
+  webhook.run(h::telegram_webhook, write_once).body(in::telegram_update);
   webhook.d.telegram_update = true;
   entry scrape{operation::metrics, "getMetrics", get, "/metrics"};
   scrape.run(h::metrics).probe();
