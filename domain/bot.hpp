@@ -162,11 +162,11 @@ struct bot_settings {
 struct issue_request {
   int64_t chat_id = 0;
   bool japanese = false;
-  std::string title;   ///< set for /issue
-  std::string body;    ///< set for /issue
-  std::string message; ///< set for plain text: the LLM writes the issue
-  std::string agent;   ///< /issue: the agent to queue (the LLM drafts one)
-  std::string user_id; ///< the linked user who asked; empty when none
+  std::string title;       ///< set for /issue
+  std::string body;        ///< set for /issue
+  std::string message;     ///< set for plain text: the LLM writes the issue
+  std::string agent;       ///< /issue: the agent to queue (the LLM drafts one)
+  std::string user_id;     ///< the linked user who asked; empty when none
   std::string traceparent; ///< the webhook request's trace, passed on
 };
 
