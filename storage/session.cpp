@@ -73,8 +73,10 @@ caf::error session::translate_current_exception(bool committing) {
     disconnect();
     if (!committing)
       return make_error(errc::connection_lost, "the database is unavailable");
-    log::error("database connection lost during commit; outcome unknown",
-               {{"error", e.what()}});
+    // A warning like every lost connection: a request it fails is logged
+    // at ERROR by the HTTP layer (503), background work retries.
+    log::warning("database connection lost during commit; outcome unknown",
+                 {{"error", e.what()}});
     return make_error(errc::unknown_outcome);
   } catch (const pqxx::broken_connection& e) {
     disconnect();
