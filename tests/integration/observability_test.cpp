@@ -41,12 +41,6 @@ rapidjson::Document request_line(const service_process& svc,
   return doc;
 }
 
-std::string text(const rapidjson::Value& doc, const char* key) {
-  return doc.IsObject() && doc.HasMember(key) && doc[key].IsString()
-           ? doc[key].GetString()
-           : std::string{};
-}
-
 bool lower_hex(const std::string& s, size_t n) {
   return s.size() == n &&
          s.find_first_not_of("0123456789abcdef") == std::string::npos;
@@ -81,17 +75,17 @@ BOOST_AUTO_TEST_CASE(
         {{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-"
                          "b7ad6b7169203331-01"},
          {"X-Cloud-Trace-Context", "4bf92f3577b34da6a3ce929d0e0e4736/1;o=0"}});
-  BOOST_TEST(text(w3c, trace_key) ==
+  BOOST_TEST(text_of(w3c, trace_key) ==
              prefix + "0af7651916cd43dd8448eb211c80319c");
-  BOOST_TEST(lower_hex(text(w3c, span_key), 16));
-  BOOST_TEST(text(w3c, span_key) != "b7ad6b7169203331");
+  BOOST_TEST(lower_hex(text_of(w3c, span_key), 16));
+  BOOST_TEST(text_of(w3c, span_key) != "b7ad6b7169203331");
   BOOST_TEST(sampled(w3c));
   // Cloud Run's header alone (and behind a malformed traceparent).
   auto cloud =
     get("ct-2",
         {{"traceparent", "00-nothex-01"},
          {"X-Cloud-Trace-Context", "4BF92F3577B34DA6A3CE929D0E0E4736/1;o=1"}});
-  BOOST_TEST(text(cloud, trace_key) ==
+  BOOST_TEST(text_of(cloud, trace_key) ==
              prefix + "4bf92f3577b34da6a3ce929d0e0e4736");
   BOOST_TEST(sampled(cloud));
   // An all-zero trace id is invalid: a new trace instead.
@@ -101,13 +95,13 @@ BOOST_AUTO_TEST_CASE(
   auto fresh = get("new-4", {});
   auto other = get("new-5", {});
   for (const auto* doc : {&zero, &fresh, &other}) {
-    auto trace = text(*doc, trace_key);
+    auto trace = text_of(*doc, trace_key);
     BOOST_TEST(trace.rfind(prefix, 0) == 0u, trace);
     BOOST_TEST(lower_hex(trace.substr(prefix.size()), 32), trace);
     BOOST_TEST(!sampled(*doc));
   }
-  BOOST_TEST(text(fresh, trace_key) != text(other, trace_key));
-  BOOST_TEST(text(zero, trace_key) != prefix + std::string(32, '0'));
+  BOOST_TEST(text_of(fresh, trace_key) != text_of(other, trace_key));
+  BOOST_TEST(text_of(zero, trace_key) != prefix + std::string(32, '0'));
 
   // Without GOOGLE_CLOUD_PROJECT there is nothing to correlate with.
   auto plain_env = base_env();
@@ -134,16 +128,16 @@ BOOST_AUTO_TEST_CASE(
              {{"X-Request-Id", "access-1"}, {"User-Agent", "smoke/1.0"}});
   auto line = request_line(svc, "access-1");
   BOOST_REQUIRE(line.IsObject());
-  BOOST_TEST(text(line, "severity") == "INFO");
+  BOOST_TEST(text_of(line, "severity") == "INFO");
   BOOST_REQUIRE(line.HasMember("httpRequest"));
   const auto& r = line["httpRequest"];
-  BOOST_TEST(text(r, "requestMethod") == "GET");
-  BOOST_TEST(text(r, "requestUrl") == "/api/v1/health");
+  BOOST_TEST(text_of(r, "requestMethod") == "GET");
+  BOOST_TEST(text_of(r, "requestUrl") == "/api/v1/health");
   BOOST_TEST((r.HasMember("status") && r["status"].GetInt() == 200));
-  BOOST_TEST(std::stoll(text(r, "responseSize")) > 0);
-  BOOST_TEST(text(r, "userAgent") == "smoke/1.0");
-  BOOST_TEST(text(r, "remoteIp") == "127.0.0.1");
-  auto latency = text(r, "latency");
+  BOOST_TEST(std::stoll(text_of(r, "responseSize")) > 0);
+  BOOST_TEST(text_of(r, "userAgent") == "smoke/1.0");
+  BOOST_TEST(text_of(r, "remoteIp") == "127.0.0.1");
+  auto latency = text_of(r, "latency");
   BOOST_TEST((!latency.empty() && latency.back() == 's'), latency);
   for (const auto& l : svc.lines())
     BOOST_TEST(l.find("do-not-log-me") == std::string::npos);
@@ -167,7 +161,7 @@ BOOST_AUTO_TEST_CASE(the_version_is_the_build_stamp_everywhere) {
   http_client client;
   auto health =
     parse_object(client.get(svc.base_url() + "/api/v1/health").body);
-  auto version = text(health, "version");
+  auto version = text_of(health, "version");
   BOOST_TEST_MESSAGE("version: " << version);
   // x.y.z, then what git describe adds (+g<commit>, -N-g<commit>, -dirty).
   BOOST_TEST(
