@@ -89,6 +89,10 @@ void exchange::send(int status, std::string_view content_type, std::string body,
                     header_list extra, bool error) {
   if (answered_.exchange(true))
     return; // Exactly once: a late second answer is dropped.
+  // Counted before the write: a client that has read its answer finds it in
+  // the next scrape (Pistache writes on its reactor thread anyway, so the
+  // latency loses nothing measurable).
+  settle(status, body.size());
   // Request-dependent CORS headers (allow-list mode) join the extras.
   ctx_->cors.echo(facts_.origin, extra);
   try {
@@ -121,7 +125,7 @@ void exchange::send(int status, std::string_view content_type, std::string body,
     log::warning("could not write a response",
                  {{"request_id", facts_.request_id}, {"error", e.what()}});
   }
-  settle(status, body.size());
+  leave();
   peer_.reset();
 }
 
@@ -165,6 +169,9 @@ void exchange::settle(int status, size_t response_bytes) {
     log::write(access ? log::level::info : log::level::debug, "request",
                fields);
   }
+}
+
+void exchange::leave() {
   ctx_->in_flight.fetch_sub(1, std::memory_order_relaxed);
   ctx_->metrics->http.in_flight().Decrement();
 }
@@ -213,6 +220,7 @@ void exchange::stream(actors::stream_request request) {
     });
   });
   settle(200, 0);
+  leave();
   if (open)
     hub->adopt(std::move(peer_), head.str(), std::move(request));
   else

@@ -119,8 +119,13 @@ class exchange final : public actors::responder {
   void send(int status, std::string_view content_type, std::string body,
             header_list extra, bool error);
 
-  /// Records the answer (metrics, debug log) and leaves the in-flight count.
+  /// Records the answer (metrics, access log) before it is written, so a
+  /// client that has its answer finds it in the next scrape.
   void settle(int status, size_t response_bytes);
+
+  /// Leaves the in-flight count once the answer is queued for writing (the
+  /// drain waits for that, see server::wait_idle).
+  void leave();
 
   /// The Cloud Logging trace fields of this request, when it has a trace
   /// resource, appended to `fields`.
