@@ -1,6 +1,7 @@
 #include "actors/db.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <optional>
 #include <unordered_map>
@@ -29,6 +30,14 @@ using std::chrono::milliseconds;
 
 /// How often queued jobs are checked against their deadline.
 constexpr auto sweep_interval = milliseconds{50};
+
+/// The most jobs one shared commit holds, and how long any statement of
+/// such a group may take (members take about a millisecond; one that waits
+/// longer, on a lock say, sends the group back to run alone).
+constexpr size_t max_group_jobs = 32;
+constexpr auto group_statement_timeout = milliseconds{250};
+
+using service_metrics_ref = const std::shared_ptr<metrics::service_metrics>&;
 
 std::string error_kind(const caf::error& err) {
   auto info = describe(err);
@@ -76,9 +85,117 @@ struct session_state {
   std::unordered_map<const char*, prometheus::Histogram*> durations;
 };
 
+using session_actor = db_session_handle::stateful_pointer<session_state>;
+
+void observe_duration(session_actor self, service_metrics_ref metrics,
+                      const char* label, clock::time_point started) {
+  auto& series = self->state.durations[label];
+  if (series == nullptr)
+    series = &metrics->db_query_duration[label];
+  series->Observe(
+    std::chrono::duration<double>(clock::now() - started).count());
+}
+
+/// After a job or group: tells the pool the session is idle, or ends the
+/// session when the database became unreachable (the pool starts a fresh
+/// one after a backoff, shown in miyabi_actor_restarts_total).
+void finish(session_actor self, const db_pool_handle& pool,
+            bool had_connection) {
+  auto& db = *self->state.db;
+  if (!db.connected() && had_connection) {
+    self->quit(make_error(errc::connection_lost, "connection lost"));
+    return;
+  }
+  self->send(pool, idle_atom::value, db.connected());
+}
+
+template <class Promise>
+void run_job(session_actor self, const db_pool_handle& pool,
+             service_metrics_ref metrics, db_job& job, Promise& rp) {
+  if (job.deadline <= clock::now()) {
+    settle(job, rp, make_error(errc::timeout, "request deadline passed"));
+    self->send(pool, idle_atom::value, true);
+    return;
+  }
+  auto& db = *self->state.db;
+  bool had_connection = db.connected();
+  auto started = clock::now();
+  auto budget = [&job] {
+    return std::chrono::duration_cast<milliseconds>(job.deadline -
+                                                    clock::now());
+  };
+  auto result = db.run(job.work, job.mode, budget());
+  if (!result && had_connection && is(result.error(), errc::connection_lost)) {
+    // The server dropped this connection (restart, pg_terminate_backend,
+    // idle kill). Replace it at once; nothing was committed, so
+    // work that is not write_once runs again on the new connection.
+    metrics->db_errors["connection_lost"].Increment();
+    if (!db.connect() && job.mode != storage::access::write_once)
+      result = db.run(job.work, job.mode, budget());
+  }
+  observe_duration(self, metrics, job.label, started);
+  if (!result)
+    if (auto kind = error_kind(result.error());
+        !kind.empty() && kind != "connection_lost")
+      metrics->db_errors[kind].Increment();
+  settle(job, rp, std::move(result));
+  finish(self, pool, had_connection);
+}
+
+/// Runs a group in one transaction. Jobs that cannot commit together go
+/// back to the pool to run alone, on any session, each with its own
+/// deadline: a slow or failing member costs the others at most
+/// `group_statement_timeout`.
+void run_group(session_actor self, const db_pool_handle& pool,
+               service_metrics_ref metrics, std::vector<db_job>& jobs) {
+  auto now = clock::now();
+  std::vector<db_job> live;
+  for (auto& job : jobs) {
+    if (job.deadline <= now)
+      job.outcome->settle(make_error(errc::timeout, "request deadline passed"));
+    else
+      live.push_back(std::move(job));
+  }
+  if (live.size() <= 1) {
+    auto rp = self->make_response_promise<db_result>();
+    if (live.empty())
+      self->send(pool, idle_atom::value, true);
+    else
+      run_job(self, pool, metrics, live.front(), rp);
+    return;
+  }
+  auto budget = group_statement_timeout;
+  std::vector<const storage::unit_of_work*> works;
+  for (const auto& job : live) {
+    budget = std::min(budget, duration_cast<milliseconds>(job.deadline - now));
+    works.push_back(&job.work);
+  }
+  auto& db = *self->state.db;
+  bool had_connection = db.connected();
+  auto result = db.run_group(works, budget);
+  for (const auto& job : live)
+    observe_duration(self, metrics, job.label, now);
+  if (result.committed) {
+    for (size_t i = 0; i < live.size(); ++i)
+      live[i].outcome->settle(std::move(result.values[i]));
+  } else if (result.error && is(result.error, errc::unknown_outcome)) {
+    metrics->db_errors["unknown_outcome"].Increment();
+    for (auto& job : live)
+      job.outcome->settle(result.error);
+  } else {
+    // Nothing was saved (a lost connection before COMMIT included).
+    if (result.error)
+      metrics->db_errors["connection_lost"].Increment();
+    metrics->db_group_retries.Increment();
+    for (auto& job : live)
+      job.grouping = db_grouping::alone;
+    self->send(pool, db_group{std::move(live)});
+  }
+  finish(self, pool, had_connection);
+}
+
 db_session_handle::behavior_type
-db_session(db_session_handle::stateful_pointer<session_state> self,
-           storage::session_config cfg, db_pool_handle pool,
+db_session(session_actor self, storage::session_config cfg, db_pool_handle pool,
            std::shared_ptr<metrics::service_metrics> metrics) {
   self->state.db = std::make_unique<storage::session>(std::move(cfg));
   log_exceptions(self, "db_session");
@@ -92,51 +209,10 @@ db_session(db_session_handle::stateful_pointer<session_state> self,
     },
     [=](db_job& job) -> caf::result<db_result> {
       auto rp = self->make_response_promise<db_result>();
-      if (job.deadline <= clock::now()) {
-        settle(job, rp, make_error(errc::timeout, "request deadline passed"));
-        self->send(pool, idle_atom::value, true);
-        return rp;
-      }
-      auto& db = *self->state.db;
-      bool had_connection = db.connected();
-      auto started = clock::now();
-      auto budget = [&job] {
-        return std::chrono::duration_cast<milliseconds>(job.deadline -
-                                                        clock::now());
-      };
-      auto result = db.run(job.work, job.mode, budget());
-      if (!result && had_connection &&
-          is(result.error(), errc::connection_lost)) {
-        // The server dropped this connection (restart, pg_terminate_backend,
-        // idle kill). Replace it at once; nothing was committed, so
-        // work that is not write_once runs again on the new connection.
-        metrics->db_errors["connection_lost"].Increment();
-        if (!db.connect() && job.mode != storage::access::write_once)
-          result = db.run(job.work, job.mode, budget());
-      }
-      auto& series = self->state.durations[job.label];
-      if (series == nullptr)
-        series = &metrics->db_query_duration[job.label];
-      series->Observe(
-        std::chrono::duration<double>(clock::now() - started).count());
-      if (result) {
-        settle(job, rp, std::move(result));
-        self->send(pool, idle_atom::value, true);
-        return rp;
-      }
-      if (auto kind = error_kind(result.error());
-          !kind.empty() && kind != "connection_lost")
-        metrics->db_errors[kind].Increment();
-      settle(job, rp, std::move(result));
-      if (!db.connected() && had_connection) {
-        // The database is unreachable: end this session so the pool starts
-        // a fresh one after a backoff (shown in miyabi_actor_restarts_total).
-        self->quit(make_error(errc::connection_lost, "connection lost"));
-        return rp;
-      }
-      self->send(pool, idle_atom::value, db.connected());
+      run_job(self, pool, metrics, job, rp);
       return rp;
     },
+    [=](db_group& group) { run_group(self, pool, metrics, group.jobs); },
   };
 }
 
@@ -286,6 +362,32 @@ void spawn_session(pool_actor self, size_t index) {
   st.idle.push_back(index);
 }
 
+/// `first` and the queued jobs that may commit with it (same label, oldest
+/// first, at most max_group_jobs), taken out of the queue; just `first`
+/// when there are none.
+std::vector<db_job> take_group(pool_actor self, db_job& first) {
+  std::vector<db_job> group;
+  auto& queue = self->state.queue;
+  auto joins = [&first](const db_job& job) {
+    return job.grouping == db_grouping::shared_commit && job.outcome &&
+           std::strcmp(job.label, first.label) == 0;
+  };
+  if (!first.outcome)
+    return group;
+  for (auto it = queue.begin();
+       it != queue.end() && group.size() + 1 < max_group_jobs;) {
+    if (joins(it->job)) {
+      group.push_back(std::move(it->job));
+      it = queue.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!group.empty())
+    group.insert(group.begin(), std::move(first));
+  return group;
+}
+
 void start(pool_actor self, size_t index, pending_job p) {
   auto& st = self->state;
   auto& s = st.slots[index];
@@ -296,6 +398,13 @@ void start(pool_actor self, size_t index, pending_job p) {
     s.idle = true;
     st.idle.push_front(index);
     return;
+  }
+  if (p.job.grouping == db_grouping::shared_commit) {
+    if (auto group = take_group(self, p.job); group.size() > 1) {
+      st.metrics->db_group_jobs.Observe(static_cast<double>(group.size()));
+      self->send(s.session, db_group{std::move(group)});
+      return;
+    }
   }
   // The session answers the requester directly (one hop less); it retries
   // retryable work itself when its connection breaks, and the requester's
@@ -448,6 +557,19 @@ db_pool(pool_actor self, std::shared_ptr<const config::settings> cfg,
       auto rp = self->make_response_promise<db_result>();
       submit(self, pending_job{std::move(job), rp});
       return rp;
+    },
+    [self](db_group& group) {
+      // Back from a session whose shared commit failed: these were
+      // admitted already, so they go first and bypass DB_QUEUE_LIMIT.
+      auto& queue = self->state.queue;
+      for (auto it = group.jobs.rbegin(); it != group.jobs.rend(); ++it)
+        queue.push_front(pending_job{std::move(*it),
+                                     self->make_response_promise<db_result>()});
+      if (!self->state.sweeping && !queue.empty()) {
+        self->state.sweeping = true;
+        self->delayed_send(self, sweep_interval, tick_atom::value);
+      }
+      drain_queue(self);
     },
     [self](idle_atom, bool connected) {
       auto index =

@@ -13,6 +13,16 @@
 // starts a fresh session after a backoff, counting it in
 // miyabi_actor_restarts_total.
 //
+// Writes that allow it (db_grouping::shared_commit: the Telegram webhook)
+// commit together when they queue: the session that frees up takes the
+// oldest and up to 31 more of the same label, runs them in one transaction
+// and commits once, so concurrent updates share one WAL flush instead of
+// waiting for one each. Each is answered after that commit. When the group
+// cannot commit (a member's error, a statement over 250 ms, a deadlock, a
+// lost connection before COMMIT) it rolls back and its jobs go back to the
+// front of the queue to run alone, on any session, each within its own
+// deadline; one bad update cannot fail the others.
+//
 // A detached monitor actor applies migrations when the database becomes
 // reachable, probes it every DB_HEALTH_INTERVAL_MS (service_status::database
 // feeds /api/v1/health: never a query per health request), and purges
@@ -97,11 +107,13 @@ void query(Self* self, const request_meta& meta, const char* label,
 /// message and one thread switch less per request. They must not touch the
 /// calling actor, only what they captured by value (a responder, say). The
 /// pool enforces the deadline while the job waits; statement_timeout while
-/// it runs.
+/// it runs. `grouping` may let the job commit together with other queued
+/// jobs of its label (see db_grouping for what the work must allow).
 template <class Work, class OnValue, class OnError>
 void query_in_session(caf::event_based_actor* self, const request_meta& meta,
                       const char* label, storage::access mode, Work work,
-                      OnValue on_value, OnError on_error) {
+                      OnValue on_value, OnError on_error,
+                      db_grouping grouping = db_grouping::alone) {
   using T = work_value_t<Work>;
   auto pool = lookup(self, names::db);
   if (auto err = can_ask(pool, meta)) {
@@ -109,6 +121,7 @@ void query_in_session(caf::event_based_actor* self, const request_meta& meta,
     return;
   }
   auto job = make_db_job(meta, label, mode, std::move(work));
+  job.grouping = grouping;
   job.outcome = std::make_shared<db_outcome>(
     [on_value = std::move(on_value),
      on_error = std::move(on_error)](caf::expected<std::any>& result) mutable {

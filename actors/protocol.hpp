@@ -183,6 +183,18 @@ class db_outcome {
   std::atomic<bool> settled_{false};
 };
 
+/// Whether a job may share its transaction with others.
+enum class db_grouping {
+  /// Its own transaction (or none, for reads).
+  alone,
+  /// When jobs wait for a session, queued jobs of the same label that say
+  /// so run in one transaction and commit together: one WAL flush for all
+  /// (see actors/db.hpp). Only for jobs answered in place (an outcome set)
+  /// whose work is safe to run again after a rollback, touches nothing
+  /// outside its transaction and does not need to see its own commit.
+  shared_commit,
+};
+
 /// Work for a database session.
 struct db_job {
   const char* label = "unnamed"; ///< `query` label of the duration metric
@@ -192,6 +204,13 @@ struct db_job {
   bool background = false; ///< see request_meta::background
   /// Set: the outcome goes here instead of to the requester.
   std::shared_ptr<db_outcome> outcome;
+  db_grouping grouping = db_grouping::alone;
+};
+
+/// Jobs that commit together: from the pool to a session; back from the
+/// session (to run each alone) when the shared transaction failed.
+struct db_group {
+  std::vector<db_job> jobs;
 };
 
 /// The value a job produced.
@@ -253,12 +272,13 @@ using db_handle = caf::typed_actor<caf::replies_to<db_job>::with<db_result>>;
 /// The pool itself: also told by its sessions when they are idle or
 /// (re)connected, and by its own timers.
 using db_pool_handle =
-  db_handle::extend<caf::reacts_to<idle_atom, bool>,
+  db_handle::extend<caf::reacts_to<db_group>, caf::reacts_to<idle_atom, bool>,
                     caf::reacts_to<probe_atom, bool>, caf::reacts_to<tick_atom>,
                     caf::reacts_to<respawn_atom, size_t>>;
 
 /// One database session (connects on its own `probe_atom`).
-using db_session_handle = db_handle::extend<caf::reacts_to<probe_atom>>;
+using db_session_handle =
+  db_handle::extend<caf::reacts_to<probe_atom>, caf::reacts_to<db_group>>;
 
 /// The database monitor (migrations, health probe, purge) on its timer.
 using db_monitor_handle = caf::typed_actor<caf::reacts_to<tick_atom>>;
@@ -325,5 +345,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::principal)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::storage::execution_change)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::db_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::db_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::db_group)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::http_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(miyabi::actors::http_outcome)

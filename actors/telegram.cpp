@@ -45,9 +45,8 @@ namespace {
 class transaction_backend final : public domain::bot_backend {
  public:
   transaction_backend(pqxx::transaction_base& tx,
-                      const storage::lease_policy& lease,
-                      metrics::service_metrics& metrics)
-      : tx_(tx), lease_(lease), metrics_(metrics) {}
+                      const storage::lease_policy& lease)
+      : tx_(tx), lease_(lease) {}
 
   std::optional<storage::user> linked_user(int64_t chat_id) override {
     return value_or_throw(storage::linked_user(tx_, chat_id));
@@ -70,7 +69,7 @@ class transaction_backend final : public domain::bot_backend {
     auto wait =
       value_or_throw(storage::take_issue_quota(tx_, chat_id, per_hour));
     if (wait)
-      metrics_.rate_limited["telegram_issues"].Increment();
+      ++refusals_; // counted after the commit: the work may run twice
     return wait;
   }
 
@@ -136,6 +135,8 @@ class transaction_backend final : public domain::bot_backend {
 
   std::vector<storage::execution_change>& changes() { return changes_; }
   bool queued() const { return queued_; }
+  /// Issue requests refused by the per-chat limit.
+  int refusals() const { return refusals_; }
 
  private:
   /// A storage error that is not about this execution's state fails the
@@ -168,9 +169,9 @@ class transaction_backend final : public domain::bot_backend {
 
   pqxx::transaction_base& tx_;
   const storage::lease_policy& lease_;
-  metrics::service_metrics& metrics_;
   std::vector<storage::execution_change> changes_;
   bool queued_ = false;
+  int refusals_ = 0;
 };
 
 struct webhook_outcome {
@@ -178,6 +179,7 @@ struct webhook_outcome {
   domain::bot_action action;
   bool queued = false; ///< outbox rows were added: wake the sender
   std::vector<storage::execution_change> changes;
+  int issue_refusals = 0; ///< for miyabi_rate_limited_total, once committed
 };
 
 domain::bot_reply reply_of(const domain::bot_action& action) {
@@ -461,8 +463,8 @@ namespace {
 caf::expected<webhook_outcome>
 apply_update(pqxx::transaction_base& tx, const domain::telegram_update& update,
              const domain::bot_settings& settings,
-             const storage::lease_policy& lease, const std::string& traceparent,
-             metrics::service_metrics& metrics) {
+             const storage::lease_policy& lease,
+             const std::string& traceparent) {
   webhook_outcome outcome;
   auto fresh = storage::record_update(tx, update.update_id);
   if (!fresh)
@@ -475,7 +477,7 @@ apply_update(pqxx::transaction_base& tx, const domain::telegram_update& update,
     if (auto kept = storage::remember_chat(tx, chat, language_of(update));
         !kept)
       return std::move(kept.error());
-  transaction_backend backend{tx, lease, metrics};
+  transaction_backend backend{tx, lease};
   outcome.action = domain::decide(update, backend, settings);
   if (outcome.action.issue) {
     outcome.action.issue->traceparent = traceparent;
@@ -488,6 +490,7 @@ apply_update(pqxx::transaction_base& tx, const domain::telegram_update& update,
   }
   outcome.queued = outcome.queued || backend.queued();
   outcome.changes = std::move(backend.changes());
+  outcome.issue_refusals = backend.refusals();
   return outcome;
 }
 
@@ -510,9 +513,9 @@ void telegram_webhook(caf::event_based_actor* self, const front_deps& deps,
   query_in_session(
     self, call.request.meta, "telegram_update", call.request.rules.access,
     [update, settings = settings_of(*deps.cfg, *deps.status),
-     lease = deps.resources.lease, traceparent = call.request.meta.traceparent,
-     metrics](pqxx::transaction_base& tx) {
-      return apply_update(tx, update, settings, lease, traceparent, *metrics);
+     lease = deps.resources.lease,
+     traceparent = call.request.meta.traceparent](pqxx::transaction_base& tx) {
+      return apply_update(tx, update, settings, lease, traceparent);
     },
     [out, metrics, system](webhook_outcome& outcome) {
       if (outcome.duplicate) {
@@ -521,6 +524,9 @@ void telegram_webhook(caf::event_based_actor* self, const front_deps& deps,
         return;
       }
       metrics->telegram_updates["processed"].Increment();
+      if (outcome.issue_refusals > 0)
+        metrics->rate_limited["telegram_issues"].Increment(
+          outcome.issue_refusals);
       publish(*system, *metrics, outcome.changes);
       if (outcome.queued)
         if (auto outbox = lookup(*system, names::outbox))
@@ -531,7 +537,12 @@ void telegram_webhook(caf::event_based_actor* self, const front_deps& deps,
       // Not recorded: a 5xx makes Telegram deliver the update again.
       metrics->telegram_updates["error"].Increment();
       out->fail(err);
-    });
+    },
+    // Concurrent updates commit together: apply_update is safe to run again
+    // after a rollback (its effects are all in the transaction, the
+    // update's id keeps it exactly-once) and reads nothing it must see
+    // committed first.
+    db_grouping::shared_commit);
 }
 
 } // namespace handle

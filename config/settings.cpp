@@ -368,7 +368,7 @@ const std::vector<setting_spec>& specs() {
      text_of(&settings::database_url)},
     {{"DB_POOL_SIZE", "8", "Database sessions (one connection each)"},
      number<size_t>(&settings::db_pool_size, 1, 128)},
-    {{"DB_QUEUE_LIMIT", "256",
+    {{"DB_QUEUE_LIMIT", "1024",
       "Database requests that may wait for a session before 503"},
      number<size_t>(&settings::db_queue_limit, 0, 100000)},
     {{"DB_HEALTH_INTERVAL_MS", "500", "Period of the database health check"},

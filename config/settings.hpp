@@ -78,7 +78,7 @@ struct settings {
   /// Empty: telegram-only mode (no database, DB-backed routes answer 503).
   std::string database_url;
   size_t db_pool_size = 8;
-  size_t db_queue_limit = 256;
+  size_t db_queue_limit = 1024;
   milliseconds db_health_interval{500};
   milliseconds db_connect_timeout{2000};
   milliseconds db_purge_interval{300000};

@@ -159,6 +159,18 @@ service_metrics::service_metrics(std::vector<std::string> routes,
                   .Help("Database failures by kind")
                   .Register(*registry_),
                 "kind"),
+      db_group_jobs(
+        BuildHistogram()
+          .Name("miyabi_db_group_jobs")
+          .Help("Queued writes committed together, per commit")
+          .Register(*registry_)
+          .Add({}, prometheus::Histogram::BucketBoundaries{2, 4, 8, 16, 32})),
+      db_group_retries(BuildCounter()
+                         .Name("miyabi_db_group_retries_total")
+                         .Help("Shared commits that failed; their writes "
+                               "then ran one by one")
+                         .Register(*registry_)
+                         .Add({})),
       auth_tokens_issued(BuildCounter()
                            .Name("miyabi_auth_tokens_issued_total")
                            .Help("Access tokens issued")

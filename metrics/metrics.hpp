@@ -116,6 +116,10 @@ class service_metrics {
   prometheus::Gauge& db_queue_depth;
   labelled<prometheus::Histogram> db_query_duration;
   labelled<prometheus::Counter> db_errors;
+  /// Jobs per shared commit (queued writes committed together).
+  prometheus::Histogram& db_group_jobs;
+  /// Shared commits that failed, whose jobs then ran alone.
+  prometheus::Counter& db_group_retries;
 
   // -- authentication ---------------------------------------------------------
   prometheus::Counter& auth_tokens_issued;

@@ -1,5 +1,7 @@
 #include "storage/session.hpp"
 
+#include <algorithm>
+
 #include <pqxx/pqxx>
 
 #include "base/errors.hpp"
@@ -150,6 +152,49 @@ caf::expected<std::any> session::run(const unit_of_work& work, access mode,
     // 201), a wrong success or failure.
     return translate_current_exception(committing);
   }
+}
+
+session::group_outcome
+session::run_group(const std::vector<const unit_of_work*>& works,
+                   std::chrono::milliseconds statement_budget) {
+  group_outcome out;
+  if (auto err = connect()) {
+    out.error = std::move(err);
+    return out;
+  }
+  bool committing = false;
+  try {
+    pqxx::work tx{*conn_};
+    tx.exec("SET LOCAL statement_timeout = " +
+            std::to_string(std::max<int64_t>(1, statement_budget.count())));
+    out.values.reserve(works.size());
+    for (const auto* work : works) {
+      auto value = (*work)(tx);
+      if (!value) {
+        out.values.clear();
+        return out; // leaving the scope rolls the group back
+      }
+      out.values.push_back(std::move(*value));
+    }
+    committing = true;
+    tx.commit();
+    out.committed = true;
+    return out;
+  } catch (const pqxx::in_doubt_error&) {
+    out.error = translate_current_exception(committing);
+  } catch (const pqxx::broken_connection&) {
+    out.error = translate_current_exception(committing);
+  } catch (const pqxx::sql_error& e) {
+    // Each unit runs again alone, where its own failure (if it is one) is
+    // translated and logged once.
+    log::debug("a shared commit failed; its jobs run again alone",
+               {{"sqlstate", e.sqlstate()}});
+  } catch (const std::exception& e) {
+    log::debug("a shared commit failed; its jobs run again alone",
+               {{"error", e.what()}});
+  }
+  out.values.clear();
+  return out;
 }
 
 caf::error session::ping() {

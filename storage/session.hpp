@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -84,6 +85,26 @@ class session {
   caf::expected<std::any>
   run(const unit_of_work& work, access mode,
       std::chrono::milliseconds budget = std::chrono::milliseconds::max());
+
+  /// What `run_group` did.
+  struct group_outcome {
+    /// The transaction committed: one value per unit, in order.
+    bool committed = false;
+    std::vector<std::any> values;
+    /// Not committed, and the connection is gone: connection_lost (before
+    /// COMMIT: nothing was saved) or unknown_outcome (during COMMIT).
+    /// Neither committed nor an error: a unit returned an error or a
+    /// statement failed (the group's timeout, a deadlock, a constraint);
+    /// nothing was saved and each unit may run again on its own.
+    caf::error error;
+  };
+
+  /// Runs `works` in order in one read-committed transaction and commits
+  /// once. Every statement of the group ends with `timeout` after
+  /// `statement_budget` (the group rolls back then, so one slow unit does
+  /// not hold the others). Connects first when needed.
+  group_outcome run_group(const std::vector<const unit_of_work*>& works,
+                          std::chrono::milliseconds statement_budget);
 
   /// Runs one statement outside a transaction (health probes).
   caf::error ping();

@@ -1,8 +1,10 @@
 // The Telegram webhook end to end: secret and shape checks, exactly-once
-// processing across two processes, and a restart that loses nothing
-// (helpers and fakes: telegram_world.hpp).
+// processing across two processes, a restart that loses nothing, and
+// queued updates committed together (helpers and fakes:
+// telegram_world.hpp).
 #define BOOST_TEST_MODULE telegram_webhook_test
 #include <boost/test/unit_test.hpp>
+#include <pqxx/pqxx>
 
 #include "integration/telegram_world.hpp"
 
@@ -331,6 +333,243 @@ BOOST_AUTO_TEST_CASE(pending_rows_are_sent_after_a_restart_with_the_token) {
                                      "WHERE state = 'sent'") == 3;
     },
     5s));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// =============================================================================
+
+BOOST_AUTO_TEST_SUITE(shared_commit)
+
+namespace {
+
+/// A full-mode process with two database sessions on a database of its own,
+/// so the tests can hold both sessions and watch the queue fill.
+struct grouping_service {
+  std::string db = create_database();
+  service_process& svc = [this]() -> service_process& {
+    auto env = world().main_env();
+    env["DATABASE_URL"] = db;
+    env["DB_POOL_SIZE"] = "2";
+    env["LOG_LEVEL"] = "info";
+    return world().start(env);
+  }();
+
+  grouping_service() {
+    BOOST_REQUIRE(eventually(
+      [this] {
+        return health_status(svc) == 200 &&
+               query_int(db, "SELECT count(*) FROM information_schema.tables"
+                             " WHERE table_name = 'telegram_updates'") == 1;
+      },
+      15s));
+  }
+
+  double metric_now(const std::string& series) const {
+    return std::max(0.0, metric(svc, series));
+  }
+
+  /// Posts each body on its own thread; the answers, in order, once all
+  /// threads are done.
+  class burst {
+   public:
+    burst(const service_process& svc, std::vector<std::string> bodies)
+        : answers_(bodies.size()) {
+      for (size_t i = 0; i < bodies.size(); ++i)
+        threads_.spawn([this, &svc, i, body = std::move(bodies[i])] {
+          bot_client client{svc, webhook_secret};
+          answers_[i] = client.post(body);
+        });
+    }
+    std::vector<http_response>& wait() {
+      threads_.wait();
+      return answers_;
+    }
+
+   private:
+    std::vector<http_response> answers_;
+    thread_group threads_;
+  };
+
+  /// Two updates whose ids `holder` has inserted and not committed: each
+  /// occupies a session until `holder` ends.
+  std::unique_ptr<burst> occupy_both_sessions(pqxx::work& holder) {
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 2; ++i) {
+      auto id = next_update();
+      holder.exec("INSERT INTO telegram_updates (update_id) VALUES (" +
+                  std::to_string(id) + ")");
+      bodies.push_back(message_update(id, authorized(1), "/getid"));
+    }
+    auto blockers = std::make_unique<burst>(svc, std::move(bodies));
+    BOOST_REQUIRE(eventually(
+      [this] { return metric_now("miyabi_db_sessions{state=\"busy\"}") == 2; },
+      10s));
+    return blockers;
+  }
+
+  void await_queue(size_t depth) {
+    BOOST_REQUIRE(eventually(
+      [&] {
+        return metric_now("miyabi_db_queue_depth") ==
+               static_cast<double>(depth);
+      },
+      10s));
+  }
+};
+
+bool is_getid_reply(const http_response& r, int64_t chat) {
+  auto reply = to_reply(r);
+  return r.status == 200 && reply.method == "sendMessage" &&
+         reply.chat_id == chat && contains(reply.text, std::to_string(chat));
+}
+
+std::string id_list(const std::vector<int64_t>& ids) {
+  std::string out;
+  for (auto id : ids)
+    out += (out.empty() ? "" : ",") + std::to_string(id);
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(queued_updates_commit_together_and_each_gets_its_reply) {
+  grouping_service g;
+  auto groups_before = g.metric_now("miyabi_db_group_jobs_count");
+  auto grouped_before = g.metric_now("miyabi_db_group_jobs_sum");
+  auto retries_before = g.metric_now("miyabi_db_group_retries_total");
+  pqxx::connection conn{g.db};
+  pqxx::work holder{conn};
+  auto blockers = g.occupy_both_sessions(holder);
+
+  std::vector<int64_t> ids;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 40; ++i) {
+    ids.push_back(next_update());
+    bodies.push_back(message_update(ids.back(), authorized(1), "/getid"));
+  }
+  grouping_service::burst queued{g.svc, bodies};
+  g.await_queue(40);
+  holder.abort(); // the blockers go on; then the queue
+
+  for (const auto& r : blockers->wait())
+    BOOST_TEST(is_getid_reply(r, authorized(1)));
+  auto& answers = queued.wait();
+  for (size_t i = 0; i < answers.size(); ++i) {
+    BOOST_TEST_INFO("update " << ids[i] << ": " << answers[i].status << " "
+                              << answers[i].body);
+    BOOST_TEST(is_getid_reply(answers[i], authorized(1)));
+  }
+  BOOST_TEST(query_int(g.db, "SELECT count(*) FROM telegram_updates WHERE "
+                             "update_id IN (" +
+                               id_list(ids) + ")") == 40);
+  // 40 jobs in groups of at most 32: at least two commits held them all.
+  BOOST_TEST(g.metric_now("miyabi_db_group_jobs_count") - groups_before >= 2);
+  BOOST_TEST(g.metric_now("miyabi_db_group_jobs_sum") - grouped_before == 40);
+  BOOST_TEST(g.metric_now("miyabi_db_group_retries_total") == retries_before);
+
+  // Delivered again, each is a duplicate: answered without a reply.
+  bot_client bot{g.svc, webhook_secret};
+  auto again = bot.post(bodies.front());
+  BOOST_TEST(again.status == 200);
+  BOOST_TEST(again.body == R"({"ok":true})");
+}
+
+BOOST_AUTO_TEST_CASE(
+  a_failing_update_fails_alone_and_its_group_commits_without_it) {
+  grouping_service g;
+  auto poisoned = next_update();
+  // The database refuses this one update (as a broken row would).
+  exec_sql(g.db, "CREATE FUNCTION refuse_update() RETURNS trigger"
+                 " LANGUAGE plpgsql AS $$ BEGIN IF NEW.update_id = " +
+                   std::to_string(poisoned) +
+                   " THEN RAISE EXCEPTION 'refused'; END IF;"
+                   " RETURN NEW; END $$;"
+                   " CREATE TRIGGER refuse_update BEFORE INSERT ON"
+                   " telegram_updates FOR EACH ROW EXECUTE FUNCTION"
+                   " refuse_update()");
+  auto retries_before = g.metric_now("miyabi_db_group_retries_total");
+  pqxx::connection conn{g.db};
+  pqxx::work holder{conn};
+  auto blockers = g.occupy_both_sessions(holder);
+
+  std::vector<int64_t> ids;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back(i == 7 ? poisoned : next_update());
+    bodies.push_back(message_update(ids.back(), authorized(1), "/getid"));
+  }
+  grouping_service::burst queued{g.svc, bodies};
+  g.await_queue(20);
+  holder.abort();
+  blockers->wait();
+
+  auto& answers = queued.wait();
+  for (size_t i = 0; i < answers.size(); ++i) {
+    BOOST_TEST_INFO("update " << ids[i] << ": " << answers[i].status << " "
+                              << answers[i].body);
+    if (ids[i] == poisoned)
+      BOOST_TEST(answers[i].status >= 500); // Telegram delivers it again
+    else
+      BOOST_TEST(is_getid_reply(answers[i], authorized(1)));
+  }
+  BOOST_TEST(query_int(g.db, "SELECT count(*) FROM telegram_updates WHERE "
+                             "update_id IN (" +
+                               id_list(ids) + ")") == 19);
+  BOOST_TEST(g.metric_now("miyabi_db_group_retries_total") - retries_before >=
+             1);
+}
+
+BOOST_AUTO_TEST_CASE(
+  a_waiting_update_does_not_hold_its_group_past_the_group_timeout) {
+  grouping_service g;
+  // `slow` waits for a lock of the test's (as a slow statement would); its
+  // companions must not wait with it until its deadline (15 s).
+  auto slow = next_update();
+  pqxx::connection slow_conn{g.db};
+  pqxx::work slow_holder{slow_conn};
+  slow_holder.exec("INSERT INTO telegram_updates (update_id) VALUES (" +
+                   std::to_string(slow) + ")");
+  pqxx::connection conn{g.db};
+  pqxx::work holder{conn};
+  auto blockers = g.occupy_both_sessions(holder);
+
+  std::vector<int64_t> ids;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back(i == 3 ? slow : next_update());
+    bodies.push_back(message_update(ids.back(), authorized(1), "/getid"));
+  }
+  std::vector<std::string> others;
+  for (size_t i = 0; i < bodies.size(); ++i)
+    if (ids[i] != slow)
+      others.push_back(bodies[i]);
+  grouping_service::burst slow_one{g.svc, {bodies[3]}};
+  grouping_service::burst queued{g.svc, others};
+  g.await_queue(20);
+  auto released = steady::now();
+  holder.abort();
+  blockers->wait();
+
+  auto& answers = queued.wait();
+  auto waited = ms_between(released, steady::now());
+  BOOST_TEST_MESSAGE("shared commit: 19 companions of a waiting update "
+                     "answered "
+                     << waited << " ms after the sessions were free");
+  for (const auto& r : answers)
+    BOOST_TEST(is_getid_reply(r, authorized(1)));
+  // The group gives up after 250 ms; the rest run alone on the other
+  // session. 5 s leaves room for a sanitizer build and stays a third of
+  // the deadline the slow update would have held them to.
+  BOOST_TEST(waited < 5000);
+  BOOST_TEST(g.metric_now("miyabi_db_group_retries_total") >= 1);
+
+  slow_holder.abort(); // now it goes through, alone
+  auto& slow_answer = slow_one.wait();
+  BOOST_TEST(is_getid_reply(slow_answer.front(), authorized(1)));
+  BOOST_TEST(query_int(g.db, "SELECT count(*) FROM telegram_updates WHERE "
+                             "update_id IN (" +
+                               id_list(ids) + ")") == 20);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
