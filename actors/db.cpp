@@ -68,6 +68,9 @@ storage::session_config session_config_of(const config::settings& cfg) {
 /// requester behind `rp`.
 template <class Promise>
 void settle(db_job& job, Promise& rp, caf::expected<std::any> result) {
+  for (auto& f : job.followers)
+    f.outcome->settle(result); // a copy each
+  job.followers.clear();
   if (job.outcome)
     job.outcome->settle(std::move(result));
   else if (result)
@@ -388,13 +391,62 @@ std::vector<db_job> take_group(pool_actor self, db_job& first) {
   return group;
 }
 
+/// Whether the waiting job is past its deadline; if so, its own requester is
+/// answered with a timeout, and the earliest of its followers that still
+/// has time takes its place (the job stays, with that deadline), or, with
+/// none left, every follower is answered too.
+bool expired(pending_job& p, clock::time_point now) {
+  auto& job = p.job;
+  if (job.deadline > now)
+    return false;
+  auto late = [now](const db_follower& f) {
+    return f.deadline <= now;
+  };
+  auto timeout = [] {
+    return make_error(errc::timeout, "request deadline passed");
+  };
+  for (auto& f : job.followers)
+    if (late(f))
+      f.outcome->settle(timeout());
+  auto& fs = job.followers;
+  fs.erase(std::remove_if(fs.begin(), fs.end(), late), fs.end());
+  if (fs.empty()) {
+    settle(job, p.rp, timeout());
+    return true;
+  }
+  auto next = std::min_element(fs.begin(), fs.end(),
+                               [](const db_follower& a, const db_follower& b) {
+                                 return a.deadline < b.deadline;
+                               });
+  job.outcome->settle(timeout());
+  job.outcome = std::move(next->outcome);
+  job.deadline = next->deadline;
+  fs.erase(next);
+  return false;
+}
+
+/// Adds `p` to a waiting job with its coalesce key, if there is one.
+bool join_waiting(pool_actor self, pending_job& p) {
+  auto& job = p.job;
+  if (job.coalesce_key.empty() || !job.outcome ||
+      job.mode != storage::access::read)
+    return false;
+  for (auto& q : self->state.queue) {
+    if (q.job.coalesce_key == job.coalesce_key && q.job.outcome &&
+        q.job.mode == storage::access::read) {
+      q.job.followers.push_back({std::move(job.outcome), job.deadline});
+      self->state.metrics->db_coalesced.Increment();
+      return true;
+    }
+  }
+  return false;
+}
+
 void start(pool_actor self, size_t index, pending_job p) {
   auto& st = self->state;
   auto& s = st.slots[index];
   s.idle = false;
-  auto left = p.job.deadline - clock::now();
-  if (left <= clock::duration::zero()) {
-    settle(p.job, p.rp, make_error(errc::timeout, "request deadline passed"));
+  if (expired(p, clock::now())) {
     s.idle = true;
     st.idle.push_front(index);
     return;
@@ -429,14 +481,10 @@ void drain_queue(pool_actor self) {
 void sweep(pool_actor self) {
   auto& st = self->state;
   auto now = clock::now();
-  auto expired = [now](const pending_job& p) {
-    return p.job.deadline <= now;
-  };
-  for (auto& p : st.queue)
-    if (expired(p))
-      settle(p.job, p.rp, make_error(errc::timeout, "request deadline passed"));
-  st.queue.erase(std::remove_if(st.queue.begin(), st.queue.end(), expired),
-                 st.queue.end());
+  st.queue.erase(
+    std::remove_if(st.queue.begin(), st.queue.end(),
+                   [now](pending_job& p) { return expired(p, now); }),
+    st.queue.end());
   st.sweeping = !st.queue.empty();
   if (st.sweeping)
     self->delayed_send(self, sweep_interval, tick_atom::value);
@@ -464,6 +512,8 @@ void submit(pool_actor self, pending_job p) {
     auto index = st.idle.front();
     st.idle.pop_front();
     start(self, index, std::move(p));
+  } else if (join_waiting(self, p)) {
+    // answered with the job it joined
   } else if (p.job.background ||
              client_jobs_queued(self) < st.cfg->db_queue_limit) {
     st.queue.push_back(std::move(p));

@@ -23,6 +23,15 @@
 // front of the queue to run alone, on any session, each within its own
 // deadline; one bad update cannot fail the others.
 //
+// Identical reads share one query: a read answered in place with a
+// coalesce key (GET /api/v1/repositories: the label and the user) that
+// arrives while a job with the same key waits in the queue joins that job
+// and gets a copy of its value. Only waiting jobs are joined, never running
+// ones, so the query starts after every request it answers arrived and
+// each sees at least every write that finished before it came. A follower
+// keeps its own deadline: when the job's own expires in the queue, the
+// earliest live follower takes its place.
+//
 // A detached monitor actor applies migrations when the database becomes
 // reachable, probes it every DB_HEALTH_INTERVAL_MS (service_status::database
 // feeds /api/v1/health: never a query per health request), and purges
@@ -107,13 +116,14 @@ void query(Self* self, const request_meta& meta, const char* label,
 /// message and one thread switch less per request. They must not touch the
 /// calling actor, only what they captured by value (a responder, say). The
 /// pool enforces the deadline while the job waits; statement_timeout while
-/// it runs. `grouping` may let the job commit together with other queued
-/// jobs of its label (see db_grouping for what the work must allow).
+/// it runs. `sharing` may let the job commit together with other queued
+/// jobs of its label (see db_grouping for what the work must allow) or
+/// answer identical queued reads with one query (db_job::coalesce_key).
 template <class Work, class OnValue, class OnError>
 void query_in_session(caf::event_based_actor* self, const request_meta& meta,
                       const char* label, storage::access mode, Work work,
                       OnValue on_value, OnError on_error,
-                      db_grouping grouping = db_grouping::alone) {
+                      db_sharing sharing = {}) {
   using T = work_value_t<Work>;
   auto pool = lookup(self, names::db);
   if (auto err = can_ask(pool, meta)) {
@@ -121,7 +131,8 @@ void query_in_session(caf::event_based_actor* self, const request_meta& meta,
     return;
   }
   auto job = make_db_job(meta, label, mode, std::move(work));
-  job.grouping = grouping;
+  job.grouping = sharing.grouping;
+  job.coalesce_key = std::move(sharing.coalesce_key);
   job.outcome = std::make_shared<db_outcome>(
     [on_value = std::move(on_value),
      on_error = std::move(on_error)](caf::expected<std::any>& result) mutable {

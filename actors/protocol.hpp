@@ -195,6 +195,13 @@ enum class db_grouping {
   shared_commit,
 };
 
+/// A request that joined a queued job with the same coalesce key: it gets
+/// that job's value (see db_job::coalesce_key).
+struct db_follower {
+  std::shared_ptr<db_outcome> outcome;
+  clock::time_point deadline;
+};
+
 /// Work for a database session.
 struct db_job {
   const char* label = "unnamed"; ///< `query` label of the duration metric
@@ -205,6 +212,19 @@ struct db_job {
   /// Set: the outcome goes here instead of to the requester.
   std::shared_ptr<db_outcome> outcome;
   db_grouping grouping = db_grouping::alone;
+  /// Reads answered in place only: a job whose key equals that of a job
+  /// still waiting in the queue joins it instead of queueing (the same
+  /// read with the same inputs, started after both arrived, so its value
+  /// is one either could have seen). Empty: never joined.
+  std::string coalesce_key;
+  /// The requests that joined this job while it waited.
+  std::vector<db_follower> followers;
+};
+
+/// How a job may share work with other queued jobs.
+struct db_sharing {
+  db_grouping grouping = db_grouping::alone;
+  std::string coalesce_key; ///< see db_job::coalesce_key
 };
 
 /// Jobs that commit together: from the pool to a session; back from the

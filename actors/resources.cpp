@@ -29,11 +29,12 @@ using pqxx::transaction_base;
 
 /// Runs `work` for the call's user in the operation's access mode (or
 /// `mode` when given) and answers `status` with its value, straight from
-/// the database session.
+/// the database session; `sharing` as query_in_session says.
 template <class Work>
 void answer(caf::event_based_actor* self, api_call& call, const char* label,
             uint16_t status, Work work,
-            std::optional<storage::access> mode = std::nullopt) {
+            std::optional<storage::access> mode = std::nullopt,
+            db_sharing sharing = {}) {
   using T = work_value_t<Work>;
   auto out = call.out;
   query_in_session(
@@ -42,7 +43,7 @@ void answer(caf::event_based_actor* self, api_call& call, const char* label,
     [out, status](T& value) {
       out->reply({status, std::move(value), {}});
     },
-    [out](caf::error& err) { out->fail(err); });
+    [out](caf::error& err) { out->fail(err); }, std::move(sharing));
 }
 
 /// Like `answer` for lookups: nothing found is 404 `what not found`.
@@ -157,10 +158,15 @@ namespace handle {
 
 void list_repositories(caf::event_based_actor* self, const front_deps&,
                        api_call& call) {
-  answer(self, call, "list_repositories", 200,
-         [user = user_of(call)](transaction_base& tx) {
-           return storage::list_repositories(tx, user);
-         });
+  // The list depends on the user only: identical waiting reads share one
+  // query (a dashboard's tabs, a user's polling clients).
+  const auto& user = user_of(call);
+  answer(
+    self, call, "list_repositories", 200,
+    [user](transaction_base& tx) {
+      return storage::list_repositories(tx, user);
+    },
+    std::nullopt, db_sharing{db_grouping::alone, "list_repositories " + user});
 }
 
 void create_repository(caf::event_based_actor* self, const front_deps&,

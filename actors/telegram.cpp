@@ -542,7 +542,7 @@ void telegram_webhook(caf::event_based_actor* self, const front_deps& deps,
     // after a rollback (its effects are all in the transaction, the
     // update's id keeps it exactly-once) and reads nothing it must see
     // committed first.
-    db_grouping::shared_commit);
+    db_sharing{db_grouping::shared_commit, {}});
 }
 
 } // namespace handle

@@ -171,6 +171,12 @@ service_metrics::service_metrics(std::vector<std::string> routes,
                                "then ran one by one")
                          .Register(*registry_)
                          .Add({})),
+      db_coalesced(BuildCounter()
+                     .Name("miyabi_db_coalesced_total")
+                     .Help("Reads answered by an identical read that was "
+                           "already waiting for a session")
+                     .Register(*registry_)
+                     .Add({})),
       auth_tokens_issued(BuildCounter()
                            .Name("miyabi_auth_tokens_issued_total")
                            .Help("Access tokens issued")

@@ -120,6 +120,8 @@ class service_metrics {
   prometheus::Histogram& db_group_jobs;
   /// Shared commits that failed, whose jobs then ran alone.
   prometheus::Counter& db_group_retries;
+  /// Reads answered by an identical read that was already waiting.
+  prometheus::Counter& db_coalesced;
 
   // -- authentication ---------------------------------------------------------
   prometheus::Counter& auth_tokens_issued;

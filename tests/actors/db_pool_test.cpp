@@ -1,6 +1,7 @@
 // The database pool in process, against the test PostgreSQL, with work
 // that holds its session until the test lets it go: a full queue refuses at
-// once, a queued job fails at its deadline, and held work still completes.
+// once, a queued job fails at its deadline, held work still completes, and
+// identical waiting reads share one query.
 #include <chrono>
 #include <future>
 #include <map>
@@ -80,10 +81,10 @@ struct pool_fixture {
     }
   }
 
-  /// Submits work returning `value`; with `hold` it first waits for
-  /// `let_go` (and says it started through `started`).
+  /// Submits work returning `value`; with `started` it first says so and
+  /// waits for `let_go`. `key`: its coalesce key.
   void submit(landing& out, int value, std::chrono::milliseconds deadline,
-              std::promise<void>* started = nullptr) {
+              std::promise<void>* started = nullptr, std::string key = {}) {
     request_meta meta;
     meta.request_id = "pool-test";
     meta.deadline = clock::now() + deadline;
@@ -104,6 +105,7 @@ struct pool_fixture {
         else
           out.promise.set_value(result.error());
       });
+    job.coalesce_key = std::move(key);
     self->send(pool, std::move(job));
   }
 };
@@ -146,6 +148,45 @@ BOOST_AUTO_TEST_CASE(a_queued_job_fails_at_its_deadline) {
   BOOST_TEST((waited >= 300ms && waited < 1500ms));
   let_go();
   BOOST_REQUIRE(held.settled_within(5s));
+}
+
+BOOST_AUTO_TEST_CASE(identical_waiting_reads_share_one_query) {
+  landing held, first, second, third, other;
+  std::promise<void> started;
+  submit(held, 1, 10s, &started);
+  BOOST_REQUIRE(started.get_future().wait_for(5s) == std::future_status::ready);
+  submit(first, 2, 10s, nullptr, "list u1");
+  submit(second, 3, 10s, nullptr, "list u1"); // joins: no queue place used
+  submit(third, 4, 10s, nullptr, "list u1");
+  submit(other, 5, 10s, nullptr, "list u2"); // the queue (of one) is full
+  BOOST_REQUIRE(other.settled_within(500ms));
+  auto refused = other.future.get();
+  BOOST_TEST((!refused && is(refused.error(), errc::service_unavailable)));
+  BOOST_TEST(metrics->db_coalesced.Value() == 2.0);
+  let_go();
+  for (auto* l : {&first, &second, &third}) {
+    BOOST_REQUIRE(l->settled_within(5s));
+    auto value = l->future.get();
+    BOOST_TEST((value && *value == 2)); // the one query's value, for each
+  }
+}
+
+BOOST_AUTO_TEST_CASE(
+  a_follower_keeps_its_deadline_when_the_read_it_joined_expires) {
+  landing held, leader, follower;
+  std::promise<void> started;
+  submit(held, 1, 10s, &started);
+  BOOST_REQUIRE(started.get_future().wait_for(5s) == std::future_status::ready);
+  submit(leader, 2, 300ms, nullptr, "list u1");
+  submit(follower, 3, 10s, nullptr, "list u1");
+  BOOST_REQUIRE(leader.settled_within(3s));
+  auto late = leader.future.get();
+  BOOST_TEST((!late && is(late.error(), errc::timeout)));
+  BOOST_TEST(!follower.settled_within(50ms)); // still waiting, in its place
+  let_go();
+  BOOST_REQUIRE(follower.settled_within(5s));
+  auto value = follower.future.get();
+  BOOST_TEST((value && *value == 2));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,16 +1,20 @@
-// Repositories, the agent catalogue, user isolation, authentication on
-// every route, the common rules and the order of checks (api.md,
-// Resources), against the real binary and a real PostgreSQL. One service
-// process serves the file (support/shared_service.hpp).
+// Repositories, the agent catalogue, user isolation (also of reads that
+// share a query), authentication on every route, the common rules and the
+// order of checks (api.md, Resources), against the real binary and a real
+// PostgreSQL. One service process serves the file
+// (support/shared_service.hpp).
 #define BOOST_TEST_MODULE repositories_test
 #include <set>
 #include <string>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
+#include <pqxx/pqxx>
 #include <rapidjson/document.h>
 
+#include "support/checks.hpp"
 #include "support/shared_service.hpp"
+#include "support/threads.hpp"
 
 using namespace miyabi::test;
 using namespace std::chrono_literals;
@@ -312,6 +316,67 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(
     sql_count("SELECT count(*) FROM agent_executions WHERE user_id = '" +
               intruder.id + "'") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(
+  identical_waiting_reads_share_one_query_and_never_another_users_list) {
+  auto owner = new_account();
+  auto other = new_account();
+  auto blocker = new_account();
+  api a{owner.token};
+  api b{other.token};
+  create_repository(a, "share/a-one");
+  create_repository(b, "share/b-one");
+  const auto b_list = b.get("/repositories").body;
+  auto coalesced = [] {
+    return std::max(0.0,
+                    metric(*shared().process, "miyabi_db_coalesced_total"));
+  };
+  const auto before = coalesced();
+
+  // Every session (8) waits on the table lock with a read of the blocker's,
+  // so the reads of A and B queue behind them.
+  pqxx::connection conn{db()};
+  pqxx::work holder{conn};
+  holder.exec("LOCK TABLE repositories IN ACCESS EXCLUSIVE MODE");
+  std::vector<http_response> held(8), of_a(5), of_b(3);
+  {
+    thread_group threads;
+    auto read = [&threads](const std::string& token, http_response& out) {
+      threads.spawn([token, &out] { out = api{token}.get("/repositories"); });
+    };
+    for (auto& r : held)
+      read(blocker.token, r);
+    BOOST_REQUIRE(eventually(
+      [] {
+        return metric(*shared().process,
+                      "miyabi_db_sessions{state=\"busy\"}") == 8;
+      },
+      10s));
+    for (auto& r : of_a)
+      read(owner.token, r);
+    for (auto& r : of_b)
+      read(other.token, r);
+    // One waiting read each for A and B, joined by the others.
+    BOOST_REQUIRE(eventually([&] { return coalesced() - before >= 6; }, 10s));
+    // Committed before the shared read runs: each of A's answers shows it.
+    holder.exec("INSERT INTO repositories (user_id, owner, name) VALUES ('" +
+                owner.id + "', 'share', 'a-two')");
+    holder.commit();
+    threads.wait();
+  }
+  for (const auto& r : held)
+    BOOST_TEST((r.status == 200 && r.body == "[]"));
+  for (const auto& r : of_a) {
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(r.body == of_a.front().body);
+    BOOST_TEST(contains(r.body, "share/a-two"));
+    BOOST_TEST(!contains(r.body, "share/b-one"));
+  }
+  for (const auto& r : of_b) {
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(r.body == b_list);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

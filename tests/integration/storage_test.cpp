@@ -148,6 +148,10 @@ BOOST_AUTO_TEST_CASE(a_full_queue_answers_503_at_once) {
     [&] { return metric(svc, "miyabi_db_sessions{state=\"idle\"}") == 1; },
     5s));
   auto token = mock_login(svc, 8).access;
+  // The third request reads another user's list: the same user's would
+  // join the waiting read instead of queueing (identical reads share one
+  // query).
+  auto other = mock_login(svc, 7).access;
   auto base = svc.base_url();
   // Hold a lock that the list query waits for, so the only session stays
   // busy and the next request fills the queue.
@@ -179,7 +183,7 @@ BOOST_AUTO_TEST_CASE(a_full_queue_answers_503_at_once) {
     5s));
   http_client client;
   auto started = clock_type::now();
-  auto third = client.get(base + "/api/v1/repositories", bearer(token));
+  auto third = client.get(base + "/api/v1/repositories", bearer(other));
   auto took = clock_type::now() - started;
   BOOST_TEST(third.status == 503);
   BOOST_TEST(!third.header("Retry-After").empty());
