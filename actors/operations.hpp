@@ -87,7 +87,9 @@ enum class owner : uint8_t {
 /// Answers one call inside the front actor that received it (after
 /// authentication when the operation needs a caller). Runs on that actor's
 /// thread and must not block: database work goes to a session with
-/// `query` / `query_in_session`. Every outcome reaches `call.out`.
+/// `query` / `query_in_session`. Every outcome reaches `call.out`. `self` is
+/// null for an operation that runs on the caller's thread
+/// (`operation_rules::on_caller_thread`).
 using front_handler = void (*)(caf::event_based_actor* self,
                                const front_deps& deps, api_call& call);
 
@@ -100,6 +102,11 @@ struct operation_rules {
   /// How its database work may be retried (storage::access); a handler
   /// may choose a stricter mode per request.
   storage::access access = storage::access::read;
+  /// The handler reads only constants and atomic state and never uses
+  /// `self`: it runs on the thread that dispatches the call (a Pistache
+  /// reactor) with no hop to a front actor. Only for operations of the
+  /// front that anyone may call (the health probes).
+  bool on_caller_thread = false;
 };
 
 } // namespace miyabi::actors

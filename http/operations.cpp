@@ -77,6 +77,11 @@ struct entry {
     d.probe = true;
     return *this;
   }
+  /// Answered on the reactor thread (operation_rules::on_caller_thread).
+  entry& on_caller_thread() {
+    d.rules.on_caller_thread = true;
+    return *this;
+  }
   entry& limit(admission_limit l) {
     d.limit = l;
     return *this;
@@ -133,10 +138,12 @@ std::vector<operation_descriptor> build() {
     // -- health, metrics, documentation --------------------------------------
     entry{operation::health, "getHealth", get, "/api/v1/health"}
       .run(h::health)
-      .probe(),
+      .probe()
+      .on_caller_thread(),
     entry{operation::health_live, "getLiveness", get, "/api/v1/health/live"}
       .run(h::health_live)
-      .probe(),
+      .probe()
+      .on_caller_thread(),
     scrape,
     openapi,
     // -- authentication ------------------------------------------------------
@@ -357,6 +364,11 @@ index_of(const std::vector<operation_descriptor>& all) {
         (d.rules.handler != nullptr || d.local_answer != nullptr))
       throw std::logic_error{"descriptor " + std::string{d.operation_id} +
                              " has no handler or an unused one"};
+    if (d.rules.on_caller_thread &&
+        (d.rules.handler == nullptr || d.rules.who != caller::anyone))
+      throw std::logic_error{"descriptor " + std::string{d.operation_id} +
+                             " runs on the caller's thread but needs an "
+                             "actor or a caller"};
     result[i] = &d;
   }
   return result;
