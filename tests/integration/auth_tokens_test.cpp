@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(
   under_production_rules_mock_login_is_not_found_and_the_cookie_is_secure) {
   for (auto environment : {"production", "staging"}) {
     BOOST_TEST_INFO(environment);
-    fake_github github;
+    fake_github github{oauth_app()};
     auto env = github_env(github, create_database());
     env["ENVIRONMENT"] = environment;
     env["LOG_LEVEL"] = "info";

@@ -1,13 +1,12 @@
 // Authentication end to end: the real binary on a real PostgreSQL database,
-// GitHub played by a fake server that checks what a real GitHub would check
-// (client credentials, redirect_uri, PKCE S256, single-use codes, the access
-// token on API calls, Accept and User-Agent headers). Covers the login flow,
-// state and redirect rules, GitHub failures, /auth/mock, the Bearer rules and
-// JWT checks (cross-checked with PyJWT), refresh rotation and reuse, logout
-// (also as seen by a second process) and the auth metrics.
+// GitHub played by fakes/github_oauth.hpp (which checks what a real GitHub
+// would check). Covers the login flow, state and redirect rules, GitHub
+// failures, /auth/mock, the Bearer rules and JWT checks (cross-checked with
+// PyJWT), refresh rotation and reuse, logout (also as seen by a second
+// process) and the auth metrics.
 //
-// This header holds the helpers and fakes those suites share; each test
-// executable that includes it gets its own service.
+// This header holds the helpers those suites share; each test executable
+// that includes it gets its own service.
 #pragma once
 
 #include <algorithm>
@@ -26,14 +25,14 @@
 #include <thread>
 
 #include <boost/test/unit_test.hpp>
-#include <openssl/sha.h>
 #include <rapidjson/document.h>
 
 #include "actors/outbound.hpp"
 #include "base/crypto.hpp"
 #include "fakes/fake_http.hpp"
-#include "http/decode.hpp"
+#include "fakes/github_oauth.hpp"
 #include "support/checks.hpp"
+#include "support/encoding.hpp"
 #include "support/env.hpp"
 #include "support/http_client.hpp"
 #include "support/postgres.hpp"
@@ -56,21 +55,14 @@ constexpr const char* callback_url =
 constexpr const char* frontend = "https://app.example";
 constexpr long outbound_timeout_ms = 1500;
 
-inline std::string jwt_secret() {
-  return base_env().at("JWT_SECRET");
+/// The OAuth app the services of these tests are configured with.
+inline github_app oauth_app() {
+  return {client_id, client_secret, callback_url,
+          std::chrono::milliseconds{outbound_timeout_ms + 2000}};
 }
 
-inline std::string random_text(size_t n) {
-  static constexpr char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  static std::mutex mtx;
-  static std::mt19937_64 rng{std::random_device{}()};
-  std::lock_guard<std::mutex> guard{mtx};
-  std::uniform_int_distribution<size_t> pick{0, sizeof(alphabet) - 2};
-  std::string out;
-  for (size_t i = 0; i < n; ++i)
-    out += alphabet[pick(rng)];
-  return out;
+inline std::string jwt_secret() {
+  return base_env().at("JWT_SECRET");
 }
 
 inline std::string random_uuid() {
@@ -94,46 +86,6 @@ inline int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
            std::chrono::system_clock::now().time_since_epoch())
     .count();
-}
-
-inline std::string sha256_raw(const std::string& text) {
-  std::array<unsigned char, SHA256_DIGEST_LENGTH> md{};
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
-         md.data());
-  return {reinterpret_cast<const char*>(md.data()), md.size()};
-}
-
-/// The PKCE S256 challenge of a verifier (RFC 7636): BASE64URL(SHA256(v)).
-inline std::string s256(const std::string& verifier) {
-  return base64url_encode(sha256_raw(verifier));
-}
-
-/// A percent-decoded component; the raw text when it is not valid.
-inline std::string url_decode(const std::string& text) {
-  return miyabi::http::percent_decode(text).value_or(text);
-}
-
-/// `a=1&b=2` (query, fragment or form body), decoded.
-inline std::map<std::string, std::string> parse_pairs(const std::string& text) {
-  std::map<std::string, std::string> out;
-  std::stringstream in{text};
-  std::string item;
-  while (std::getline(in, item, '&')) {
-    if (item.empty())
-      continue;
-    auto eq = item.find('=');
-    if (eq == std::string::npos)
-      out[url_decode(item)] = "";
-    else
-      out[url_decode(item.substr(0, eq))] = url_decode(item.substr(eq + 1));
-  }
-  return out;
-}
-
-inline std::string value_of(const std::map<std::string, std::string>& m,
-                            const std::string& key) {
-  auto i = m.find(key);
-  return i == m.end() ? "<absent>" : i->second;
 }
 
 /// Runs a Python snippet with Debian's python3-jwt; returns its stdout.
@@ -203,220 +155,6 @@ inline std::vector<std::string> split(const std::string& text, char sep) {
   return out;
 }
 
-// -- the fake GitHub ----------------------------------------------------------
-
-struct github_profile {
-  int64_t id = 0;
-  std::string login;
-  std::string email_json = "null"; ///< raw JSON: null or "a@b"
-  std::string name;
-  std::string avatar_url;
-};
-
-/// GitHub's OAuth and REST endpoints, checking requests like GitHub would.
-/// Problems found in a request are recorded (the handler runs on the fake's
-/// threads, where Boost.Test macros are not allowed) and answered with an
-/// error, so a test also fails on the status it sees.
-class fake_github {
- public:
-  enum class exchange_mode {
-    ok,
-    bad_verification_code,
-    server_error,
-    slow,
-    dropped,
-    deep ///< 200 with an array nested 100 000 levels deep
-  };
-  enum class user_mode { ok, unauthorized };
-  enum class emails_mode { ok, server_error };
-
-  fake_github()
-      : server_([this](const fake_request& r) { return handle(r); }) {}
-
-  std::string url() const { return server_.url(); }
-  const fake_http_server& server() const { return server_; }
-
-  /// What GitHub does when the user approves: a fresh code bound to the
-  /// PKCE challenge of the authorize request.
-  std::string authorize(const std::string& code_challenge) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    auto code = "code" + random_text(16);
-    codes_[code] = code_challenge;
-    return code;
-  }
-
-  void reset() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    exchange_ = exchange_mode::ok;
-    user_ = user_mode::ok;
-    emails_ = emails_mode::ok;
-    problems_.clear();
-    server_.clear();
-  }
-
-  void set(exchange_mode m) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    exchange_ = m;
-  }
-  void set(user_mode m) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    user_ = m;
-  }
-  void set(emails_mode m) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    emails_ = m;
-  }
-  void set_profile(github_profile p) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    profile_ = std::move(p);
-  }
-  void set_emails(std::string json) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    emails_json_ = std::move(json);
-  }
-
-  std::vector<std::string> problems() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return problems_;
-  }
-  std::vector<std::string> issued_tokens() const {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return {issued_.begin(), issued_.end()};
-  }
-  size_t exchanges() const {
-    return server_.requests_to("/login/oauth/access_token").size();
-  }
-
- private:
-  void problem(const std::string& text) { problems_.push_back(text); }
-
-  fake_response handle(const fake_request& r) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (r.path() == "/login/oauth/access_token")
-      return exchange(r);
-    if (r.path() == "/user")
-      return user(r);
-    if (r.path() == "/user/emails")
-      return emails(r);
-    problem("unexpected request " + r.method + " " + r.target);
-    return fake_response::json(404, R"({"message":"Not Found"})");
-  }
-
-  fake_response exchange(const fake_request& r) {
-    auto fail = [this](const std::string& why) {
-      problem("token exchange: " + why);
-      return fake_response::json(
-        200,
-        R"({"error":"fake_check_failed","error_description":")" + why + "\"}");
-    };
-    if (r.method != "POST")
-      return fail("method " + r.method);
-    if (!contains(r.header("Accept"), "application/json"))
-      return fail("Accept is '" + r.header("Accept") + "'");
-    if (!contains(r.header("Content-Type"),
-                  "application/x-www-form-urlencoded"))
-      return fail("Content-Type is '" + r.header("Content-Type") + "'");
-    if (r.target.find('?') != std::string::npos)
-      return fail("parameters in the URL: " + r.target);
-    auto form = parse_pairs(r.body);
-    if (value_of(form, "client_id") != client_id)
-      return fail("client_id " + value_of(form, "client_id"));
-    if (value_of(form, "client_secret") != client_secret)
-      return fail("client_secret is wrong");
-    if (value_of(form, "redirect_uri") != callback_url)
-      return fail("redirect_uri " + value_of(form, "redirect_uri"));
-    auto code = codes_.find(value_of(form, "code"));
-    if (code == codes_.end())
-      return fail("unknown or used code " + value_of(form, "code"));
-    auto challenge = code->second;
-    codes_.erase(code); // single use, like GitHub
-    auto verifier = value_of(form, "code_verifier");
-    if (verifier.size() < 43 || verifier.size() > 128)
-      return fail("code_verifier length " + std::to_string(verifier.size()));
-    if (s256(verifier) != challenge)
-      return fail("code_verifier does not hash to the code_challenge");
-    switch (exchange_) {
-      case exchange_mode::bad_verification_code:
-        return fake_response::json(
-          200, R"({"error":"bad_verification_code","error_description":)"
-               R"("The code passed is incorrect or expired.","error_uri":)"
-               R"("https://docs.github.com/apps/troubleshooting"})");
-      case exchange_mode::server_error:
-        return fake_response::json(500, R"({"message":"Server Error"})");
-      case exchange_mode::dropped: {
-        fake_response dropped;
-        dropped.drop = true;
-        return dropped;
-      }
-      case exchange_mode::deep:
-        return fake_response::json(200, std::string(100000, '[') +
-                                          std::string(100000, ']'));
-      default: break;
-    }
-    auto token = "gho_" + random_text(36);
-    issued_.insert(token);
-    auto resp = fake_response::json(
-      200, R"({"access_token":")" + token +
-             R"(","token_type":"bearer","scope":"read:user,user:email"})");
-    if (exchange_ == exchange_mode::slow)
-      resp.delay = std::chrono::milliseconds{outbound_timeout_ms + 2000};
-    return resp;
-  }
-
-  /// Checks an API request; an empty result means it is fine.
-  std::string api_problem(const fake_request& r) {
-    if (r.method != "GET")
-      return "method " + r.method;
-    auto auth = r.header("Authorization");
-    if (auth.rfind("Bearer ", 0) != 0 && auth.rfind("token ", 0) != 0)
-      return "Authorization is '" + auth + "'";
-    if (issued_.count(auth.substr(auth.find(' ') + 1)) == 0)
-      return "Authorization carries a token this fake never issued";
-    if (r.header("User-Agent").empty())
-      return "no User-Agent";
-    if (r.header("Accept") != "application/vnd.github+json")
-      return "Accept is '" + r.header("Accept") + "'";
-    return {};
-  }
-
-  fake_response user(const fake_request& r) {
-    if (auto why = api_problem(r); !why.empty()) {
-      problem("GET /user: " + why);
-      return fake_response::json(401, R"({"message":"Bad credentials"})");
-    }
-    if (user_ == user_mode::unauthorized)
-      return fake_response::json(401, R"({"message":"Bad credentials"})");
-    const auto& p = profile_;
-    return fake_response::json(
-      200, "{\"login\":\"" + p.login + "\",\"id\":" + std::to_string(p.id) +
-             ",\"node_id\":\"MDQ6VXNlcjE=\",\"avatar_url\":\"" + p.avatar_url +
-             "\",\"type\":\"User\",\"site_admin\":false,\"name\":\"" + p.name +
-             "\",\"company\":null,\"email\":" + p.email_json +
-             ",\"public_repos\":3}");
-  }
-
-  fake_response emails(const fake_request& r) {
-    if (auto why = api_problem(r); !why.empty()) {
-      problem("GET /user/emails: " + why);
-      return fake_response::json(401, R"({"message":"Bad credentials"})");
-    }
-    if (emails_ == emails_mode::server_error)
-      return fake_response::json(500, R"({"message":"Server Error"})");
-    return fake_response::json(200, emails_json_);
-  }
-
-  mutable std::mutex mtx_;
-  exchange_mode exchange_ = exchange_mode::ok;
-  user_mode user_ = user_mode::ok;
-  emails_mode emails_ = emails_mode::ok;
-  github_profile profile_;
-  std::string emails_json_ = "[]";
-  std::map<std::string, std::string> codes_; ///< code -> code_challenge
-  std::set<std::string> issued_;
-  std::vector<std::string> problems_;
-  fake_http_server server_; // last: its threads call handle()
-};
-
 // -- service instances --------------------------------------------------------
 
 inline env_map github_env(const fake_github& gh, const std::string& database) {
@@ -445,7 +183,9 @@ struct instance {
           return env;
         }()} {}
 
-  fake_github github;
+  fake_github github{
+    github_app{client_id, client_secret, callback_url,
+               std::chrono::milliseconds{outbound_timeout_ms + 2000}}};
   std::string db = create_database();
   service_process proc;
 

@@ -424,12 +424,29 @@ bool is_getid_reply(const http_response& r, int64_t chat) {
          reply.chat_id == chat && contains(reply.text, std::to_string(chat));
 }
 
-std::string id_list(const std::vector<int64_t>& ids) {
-  std::string out;
-  for (auto id : ids)
-    out += (out.empty() ? "" : ",") + std::to_string(id);
-  return out;
-}
+/// `n` /getid updates of one chat with fresh ids, but `special` (when not
+/// zero) as the id of the one at `at`.
+struct getid_updates {
+  std::vector<int64_t> ids;
+  std::vector<std::string> bodies;
+
+  explicit getid_updates(size_t n, size_t at = 0, int64_t special = 0) {
+    for (size_t i = 0; i < n; ++i) {
+      ids.push_back(special != 0 && i == at ? special : next_update());
+      bodies.push_back(message_update(ids.back(), authorized(1), "/getid"));
+    }
+  }
+
+  /// How many of them the database recorded.
+  long long recorded(const std::string& db) const {
+    std::string list;
+    for (auto id : ids)
+      list += (list.empty() ? "" : ",") + std::to_string(id);
+    return query_int(db, "SELECT count(*) FROM telegram_updates WHERE "
+                         "update_id IN (" +
+                           list + ")");
+  }
+};
 
 } // namespace
 
@@ -442,27 +459,18 @@ BOOST_AUTO_TEST_CASE(queued_updates_commit_together_and_each_gets_its_reply) {
   pqxx::work holder{conn};
   auto blockers = g.occupy_both_sessions(holder);
 
-  std::vector<int64_t> ids;
-  std::vector<std::string> bodies;
-  for (int i = 0; i < 40; ++i) {
-    ids.push_back(next_update());
-    bodies.push_back(message_update(ids.back(), authorized(1), "/getid"));
-  }
-  grouping_service::burst queued{g.svc, bodies};
+  getid_updates updates{40};
+  grouping_service::burst queued{g.svc, updates.bodies};
   g.await_queue(40);
   holder.abort(); // the blockers go on; then the queue
 
   for (const auto& r : blockers->wait())
     BOOST_TEST(is_getid_reply(r, authorized(1)));
-  auto& answers = queued.wait();
-  for (size_t i = 0; i < answers.size(); ++i) {
-    BOOST_TEST_INFO("update " << ids[i] << ": " << answers[i].status << " "
-                              << answers[i].body);
-    BOOST_TEST(is_getid_reply(answers[i], authorized(1)));
+  for (const auto& r : queued.wait()) {
+    BOOST_TEST_INFO(r.status << " " << r.body);
+    BOOST_TEST(is_getid_reply(r, authorized(1)));
   }
-  BOOST_TEST(query_int(g.db, "SELECT count(*) FROM telegram_updates WHERE "
-                             "update_id IN (" +
-                               id_list(ids) + ")") == 40);
+  BOOST_TEST(updates.recorded(g.db) == 40);
   // 40 jobs in groups of at most 32: at least two commits held them all.
   BOOST_TEST(g.metric_now("miyabi_db_group_jobs_count") - groups_before >= 2);
   BOOST_TEST(g.metric_now("miyabi_db_group_jobs_sum") - grouped_before == 40);
@@ -470,7 +478,7 @@ BOOST_AUTO_TEST_CASE(queued_updates_commit_together_and_each_gets_its_reply) {
 
   // Delivered again, each is a duplicate: answered without a reply.
   bot_client bot{g.svc, webhook_secret};
-  auto again = bot.post(bodies.front());
+  auto again = bot.post(updates.bodies.front());
   BOOST_TEST(again.status == 200);
   BOOST_TEST(again.body == R"({"ok":true})");
 }
@@ -493,29 +501,22 @@ BOOST_AUTO_TEST_CASE(
   pqxx::work holder{conn};
   auto blockers = g.occupy_both_sessions(holder);
 
-  std::vector<int64_t> ids;
-  std::vector<std::string> bodies;
-  for (int i = 0; i < 20; ++i) {
-    ids.push_back(i == 7 ? poisoned : next_update());
-    bodies.push_back(message_update(ids.back(), authorized(1), "/getid"));
-  }
-  grouping_service::burst queued{g.svc, bodies};
+  getid_updates updates{20, 7, poisoned};
+  grouping_service::burst queued{g.svc, updates.bodies};
   g.await_queue(20);
   holder.abort();
   blockers->wait();
 
   auto& answers = queued.wait();
   for (size_t i = 0; i < answers.size(); ++i) {
-    BOOST_TEST_INFO("update " << ids[i] << ": " << answers[i].status << " "
-                              << answers[i].body);
-    if (ids[i] == poisoned)
+    BOOST_TEST_INFO("update " << updates.ids[i] << ": " << answers[i].status
+                              << " " << answers[i].body);
+    if (i == 7)
       BOOST_TEST(answers[i].status >= 500); // Telegram delivers it again
     else
       BOOST_TEST(is_getid_reply(answers[i], authorized(1)));
   }
-  BOOST_TEST(query_int(g.db, "SELECT count(*) FROM telegram_updates WHERE "
-                             "update_id IN (" +
-                               id_list(ids) + ")") == 19);
+  BOOST_TEST(updates.recorded(g.db) == 19);
   BOOST_TEST(g.metric_now("miyabi_db_group_retries_total") - retries_before >=
              1);
 }
@@ -534,17 +535,10 @@ BOOST_AUTO_TEST_CASE(
   pqxx::work holder{conn};
   auto blockers = g.occupy_both_sessions(holder);
 
-  std::vector<int64_t> ids;
-  std::vector<std::string> bodies;
-  for (int i = 0; i < 20; ++i) {
-    ids.push_back(i == 3 ? slow : next_update());
-    bodies.push_back(message_update(ids.back(), authorized(1), "/getid"));
-  }
-  std::vector<std::string> others;
-  for (size_t i = 0; i < bodies.size(); ++i)
-    if (ids[i] != slow)
-      others.push_back(bodies[i]);
-  grouping_service::burst slow_one{g.svc, {bodies[3]}};
+  getid_updates updates{20, 3, slow};
+  auto others = updates.bodies;
+  others.erase(others.begin() + 3);
+  grouping_service::burst slow_one{g.svc, {updates.bodies[3]}};
   grouping_service::burst queued{g.svc, others};
   g.await_queue(20);
   auto released = steady::now();
@@ -567,9 +561,7 @@ BOOST_AUTO_TEST_CASE(
   slow_holder.abort(); // now it goes through, alone
   auto& slow_answer = slow_one.wait();
   BOOST_TEST(is_getid_reply(slow_answer.front(), authorized(1)));
-  BOOST_TEST(query_int(g.db, "SELECT count(*) FROM telegram_updates WHERE "
-                             "update_id IN (" +
-                               id_list(ids) + ")") == 20);
+  BOOST_TEST(updates.recorded(g.db) == 20);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
