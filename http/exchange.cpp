@@ -36,7 +36,6 @@ exchange::exchange(std::shared_ptr<server_context> ctx,
     : ctx_(std::move(ctx)), writer_(std::move(writer)),
       peer_(writer_.getPeer()), facts_(std::move(facts)) {
   ctx_->in_flight.fetch_add(1, std::memory_order_relaxed);
-  ctx_->metrics->http.in_flight().Increment();
 }
 
 exchange::~exchange() {
@@ -173,7 +172,6 @@ void exchange::settle(int status, size_t response_bytes) {
 
 void exchange::leave() {
   ctx_->in_flight.fetch_sub(1, std::memory_order_relaxed);
-  ctx_->metrics->http.in_flight().Decrement();
 }
 
 void exchange::stream(actors::stream_request request) {
@@ -235,6 +233,7 @@ server_context::server_context(
     : cfg(std::move(cfg_ptr)), metrics(std::move(metrics_ptr)),
       status(std::move(status_ptr)), cors(std::move(cors_rules)),
       headers(cfg->production_rules(), cors),
+      in_flight(metrics->http.in_flight()),
       login_limits(cfg->auth_rate_per_minute) {}
 
 void server_context::close_writes() {

@@ -51,7 +51,9 @@ struct server_context {
   std::shared_ptr<domain::service_status> status;
   cors_policy cors;
   constant_headers headers;
-  std::atomic<size_t> in_flight{0};
+  /// Requests received and not yet answered (metrics' counter, sampled
+  /// into the gauge at each scrape).
+  std::atomic<size_t>& in_flight;
   /// Per client address on the login routes (AUTH_RATE_PER_MINUTE).
   domain::rate_limiter login_limits;
   /// Requests being received, shared with the parser guard.

@@ -351,7 +351,13 @@ std::string service_metrics::render() {
       cpu_seen_ = snap.cpu_seconds;
     }
   }
+  http.sample();
   return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+void http_metrics::sample() {
+  in_flight_->Set(
+    static_cast<double>(in_flight_count_.load(std::memory_order_relaxed)));
 }
 
 } // namespace miyabi::metrics

@@ -67,7 +67,14 @@ class http_metrics {
   /// at construction; `method` indexes `methods`.
   void observe(size_t route, size_t method, int status, double seconds);
 
-  prometheus::Gauge& in_flight() { return *in_flight_; }
+  /// Requests received and not yet answered: the HTTP layer counts them
+  /// here (its admission and drain read it); the gauge takes the count at
+  /// each scrape, so a request pays one relaxed atomic add, not a
+  /// compare-and-swap loop on a shared double.
+  std::atomic<size_t>& in_flight() { return in_flight_count_; }
+
+  /// Sets the gauges that are sampled rather than counted (before a scrape).
+  void sample();
 
  private:
   /// Status codes the service emits get their own slot; others share the
@@ -82,6 +89,7 @@ class http_metrics {
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Gauge* in_flight_;
+  std::atomic<size_t> in_flight_count_{0};
   std::unique_ptr<std::atomic<prometheus::Counter*>[]> counters_;
   std::unique_ptr<std::atomic<prometheus::Histogram*>[]> histograms_;
 };
