@@ -41,6 +41,7 @@
 #include <rapidjson/writer.h>
 
 #include "fakes/fake_http.hpp"
+#include "fakes/telegram_bot_api.hpp"
 #include "storage/telegram.hpp"
 #include "support/checks.hpp"
 #include "support/env.hpp"
@@ -176,47 +177,6 @@ inline std::string callback_update(int64_t update_id, int64_t chat,
 // -- fake third parties
 // ---------------------------------------------------------
 
-/// Answers the fake Telegram gives, per chat, before it goes back to 200.
-struct telegram_script {
-  std::mutex mtx;
-  std::map<int64_t, std::deque<fake_response>> next;
-};
-
-inline telegram_script& script() {
-  static telegram_script s;
-  return s;
-}
-
-inline void script_answers(int64_t chat, std::vector<fake_response> answers) {
-  std::lock_guard<std::mutex> guard{script().mtx};
-  auto& q = script().next[chat];
-  for (auto& a : answers)
-    q.push_back(std::move(a));
-}
-
-inline int64_t chat_of(const fake_request& r) {
-  return int_of(parse_lenient(r.body), "chat_id");
-}
-
-inline fake_response telegram_answer(const fake_request& req) {
-  if (req.method == "POST" && req.path() == send_path) {
-    auto chat = chat_of(req);
-    {
-      std::lock_guard<std::mutex> guard{script().mtx};
-      auto& q = script().next[chat];
-      if (!q.empty()) {
-        auto answer = q.front();
-        q.pop_front();
-        return answer;
-      }
-    }
-    return fake_response::json(
-      200, R"({"ok":true,"result":{"message_id":1,"date":1767312000}})");
-  }
-  return fake_response::json(
-    404, R"({"ok":false,"error_code":404,"description":"Not Found"})");
-}
-
 /// An html_url long enough that the message announcing it needs 3 parts.
 inline const std::string& long_url() {
   static const std::string url = [] {
@@ -293,7 +253,7 @@ inline fake_response llm_answer(const fake_request& req) {
 
 struct world_t {
   // Declared first: they outlive every process.
-  fake_http_server telegram{telegram_answer};
+  fake_telegram telegram{bot_token};
   fake_http_server github{github_answer};
   fake_http_server llm{llm_answer};
 
@@ -380,6 +340,11 @@ inline world_t& world() {
     return w;
   }();
   return *instance;
+}
+
+/// Answers the fake Telegram gives `chat` before it goes back to 200.
+inline void script_answers(int64_t chat, std::vector<fake_response> answers) {
+  world().telegram.script(chat, std::move(answers));
 }
 
 inline void remember(const http_response& r) {
