@@ -151,11 +151,17 @@ std::string fake_github::api_problem(const fake_request& r) {
   return {};
 }
 
+std::optional<fake_response> fake_github::refused(const fake_request& r) {
+  auto why = api_problem(r);
+  if (why.empty())
+    return std::nullopt;
+  problem("GET " + r.path() + ": " + why);
+  return fake_response::json(401, R"({"message":"Bad credentials"})");
+}
+
 fake_response fake_github::user(const fake_request& r) {
-  if (auto why = api_problem(r); !why.empty()) {
-    problem("GET /user: " + why);
-    return fake_response::json(401, R"({"message":"Bad credentials"})");
-  }
+  if (auto no = refused(r))
+    return *no;
   if (user_ == user_mode::unauthorized)
     return fake_response::json(401, R"({"message":"Bad credentials"})");
   const auto& p = profile_;
@@ -168,10 +174,8 @@ fake_response fake_github::user(const fake_request& r) {
 }
 
 fake_response fake_github::emails(const fake_request& r) {
-  if (auto why = api_problem(r); !why.empty()) {
-    problem("GET /user/emails: " + why);
-    return fake_response::json(401, R"({"message":"Bad credentials"})");
-  }
+  if (auto no = refused(r))
+    return *no;
   if (emails_ == emails_mode::server_error)
     return fake_response::json(500, R"({"message":"Server Error"})");
   return fake_response::json(200, emails_json_);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -78,6 +79,8 @@ class fake_github {
   fake_response exchange(const fake_request& r);
   /// Checks an API request; an empty result means it is fine.
   std::string api_problem(const fake_request& r);
+  /// The 401 for an API request with a problem (recorded), if it has one.
+  std::optional<fake_response> refused(const fake_request& r);
   fake_response user(const fake_request& r);
   fake_response emails(const fake_request& r);
 

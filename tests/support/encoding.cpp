@@ -1,6 +1,8 @@
 #include "support/encoding.hpp"
 
 #include <array>
+#include <cctype>
+#include <cstdlib>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -45,24 +47,18 @@ std::string s256(const std::string& verifier) {
 }
 
 std::string url_decode(const std::string& text) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-      return c - 'A' + 10;
-    return -1;
-  };
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] != '%') {
       out += text[i] == '+' ? ' ' : text[i];
       continue;
     }
-    if (i + 2 >= text.size() || hex(text[i + 1]) < 0 || hex(text[i + 2]) < 0)
+    auto digits = text.substr(i + 1, 2);
+    if (digits.size() != 2 ||
+        !std::isxdigit(static_cast<unsigned char>(digits[0])) ||
+        !std::isxdigit(static_cast<unsigned char>(digits[1])))
       return text;
-    out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+    out += static_cast<char>(std::strtol(digits.c_str(), nullptr, 16));
     i += 2;
   }
   return out;
