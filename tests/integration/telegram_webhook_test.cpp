@@ -408,11 +408,18 @@ struct grouping_service {
     return blockers;
   }
 
-  void await_queue(size_t depth) {
+  /// Until `updates` posted updates wait in the pool's queue behind the two
+  /// held sessions. The service's own background jobs (the outbox's lease
+  /// every 500 ms) may wait there too, so the queue's depth alone cannot
+  /// tell: every update must also have reached the service (in flight: the
+  /// two blockers, the updates and this scrape).
+  void await_queue(size_t updates) {
+    auto n = static_cast<double>(updates);
     BOOST_REQUIRE(eventually(
       [&] {
-        return metric_now("miyabi_db_queue_depth") ==
-               static_cast<double>(depth);
+        auto scrape = scrape_metrics(svc).body;
+        return metric_value(scrape, "http_requests_in_flight") >= n + 3 &&
+               metric_value(scrape, "miyabi_db_queue_depth") >= n;
       },
       10s));
   }
