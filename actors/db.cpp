@@ -366,8 +366,8 @@ void spawn_session(pool_actor self, size_t index) {
 }
 
 /// `first` and the queued jobs that may commit with it (same label, oldest
-/// first, at most max_group_jobs), taken out of the queue; just `first`
-/// when there are none.
+/// first, at most max_group_jobs), taken out of the queue; empty, with
+/// `first` untouched, when no queued job may join it.
 std::vector<db_job> take_group(pool_actor self, db_job& first) {
   std::vector<db_job> group;
   auto& queue = self->state.queue;

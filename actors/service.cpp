@@ -164,8 +164,8 @@ service::~service() {
 void service::dispatch(api_call call) {
   auto& st = *impl_;
   if (call.request.rules.on_caller_thread) {
-    // Atomics and constants only: a hop to an actor would cost more than
-    // the answer (about a fifth of the health route's throughput).
+    // Atomics and constants only: a hop to an actor costs more than the
+    // answer (bench/report: health went from 0.72 to 0.84 of bare Pistache).
     call.request.rules.handler(nullptr, *st.deps, call);
     return;
   }
