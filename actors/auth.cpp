@@ -22,6 +22,21 @@
 
 namespace miyabi::actors {
 
+/// The auth actor's state; its operations (auth_ops) receive it.
+struct auth_state {
+  static inline const char* name = "auth";
+  std::shared_ptr<const config::settings> cfg;
+  std::shared_ptr<metrics::service_metrics> metrics;
+  std::shared_ptr<token_verifier> tokens;
+  revocation_list revoked; ///< the working copy; `tokens` gets snapshots
+  double watermark = 0;
+  bool refreshing = false;
+  /// False until the revocation list was read once: a token must not pass
+  /// before we know whether it was revoked (after a start or a restart).
+  bool revocations_loaded = false;
+  std::vector<std::pair<std::string, caf::response_promise>> waiting;
+};
+
 namespace {
 
 using std::chrono::seconds;
@@ -36,20 +51,6 @@ int64_t unix_now() {
            std::chrono::system_clock::now().time_since_epoch())
     .count();
 }
-
-struct auth_state {
-  static inline const char* name = "auth";
-  std::shared_ptr<const config::settings> cfg;
-  std::shared_ptr<metrics::service_metrics> metrics;
-  std::shared_ptr<token_verifier> tokens;
-  revocation_list revoked; ///< the working copy; `tokens` gets snapshots
-  double watermark = 0;
-  bool refreshing = false;
-  /// False until the revocation list was read once: a token must not pass
-  /// before we know whether it was revoked (after a start or a restart).
-  bool revocations_loaded = false;
-  std::vector<std::pair<std::string, caf::response_promise>> waiting;
-};
 
 using auth_actor = caf::stateful_actor<auth_state>*;
 
@@ -145,109 +146,6 @@ struct refresh_result {
   std::optional<storage::user> user;
 };
 
-void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
-  const auto& in = std::get<domain::refresh_input>(call.request.input);
-  auto drawn = crypto::random_token(32);
-  if (!drawn) {
-    rp.deliver(std::move(drawn.error()));
-    return;
-  }
-  auto next = std::move(*drawn);
-  auto ttl = self->state.cfg->refresh_token_ttl.count();
-  query(
-    self, call.request.meta, "refresh", storage::access::write_once,
-    [hash = crypto::sha256_hex(in.refresh_token),
-     next_hash = crypto::sha256_hex(next),
-     ttl](pqxx::transaction_base& tx) -> caf::expected<refresh_result> {
-      refresh_result result;
-      auto check = storage::present_refresh_token(tx, hash);
-      if (!check)
-        return std::move(check.error());
-      result.outcome = check->outcome;
-      if (check->outcome != storage::refresh_outcome::rotated)
-        return result; // committed: a reuse revoked its family
-      auto u = storage::find_user(tx, check->user_id);
-      if (!u)
-        return std::move(u.error());
-      if (auto stored = storage::store_refresh_token(
-            tx, {check->user_id, next_hash, check->family_id, ttl});
-          !stored)
-        return std::move(stored.error());
-      result.user = std::move(*u);
-      return result;
-    },
-    [self, rp, next](refresh_result& r) mutable {
-      if (r.outcome == storage::refresh_outcome::reused) {
-        log::warning("refresh token reused; its token family is revoked");
-        rp.deliver(login_failed(self, "refresh_reused", errc::jwt_error,
-                                "the refresh token was already used"));
-      } else if (r.outcome != storage::refresh_outcome::rotated || !r.user) {
-        rp.deliver(login_failed(self, "refresh_unknown", errc::jwt_error,
-                                "the refresh token is not valid"));
-      } else {
-        auto tokens = tokens_for(self, std::move(*r.user), next);
-        if (!tokens)
-          rp.deliver(std::move(tokens.error()));
-        else
-          rp.deliver(token_reply(std::move(*tokens)));
-      }
-    },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
-}
-
-void logout(auth_actor self, api_call& call, caf::response_promise rp) {
-  const auto& who = *call.request.user;
-  std::optional<std::string> refresh_hash;
-  if (const auto* in = std::get_if<domain::logout_input>(&call.request.input);
-      in != nullptr && in->refresh_token)
-    refresh_hash = crypto::sha256_hex(*in->refresh_token);
-  query(
-    self, call.request.meta, "logout", storage::access::write,
-    [who, refresh_hash](pqxx::transaction_base& tx) -> caf::expected<bool> {
-      if (auto r = storage::revoke_access_token(tx, who.jti, who.expires_at);
-          !r)
-        return r;
-      if (refresh_hash)
-        return storage::revoke_refresh_family(tx, who.user_id, *refresh_hash);
-      return true;
-    },
-    [self, rp, who](bool) mutable {
-      self->state.revoked[who.jti] = who.expires_at;
-      publish_revocations(self);
-      rp.deliver(api_reply{204, {}, {}});
-    },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
-}
-
-void me(auth_actor self, api_call& call, caf::response_promise rp) {
-  auto user_id = call.request.user->user_id;
-  query(
-    self, call.request.meta, "find_user", storage::access::read,
-    [user_id](pqxx::transaction_base& tx) {
-      return storage::find_user(tx, user_id);
-    },
-    [self, rp](std::optional<storage::user>& u) mutable {
-      if (!u) {
-        rp.deliver(
-          self->state.tokens->refuse(domain::jwt_failure::missing_claim));
-        return;
-      }
-      rp.deliver(api_reply{200, std::move(*u), {}});
-    },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
-}
-
-void mock(auth_actor self, api_call& call, caf::response_promise rp) {
-  // The route table already answers 404 when the route is off; this keeps
-  // the actor safe should the operation arrive some other way.
-  if (!self->state.cfg->auth_mock_enabled) {
-    rp.deliver(make_error(errc::not_found, "no such route"));
-    return;
-  }
-  auto profile = std::get<domain::mock_login_input>(call.request.input).profile;
-  login(self, call.request.meta, std::move(profile), rp, token_reply);
-}
-
 // -- GitHub login -------------------------------------------------------------
 
 std::string cookie_header(const config::settings& cfg, const std::string& value,
@@ -259,47 +157,6 @@ std::string cookie_header(const config::settings& cfg, const std::string& value,
   if (cfg.production_rules())
     cookie += "; Secure";
   return cookie;
-}
-
-void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
-  const auto& cfg = *self->state.cfg;
-  if (cfg.github_client_id.empty() || cfg.github_client_secret.empty()) {
-    rp.deliver(
-      make_error(errc::service_unavailable, "GitHub login is not configured"));
-    return;
-  }
-  auto state = crypto::random_token(32);
-  auto binding = crypto::random_token(32);
-  auto verifier = crypto::random_token(32);
-  for (auto* drawn : {&state, &binding, &verifier}) {
-    if (!*drawn) {
-      rp.deliver(std::move(drawn->error()));
-      return;
-    }
-  }
-  storage::oauth_state row;
-  row.state_hash = crypto::sha256_hex(*state);
-  row.binding_hash = crypto::sha256_hex(*binding);
-  row.code_verifier = *verifier;
-  row.redirect_path =
-    std::get<domain::github_start_input>(call.request.input).redirect;
-  auto location =
-    cfg.github_oauth_url +
-    "/login/oauth/authorize?client_id=" + url_encode(cfg.github_client_id) +
-    "&redirect_uri=" + url_encode(cfg.github_callback_url) +
-    "&scope=read%3Auser%20user%3Aemail&state=" + *state +
-    "&code_challenge=" + crypto::base64url_encode(crypto::sha256(*verifier)) +
-    "&code_challenge_method=S256";
-  query(
-    self, call.request.meta, "store_oauth_state", storage::access::write_once,
-    [row](pqxx::transaction_base& tx) {
-      return storage::store_oauth_state(tx, row);
-    },
-    [rp, location, cookie = cookie_header(cfg, *binding, 600)](bool) mutable {
-      rp.deliver(
-        api_reply{302, {}, {{"Location", location}, {"Set-Cookie", cookie}}});
-    },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
 /// A GitHub API call for a login: answered 200 ms before the request's
@@ -466,46 +323,6 @@ void github_exchange(auth_actor self, request_meta meta, std::string code,
     std::move(call));
 }
 
-void github_callback(auth_actor self, api_call& call,
-                     caf::response_promise rp) {
-  const auto& cfg = *self->state.cfg;
-  if (cfg.github_client_id.empty() || cfg.github_client_secret.empty()) {
-    rp.deliver(
-      make_error(errc::service_unavailable, "GitHub login is not configured"));
-    return;
-  }
-  auto in = std::get<domain::github_callback_input>(call.request.input);
-  if (!in.error.empty()) {
-    rp.deliver(login_failed(self, "github_denied", errc::validation_error,
-                            "GitHub login was not completed: " + in.error));
-    return;
-  }
-  if (in.binding.empty()) {
-    rp.deliver(login_failed(self, "state", errc::validation_error,
-                            "the login cookie is missing; start the login "
-                            "again"));
-    return;
-  }
-  auto meta = call.request.meta;
-  query(
-    self, meta, "take_oauth_state", storage::access::write_once,
-    [hash = crypto::sha256_hex(in.state)](pqxx::transaction_base& tx) {
-      return storage::take_oauth_state(tx, hash);
-    },
-    [self, meta, in, rp](std::optional<storage::taken_state>& taken) mutable {
-      if (!taken || taken->expired ||
-          !crypto::constant_time_equal(taken->state.binding_hash,
-                                       crypto::sha256_hex(in.binding))) {
-        rp.deliver(login_failed(self, "state", errc::validation_error,
-                                "the login state is unknown, expired, used "
-                                "or belongs to another browser"));
-        return;
-      }
-      github_exchange(self, meta, in.code, std::move(taken->state), rp);
-    },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
-}
-
 // -- the revocation cache -----------------------------------------------------
 
 /// Checks a token for a front actor that found no revocation list yet;
@@ -591,17 +408,10 @@ caf::behavior auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
     },
     [self](api_call& call) {
       auto rp = self->make_response_promise();
-      switch (call.request.op) {
-        case operation::auth_mock: mock(self, call, rp); break;
-        case operation::auth_refresh: refresh(self, call, rp); break;
-        case operation::auth_logout: logout(self, call, rp); break;
-        case operation::auth_me: me(self, call, rp); break;
-        case operation::auth_github_start: github_start(self, call, rp); break;
-        case operation::auth_github_callback:
-          github_callback(self, call, rp);
-          break;
-        default: rp.deliver(make_error(errc::not_found, "no such route"));
-      }
+      if (auto work = call.request.rules.auth)
+        work(self, call, rp);
+      else
+        rp.deliver(make_error(errc::not_found, "no such route"));
       return rp;
     },
     [self](tick_atom) {
@@ -612,6 +422,194 @@ caf::behavior auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
 }
 
 } // namespace
+
+namespace auth_ops {
+
+void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
+  const auto& in = std::get<domain::refresh_input>(call.request.input);
+  auto drawn = crypto::random_token(32);
+  if (!drawn) {
+    rp.deliver(std::move(drawn.error()));
+    return;
+  }
+  auto next = std::move(*drawn);
+  auto ttl = self->state.cfg->refresh_token_ttl.count();
+  query(
+    self, call.request.meta, "refresh", storage::access::write_once,
+    [hash = crypto::sha256_hex(in.refresh_token),
+     next_hash = crypto::sha256_hex(next),
+     ttl](pqxx::transaction_base& tx) -> caf::expected<refresh_result> {
+      refresh_result result;
+      auto check = storage::present_refresh_token(tx, hash);
+      if (!check)
+        return std::move(check.error());
+      result.outcome = check->outcome;
+      if (check->outcome != storage::refresh_outcome::rotated)
+        return result; // committed: a reuse revoked its family
+      auto u = storage::find_user(tx, check->user_id);
+      if (!u)
+        return std::move(u.error());
+      if (auto stored = storage::store_refresh_token(
+            tx, {check->user_id, next_hash, check->family_id, ttl});
+          !stored)
+        return std::move(stored.error());
+      result.user = std::move(*u);
+      return result;
+    },
+    [self, rp, next](refresh_result& r) mutable {
+      if (r.outcome == storage::refresh_outcome::reused) {
+        log::warning("refresh token reused; its token family is revoked");
+        rp.deliver(login_failed(self, "refresh_reused", errc::jwt_error,
+                                "the refresh token was already used"));
+      } else if (r.outcome != storage::refresh_outcome::rotated || !r.user) {
+        rp.deliver(login_failed(self, "refresh_unknown", errc::jwt_error,
+                                "the refresh token is not valid"));
+      } else {
+        auto tokens = tokens_for(self, std::move(*r.user), next);
+        if (!tokens)
+          rp.deliver(std::move(tokens.error()));
+        else
+          rp.deliver(token_reply(std::move(*tokens)));
+      }
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+void logout(auth_actor self, api_call& call, caf::response_promise rp) {
+  const auto& who = *call.request.user;
+  std::optional<std::string> refresh_hash;
+  if (const auto* in = std::get_if<domain::logout_input>(&call.request.input);
+      in != nullptr && in->refresh_token)
+    refresh_hash = crypto::sha256_hex(*in->refresh_token);
+  query(
+    self, call.request.meta, "logout", storage::access::write,
+    [who, refresh_hash](pqxx::transaction_base& tx) -> caf::expected<bool> {
+      if (auto r = storage::revoke_access_token(tx, who.jti, who.expires_at);
+          !r)
+        return r;
+      if (refresh_hash)
+        return storage::revoke_refresh_family(tx, who.user_id, *refresh_hash);
+      return true;
+    },
+    [self, rp, who](bool) mutable {
+      self->state.revoked[who.jti] = who.expires_at;
+      publish_revocations(self);
+      rp.deliver(api_reply{204, {}, {}});
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+void me(auth_actor self, api_call& call, caf::response_promise rp) {
+  auto user_id = call.request.user->user_id;
+  query(
+    self, call.request.meta, "find_user", storage::access::read,
+    [user_id](pqxx::transaction_base& tx) {
+      return storage::find_user(tx, user_id);
+    },
+    [self, rp](std::optional<storage::user>& u) mutable {
+      if (!u) {
+        rp.deliver(
+          self->state.tokens->refuse(domain::jwt_failure::missing_claim));
+        return;
+      }
+      rp.deliver(api_reply{200, std::move(*u), {}});
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+void mock(auth_actor self, api_call& call, caf::response_promise rp) {
+  // The route table already answers 404 when the route is off; this keeps
+  // the actor safe should the operation arrive some other way.
+  if (!self->state.cfg->auth_mock_enabled) {
+    rp.deliver(make_error(errc::not_found, "no such route"));
+    return;
+  }
+  auto profile = std::get<domain::mock_login_input>(call.request.input).profile;
+  login(self, call.request.meta, std::move(profile), rp, token_reply);
+}
+
+void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
+  const auto& cfg = *self->state.cfg;
+  if (cfg.github_client_id.empty() || cfg.github_client_secret.empty()) {
+    rp.deliver(
+      make_error(errc::service_unavailable, "GitHub login is not configured"));
+    return;
+  }
+  auto state = crypto::random_token(32);
+  auto binding = crypto::random_token(32);
+  auto verifier = crypto::random_token(32);
+  for (auto* drawn : {&state, &binding, &verifier}) {
+    if (!*drawn) {
+      rp.deliver(std::move(drawn->error()));
+      return;
+    }
+  }
+  storage::oauth_state row;
+  row.state_hash = crypto::sha256_hex(*state);
+  row.binding_hash = crypto::sha256_hex(*binding);
+  row.code_verifier = *verifier;
+  row.redirect_path =
+    std::get<domain::github_start_input>(call.request.input).redirect;
+  auto location =
+    cfg.github_oauth_url +
+    "/login/oauth/authorize?client_id=" + url_encode(cfg.github_client_id) +
+    "&redirect_uri=" + url_encode(cfg.github_callback_url) +
+    "&scope=read%3Auser%20user%3Aemail&state=" + *state +
+    "&code_challenge=" + crypto::base64url_encode(crypto::sha256(*verifier)) +
+    "&code_challenge_method=S256";
+  query(
+    self, call.request.meta, "store_oauth_state", storage::access::write_once,
+    [row](pqxx::transaction_base& tx) {
+      return storage::store_oauth_state(tx, row);
+    },
+    [rp, location, cookie = cookie_header(cfg, *binding, 600)](bool) mutable {
+      rp.deliver(
+        api_reply{302, {}, {{"Location", location}, {"Set-Cookie", cookie}}});
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+void github_callback(auth_actor self, api_call& call,
+                     caf::response_promise rp) {
+  const auto& cfg = *self->state.cfg;
+  if (cfg.github_client_id.empty() || cfg.github_client_secret.empty()) {
+    rp.deliver(
+      make_error(errc::service_unavailable, "GitHub login is not configured"));
+    return;
+  }
+  auto in = std::get<domain::github_callback_input>(call.request.input);
+  if (!in.error.empty()) {
+    rp.deliver(login_failed(self, "github_denied", errc::validation_error,
+                            "GitHub login was not completed: " + in.error));
+    return;
+  }
+  if (in.binding.empty()) {
+    rp.deliver(login_failed(self, "state", errc::validation_error,
+                            "the login cookie is missing; start the login "
+                            "again"));
+    return;
+  }
+  auto meta = call.request.meta;
+  query(
+    self, meta, "take_oauth_state", storage::access::write_once,
+    [hash = crypto::sha256_hex(in.state)](pqxx::transaction_base& tx) {
+      return storage::take_oauth_state(tx, hash);
+    },
+    [self, meta, in, rp](std::optional<storage::taken_state>& taken) mutable {
+      if (!taken || taken->expired ||
+          !crypto::constant_time_equal(taken->state.binding_hash,
+                                       crypto::sha256_hex(in.binding))) {
+        rp.deliver(login_failed(self, "state", errc::validation_error,
+                                "the login state is unknown, expired, used "
+                                "or belongs to another browser"));
+        return;
+      }
+      github_exchange(self, meta, in.code, std::move(taken->state), rp);
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+} // namespace auth_ops
 
 auth_handle spawn_auth(caf::local_actor* parent,
                        std::shared_ptr<const config::settings> cfg,

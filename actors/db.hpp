@@ -53,11 +53,8 @@
 #include "actors/protocol.hpp"
 #include "config/settings.hpp"
 #include "domain/status.hpp"
+#include "metrics/fwd.hpp"
 #include "storage/session.hpp"
-
-namespace miyabi::metrics {
-class service_metrics;
-} // namespace miyabi::metrics
 
 namespace miyabi::actors {
 

@@ -18,10 +18,7 @@
 #include "actors/resources.hpp"
 #include "config/settings.hpp"
 #include "domain/status.hpp"
-
-namespace miyabi::metrics {
-class service_metrics;
-} // namespace miyabi::metrics
+#include "metrics/fwd.hpp"
 
 namespace miyabi::domain {
 class rate_limiter;

@@ -1,9 +1,8 @@
-// What the actors need to know about an operation: its name (`operation`),
-// who may call it, which actor answers it and, for the operations the
-// front actor answers itself, the function that does. The HTTP layer's
-// descriptor table (http/operations.cpp) sets these per (route, method) and
-// copies them into every `api_request`, so the front actor dispatches by
-// reading the request, not by a switch over operations.
+// What the actors need to know about an operation: who may call it, which
+// actor answers it and the function that does, run inside that actor. The
+// HTTP layer's descriptor table (http/operations.cpp) sets these per
+// (route, method) and copies them into every `api_request`, so no actor
+// switches over operations: each runs the function the request carries.
 //
 // Plain values and function pointers; read from any thread.
 #pragma once
@@ -18,55 +17,8 @@ namespace miyabi::actors {
 
 struct api_call;
 struct front_deps;
-
-/// What a request asks the service to do: one value per (route, method).
-/// The auth and Telegram actors tell their operations apart by it.
-enum class operation : uint8_t {
-  health,
-  health_live,
-  metrics,
-  openapi,
-  auth_github_start,
-  auth_github_callback,
-  auth_refresh,
-  auth_logout,
-  auth_me,
-  auth_mock,
-  list_repositories,
-  create_repository,
-  get_repository,
-  delete_repository,
-  list_agents,
-  execute_agent,
-  list_executions,
-  get_execution,
-  claim_execution,
-  update_execution,
-  append_log,
-  list_logs,
-  list_workflows,
-  create_workflow,
-  get_workflow,
-  update_workflow,
-  delete_workflow,
-  dashboard_summary,
-  dashboard_recent,
-  telegram_webhook,
-  telegram_link_create,
-  telegram_link_delete,
-  create_worker_token,
-  list_worker_tokens,
-  revoke_worker_token,
-  heartbeat_execution,
-  retry_execution,
-  create_workflow_run,
-  list_workflow_runs,
-  get_workflow_run,
-  cancel_workflow_run,
-  create_event_ticket,
-  follow_events,
-  github_webhook,
-};
+struct auth_state;
+struct telegram_state;
 
 /// Who may call an operation.
 enum class caller : uint8_t {
@@ -80,8 +32,10 @@ enum class caller : uint8_t {
 /// Which actor answers an operation.
 enum class owner : uint8_t {
   front,    ///< the front actor, through `operation_rules::handler`
-  auth,     ///< the auth actor (it keeps the revocation list)
-  telegram, ///< the Telegram actor (it keeps the bot's state)
+  auth,     ///< the auth actor (it keeps the revocation list), through
+            ///< `operation_rules::auth`
+  telegram, ///< the Telegram actor (the bot's state), through
+            ///< `operation_rules::telegram`
 };
 
 /// Answers one call inside the front actor that received it (after
@@ -93,12 +47,26 @@ enum class owner : uint8_t {
 using front_handler = void (*)(caf::event_based_actor* self,
                                const front_deps& deps, api_call& call);
 
+/// Answers one call inside the auth actor, which it may read and change
+/// (the revocation list); the answer goes to `rp`. Runs on that actor's
+/// thread and must not block.
+using auth_handler = void (*)(caf::stateful_actor<auth_state>* self,
+                              api_call& call, caf::response_promise rp);
+
+/// Answers one call inside the Telegram actor (the bot's state); as
+/// `auth_handler` otherwise.
+using telegram_handler = void (*)(caf::stateful_actor<telegram_state>* self,
+                                  api_call& call, caf::response_promise rp);
+
 /// The actor side of one operation's descriptor.
 struct operation_rules {
   caller who = caller::anyone;
   owner by = owner::front;
-  /// Set exactly when `by == owner::front`.
+  /// The work, for the actor `by` names: exactly that one of the three is
+  /// set (the front's may instead be an HTTP-level `local_answer`).
   front_handler handler = nullptr;
+  auth_handler auth = nullptr;
+  telegram_handler telegram = nullptr;
   /// How its database work may be retried (storage::access); a handler
   /// may choose a stricter mode per request.
   storage::access access = storage::access::read;

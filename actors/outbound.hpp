@@ -29,10 +29,7 @@
 
 #include "actors/protocol.hpp"
 #include "config/settings.hpp"
-
-namespace miyabi::metrics {
-class service_metrics;
-} // namespace miyabi::metrics
+#include "metrics/fwd.hpp"
 
 namespace miyabi::actors {
 

@@ -88,7 +88,6 @@ struct principal {
 
 /// A decoded, validated request.
 struct api_request {
-  operation op = operation::health;
   operation_rules rules; ///< from the operation's descriptor
   request_meta meta;
   credential_kind credentials = credential_kind::none;

@@ -13,10 +13,7 @@
 #include <pqxx/types.hxx>
 
 #include "actors/protocol.hpp"
-
-namespace miyabi::metrics {
-class service_metrics;
-} // namespace miyabi::metrics
+#include "metrics/fwd.hpp"
 
 namespace miyabi::actors {
 

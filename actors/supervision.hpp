@@ -25,10 +25,7 @@
 #include <caf/scheduled_actor.hpp>
 
 #include "actors/protocol.hpp"
-
-namespace miyabi::metrics {
-class service_metrics;
-} // namespace miyabi::metrics
+#include "metrics/fwd.hpp"
 
 namespace miyabi::actors {
 

@@ -37,6 +37,20 @@
 
 namespace miyabi::actors {
 
+/// The Telegram actor's state; its operations (telegram_ops) receive it.
+struct telegram_state {
+  static inline const char* name = "telegram";
+  std::shared_ptr<const config::settings> cfg;
+  std::shared_ptr<metrics::service_metrics> metrics;
+  std::shared_ptr<domain::service_status> status;
+  std::unordered_set<int64_t> seen;
+  std::deque<int64_t> seen_order;
+  /// TELEGRAM_ISSUES_PER_HOUR in telegram-only mode (per instance).
+  std::unique_ptr<domain::rate_limiter> issue_limits;
+  /// setWebhook attempts so far (TELEGRAM_WEBHOOK_URL).
+  uint32_t webhook_attempts = 0;
+};
+
 namespace {
 
 /// Storage behind the bot's decisions, inside the update's transaction. It
@@ -214,19 +228,6 @@ caf::expected<std::string> link_code() {
   return code;
 }
 
-struct telegram_state {
-  static inline const char* name = "telegram";
-  std::shared_ptr<const config::settings> cfg;
-  std::shared_ptr<metrics::service_metrics> metrics;
-  std::shared_ptr<domain::service_status> status;
-  std::unordered_set<int64_t> seen;
-  std::deque<int64_t> seen_order;
-  /// TELEGRAM_ISSUES_PER_HOUR in telegram-only mode (per instance).
-  std::unique_ptr<domain::rate_limiter> issue_limits;
-  /// setWebhook attempts so far (TELEGRAM_WEBHOOK_URL).
-  uint32_t webhook_attempts = 0;
-};
-
 using telegram_actor = caf::stateful_actor<telegram_state>*;
 
 domain::bot_settings settings_of(const config::settings& cfg,
@@ -261,76 +262,6 @@ int64_t chat_of(const domain::telegram_update& u) {
 
 void count(telegram_actor self, const char* result) {
   self->state.metrics->telegram_updates[result].Increment();
-}
-
-/// Telegram-only mode: a window of recent ids, issues created inline.
-void process_without_database(telegram_actor self, api_call& call,
-                              caf::response_promise rp) {
-  auto& st = self->state;
-  const auto& update = std::get<domain::telegram_update>(call.request.input);
-  if (!st.seen.insert(update.update_id).second) {
-    count(self, "duplicate");
-    rp.deliver(api_reply{200, domain::bot_reply{}, {}});
-    return;
-  }
-  st.seen_order.push_back(update.update_id);
-  if (st.seen_order.size() > update_window) {
-    st.seen.erase(st.seen_order.front());
-    st.seen_order.pop_front();
-  }
-  count(self, "processed");
-  domain::telegram_only_backend backend{*st.issue_limits};
-  auto action =
-    domain::decide(update, backend, settings_of(*st.cfg, *st.status));
-  if (!action.issue) {
-    rp.deliver(api_reply{200, reply_of(action), {}});
-    return;
-  }
-  action.issue->traceparent = call.request.meta.traceparent;
-  create_issue(self, *st.cfg, *action.issue, call.request.meta.deadline,
-               [rp, action](issue_outcome outcome) mutable {
-                 auto done = action;
-                 done.text =
-                   outcome.number > 0
-                     ? domain::issue_created_text(action.issue->japanese,
-                                                  outcome.number, outcome.url)
-                     : outcome.failure;
-                 rp.deliver(api_reply{200, reply_of(done), {}});
-               });
-}
-
-void create_link(telegram_actor self, api_call& call,
-                 caf::response_promise rp) {
-  auto user = call.request.user->user_id;
-  auto drawn = link_code();
-  if (!drawn) {
-    rp.deliver(std::move(drawn.error()));
-    return;
-  }
-  auto code = std::move(*drawn);
-  query(
-    self, call.request.meta, "create_link_code", storage::access::write_once,
-    [user, hash = crypto::sha256_hex(code)](pqxx::transaction_base& tx) {
-      return storage::create_link_code(tx, user, hash);
-    },
-    [rp, code](std::string& expires_at) mutable {
-      rp.deliver(api_reply{201, storage::link_code{code, expires_at}, {}});
-    },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
-}
-
-void delete_links(telegram_actor self, api_call& call,
-                  caf::response_promise rp) {
-  auto user = call.request.user->user_id;
-  query(
-    self, call.request.meta, "unlink_chats", storage::access::write,
-    [user](pqxx::transaction_base& tx) {
-      return storage::unlink_chats(tx, user);
-    },
-    [rp](int64_t) mutable {
-      rp.deliver(api_reply{204, {}, {}});
-    },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
 /// setWebhook's body: the URL, the secret Telegram echoes in
@@ -424,26 +355,90 @@ caf::behavior telegram(telegram_actor self,
     [self](tick_atom) { register_webhook(self); },
     [self](api_call& call) {
       auto rp = self->make_response_promise();
-      switch (call.request.op) {
-        case operation::telegram_webhook:
-          // With a database the front actor answers it from the session
-          // (handle::telegram_webhook); only telegram-only mode comes here.
-          process_without_database(self, call, rp);
-          break;
-        case operation::telegram_link_create:
-          create_link(self, call, rp);
-          break;
-        case operation::telegram_link_delete:
-          delete_links(self, call, rp);
-          break;
-        default: rp.deliver(make_error(errc::not_found, "no such route"));
-      }
+      if (auto work = call.request.rules.telegram)
+        work(self, call, rp);
+      else
+        rp.deliver(make_error(errc::not_found, "no such route"));
       return rp;
     },
   };
 }
 
 } // namespace
+
+namespace telegram_ops {
+
+/// Telegram-only mode: a window of recent ids, issues created inline.
+void process_without_database(telegram_actor self, api_call& call,
+                              caf::response_promise rp) {
+  auto& st = self->state;
+  const auto& update = std::get<domain::telegram_update>(call.request.input);
+  if (!st.seen.insert(update.update_id).second) {
+    count(self, "duplicate");
+    rp.deliver(api_reply{200, domain::bot_reply{}, {}});
+    return;
+  }
+  st.seen_order.push_back(update.update_id);
+  if (st.seen_order.size() > update_window) {
+    st.seen.erase(st.seen_order.front());
+    st.seen_order.pop_front();
+  }
+  count(self, "processed");
+  domain::telegram_only_backend backend{*st.issue_limits};
+  auto action =
+    domain::decide(update, backend, settings_of(*st.cfg, *st.status));
+  if (!action.issue) {
+    rp.deliver(api_reply{200, reply_of(action), {}});
+    return;
+  }
+  action.issue->traceparent = call.request.meta.traceparent;
+  create_issue(self, *st.cfg, *action.issue, call.request.meta.deadline,
+               [rp, action](issue_outcome outcome) mutable {
+                 auto done = action;
+                 done.text =
+                   outcome.number > 0
+                     ? domain::issue_created_text(action.issue->japanese,
+                                                  outcome.number, outcome.url)
+                     : outcome.failure;
+                 rp.deliver(api_reply{200, reply_of(done), {}});
+               });
+}
+
+void create_link(telegram_actor self, api_call& call,
+                 caf::response_promise rp) {
+  auto user = call.request.user->user_id;
+  auto drawn = link_code();
+  if (!drawn) {
+    rp.deliver(std::move(drawn.error()));
+    return;
+  }
+  auto code = std::move(*drawn);
+  query(
+    self, call.request.meta, "create_link_code", storage::access::write_once,
+    [user, hash = crypto::sha256_hex(code)](pqxx::transaction_base& tx) {
+      return storage::create_link_code(tx, user, hash);
+    },
+    [rp, code](std::string& expires_at) mutable {
+      rp.deliver(api_reply{201, storage::link_code{code, expires_at}, {}});
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+void delete_links(telegram_actor self, api_call& call,
+                  caf::response_promise rp) {
+  auto user = call.request.user->user_id;
+  query(
+    self, call.request.meta, "unlink_chats", storage::access::write,
+    [user](pqxx::transaction_base& tx) {
+      return storage::unlink_chats(tx, user);
+    },
+    [rp](int64_t) mutable {
+      rp.deliver(api_reply{204, {}, {}});
+    },
+    [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+} // namespace telegram_ops
 
 telegram_handle
 spawn_telegram(caf::local_actor* parent,
@@ -501,6 +496,8 @@ void telegram_webhook(caf::event_based_actor* self, const front_deps& deps,
   if (!deps.cfg->database_enabled()) {
     // Telegram-only mode: the Telegram actor keeps the window of recent
     // ids and creates issues while the webhook waits.
+    call.request.rules.by = owner::telegram;
+    call.request.rules.telegram = telegram_ops::process_without_database;
     forward(self, names::telegram, call);
     return;
   }

@@ -11,7 +11,7 @@
 // nothing and a database failure answers 5xx so Telegram retries; the
 // answer is written from the database session.
 //
-// Messages: api_call (telegram ops) -> api_reply; tick_atom (setWebhook).
+// Messages: api_call (telegram_ops) -> api_reply; tick_atom (setWebhook).
 #pragma once
 
 #include <memory>
@@ -21,10 +21,7 @@
 #include "actors/protocol.hpp"
 #include "config/settings.hpp"
 #include "domain/status.hpp"
-
-namespace miyabi::metrics {
-class service_metrics;
-} // namespace miyabi::metrics
+#include "metrics/fwd.hpp"
 
 namespace miyabi::actors {
 
@@ -33,6 +30,22 @@ spawn_telegram(caf::local_actor* parent,
                std::shared_ptr<const config::settings> cfg,
                std::shared_ptr<metrics::service_metrics> metrics,
                std::shared_ptr<domain::service_status> status);
+
+/// The operations the Telegram actor runs (`operation_rules::telegram`).
+/// Each answers through `rp`: an api_reply, or an error of api.md's
+/// Telegram section.
+namespace telegram_ops {
+
+using self_type = caf::stateful_actor<telegram_state>*;
+
+void create_link(self_type self, api_call& call, caf::response_promise rp);
+void delete_links(self_type self, api_call& call, caf::response_promise rp);
+/// The webhook in telegram-only mode; handle::telegram_webhook hands the
+/// call here when there is no database.
+void process_without_database(self_type self, api_call& call,
+                              caf::response_promise rp);
+
+} // namespace telegram_ops
 
 /// How many recent update ids telegram-only mode remembers.
 constexpr size_t update_window = 10000;

@@ -90,9 +90,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   http::request_headers headers;
   headers.github_event = event;
   headers.github_delivery = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
-  auto input = http::decode_input(
-    http::descriptor_of(miyabi::actors::operation::github_webhook),
-    http::request_parts{&doc, query, headers});
+  auto input = http::decode_input(http::descriptor_of("receiveGithubWebhook"),
+                                  http::request_parts{&doc, query, headers});
   if (!input)
     return 0;
   const auto* d = std::get_if<domain::github_delivery>(&*input);

@@ -29,34 +29,34 @@
 
 namespace {
 
-using miyabi::actors::operation;
 namespace http = miyabi::http;
 namespace domain = miyabi::domain;
 namespace storage = miyabi::storage;
 
 // Every operation whose input decode_input reads (body or query), plus one
 // that reads nothing, to cover the default branch.
-constexpr operation kOperations[] = {
-  operation::auth_mock,            // a
-  operation::auth_refresh,         // b
-  operation::auth_logout,          // c
-  operation::auth_github_start,    // d (query)
-  operation::auth_github_callback, // e (query + cookie)
-  operation::create_repository,    // f
-  operation::execute_agent,        // g (+ Idempotency-Key)
-  operation::list_executions,      // h (query)
-  operation::claim_execution,      // i
-  operation::update_execution,     // j
-  operation::append_log,           // k
-  operation::list_logs,            // l (query)
-  operation::list_workflows,       // m (query)
-  operation::create_workflow,      // n
-  operation::update_workflow,      // o
-  operation::telegram_webhook,     // p
-  operation::health,               // q (reads nothing)
-  operation::heartbeat_execution,  // r
-  operation::create_worker_token,  // s
-  operation::create_workflow_run,  // t
+// Named by operationId.
+constexpr std::string_view kOperations[] = {
+  "mockLogin",             // a
+  "refreshTokens",         // b
+  "logout",                // c
+  "startGithubLogin",      // d (query)
+  "completeGithubLogin",   // e (query + cookie)
+  "createRepository",      // f
+  "executeAgent",          // g (+ Idempotency-Key)
+  "listExecutions",        // h (query)
+  "claimExecution",        // i
+  "updateExecution",       // j
+  "appendExecutionLog",    // k
+  "listExecutionLogs",     // l (query)
+  "listWorkflows",         // m (query)
+  "createWorkflow",        // n
+  "replaceWorkflow",       // o
+  "receiveTelegramUpdate", // p
+  "getHealth",             // q (reads nothing)
+  "heartbeatExecution",    // r
+  "createWorkerToken",     // s
+  "createWorkflowRun",     // t
 };
 constexpr size_t kOperationCount = sizeof(kOperations) / sizeof(kOperations[0]);
 
@@ -97,7 +97,7 @@ bool lower_case(const std::string& text) {
 }
 
 /// Properties of a successful decode that the actors and storage rely on.
-void check_decoded(operation op, const domain::request_input& input) {
+void check_decoded(std::string_view op, const domain::request_input& input) {
   if (const auto* e = std::get_if<storage::new_execution>(&input)) {
     CHECK(domain::valid_uuid(e->repository_id));
     CHECK(domain::known_agent_type(e->agent_type));
@@ -175,7 +175,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0)
     return 0;
   auto index = static_cast<uint8_t>(data[0] - 'a') % kOperationCount;
-  operation op = kOperations[index];
+  std::string_view op = kOperations[index];
   std::string_view rest{reinterpret_cast<const char*>(data) + 1, size - 1};
   auto newline = rest.find('\n');
   std::string_view raw_query = rest.substr(0, newline);

@@ -182,9 +182,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   http::query_map query;
   http::request_headers headers;
-  auto input = http::decode_input(
-    http::descriptor_of(miyabi::actors::operation::telegram_webhook),
-    http::request_parts{&doc, query, headers});
+  auto input = http::decode_input(http::descriptor_of("receiveTelegramUpdate"),
+                                  http::request_parts{&doc, query, headers});
   if (!input)
     return 0;
   const auto* update = std::get_if<domain::telegram_update>(&*input);

@@ -28,14 +28,8 @@
 #include <pistache/peer.h>
 
 #include "actors/protocol.hpp"
-
-namespace miyabi::config {
-struct settings;
-} // namespace miyabi::config
-
-namespace miyabi::metrics {
-class service_metrics;
-} // namespace miyabi::metrics
+#include "config/fwd.hpp"
+#include "metrics/fwd.hpp"
 
 namespace miyabi::http {
 

@@ -21,19 +21,13 @@
 #include "actors/protocol.hpp"
 #include "base/log.hpp"
 #include "base/trace.hpp"
+#include "config/fwd.hpp"
 #include "domain/rate_limit.hpp"
 #include "http/cors.hpp"
 #include "http/headers.hpp"
 #include "http/request_guard.hpp"
 #include "http/routes.hpp"
-
-namespace miyabi::config {
-struct settings;
-} // namespace miyabi::config
-
-namespace miyabi::metrics {
-class service_metrics;
-} // namespace miyabi::metrics
+#include "metrics/fwd.hpp"
 
 namespace miyabi::http {
 

@@ -14,10 +14,7 @@
 #include <memory>
 
 #include "config/settings.hpp"
-
-namespace miyabi::metrics {
-class service_metrics;
-} // namespace miyabi::metrics
+#include "metrics/fwd.hpp"
 
 namespace miyabi::http {
 

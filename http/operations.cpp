@@ -1,10 +1,13 @@
 #include "http/operations.hpp"
 
 #include <array>
+#include <map>
 #include <stdexcept>
 #include <string>
 
+#include "actors/auth.hpp"
 #include "actors/handlers.hpp"
+#include "actors/telegram.hpp"
 #include "http/openapi.hpp"
 
 namespace miyabi::http {
@@ -13,7 +16,6 @@ namespace {
 
 using actors::caller;
 using actors::front_handler;
-using actors::operation;
 using actors::owner;
 using storage::access;
 
@@ -21,9 +23,7 @@ using storage::access;
 struct entry {
   operation_descriptor d;
 
-  entry(operation op, std::string_view id, method verb,
-        std::string_view route) {
-    d.op = op;
+  entry(std::string_view id, method verb, std::string_view route) {
     d.operation_id = id;
     d.verb = verb;
     d.route = route;
@@ -36,8 +36,16 @@ struct entry {
     d.rules.access = mode;
     return *this;
   }
-  entry& owned_by(owner o) {
-    d.rules.by = o;
+  /// Answered by `h` in the auth actor.
+  entry& run(actors::auth_handler h) {
+    d.rules.by = owner::auth;
+    d.rules.auth = h;
+    return *this;
+  }
+  /// Answered by `h` in the Telegram actor.
+  entry& run(actors::telegram_handler h) {
+    d.rules.by = owner::telegram;
+    d.rules.telegram = h;
     return *this;
   }
   entry& user() {
@@ -96,6 +104,8 @@ actors::api_reply openapi_answer() {
 // api.md, route by route.
 std::vector<operation_descriptor> build() {
   namespace h = actors::handle;
+  namespace auth = actors::auth_ops;
+  namespace bot = actors::telegram_ops;
   namespace in = decoders;
   constexpr auto get = method::get;
   constexpr auto post = method::post;
@@ -108,26 +118,22 @@ std::vector<operation_descriptor> build() {
   const auto* executions = "/api/v1/agents/executions/{id}";
   const auto* logs = "/api/v1/agents/executions/{id}/logs";
 
-  entry openapi{operation::openapi, "getOpenApiDocument", get,
-                "/api/v1/openapi.json"};
+  entry openapi{"getOpenApiDocument", get, "/api/v1/openapi.json"};
   openapi.d.local_answer = openapi_answer;
-  entry webhook{operation::telegram_webhook, "receiveTelegramUpdate", post,
-                "/api/v1/telegram/webhook"};
+  entry webhook{"receiveTelegramUpdate", post, "/api/v1/telegram/webhook"};
   webhook.run(h::telegram_webhook, write_once).body(in::telegram_update);
   webhook.d.telegram_update = true;
-  entry scrape{operation::metrics, "getMetrics", get, "/metrics"};
+  entry scrape{"getMetrics", get, "/metrics"};
   scrape.run(h::metrics).probe();
   scrape.d.scrape = true;
-  entry github{operation::github_webhook, "receiveGithubWebhook", post,
-               "/api/v1/github/webhook"};
+  entry github{"receiveGithubWebhook", post, "/api/v1/github/webhook"};
   github.run(h::github_webhook, write_once).db().body(in::github_delivery);
   github.d.github_signature = true;
-  entry mock{operation::auth_mock, "mockLogin", post, "/api/v1/auth/mock"};
-  mock.owned_by(owner::auth).db().body(in::mock_login).limit(login);
+  entry mock{"mockLogin", post, "/api/v1/auth/mock"};
+  mock.run(auth::mock).db().body(in::mock_login).limit(login);
   mock.d.mock_only = true;
-  entry callback{operation::auth_github_callback, "completeGithubLogin", get,
-                 "/api/v1/auth/github/callback"};
-  callback.owned_by(owner::auth)
+  entry callback{"completeGithubLogin", get, "/api/v1/auth/github/callback"};
+  callback.run(auth::github_callback)
     .db()
     .input(in::github_callback)
     .no_head()
@@ -136,197 +142,170 @@ std::vector<operation_descriptor> build() {
 
   return {
     // -- health, metrics, documentation --------------------------------------
-    entry{operation::health, "getHealth", get, "/api/v1/health"}
+    entry{"getHealth", get, "/api/v1/health"}
       .run(h::health)
       .probe()
       .on_caller_thread(),
-    entry{operation::health_live, "getLiveness", get, "/api/v1/health/live"}
+    entry{"getLiveness", get, "/api/v1/health/live"}
       .run(h::health_live)
       .probe()
       .on_caller_thread(),
     scrape,
     openapi,
     // -- authentication ------------------------------------------------------
-    entry{operation::auth_github_start, "startGithubLogin", get,
-          "/api/v1/auth/github"}
-      .owned_by(owner::auth)
+    entry{"startGithubLogin", get, "/api/v1/auth/github"}
+      .run(auth::github_start)
       .db()
       .input(in::github_start)
       .no_head()
       .limit(login),
     callback,
-    entry{operation::auth_refresh, "refreshTokens", post,
-          "/api/v1/auth/refresh"}
-      .owned_by(owner::auth)
+    entry{"refreshTokens", post, "/api/v1/auth/refresh"}
+      .run(auth::refresh)
       .db()
       .body(in::refresh)
       .limit(login),
-    entry{operation::auth_logout, "logout", post, "/api/v1/auth/logout"}
-      .owned_by(owner::auth)
+    entry{"logout", post, "/api/v1/auth/logout"}
+      .run(auth::logout)
       .user()
       .db()
       .input(in::logout),
-    entry{operation::auth_me, "getCurrentUser", get, "/api/v1/auth/me"}
-      .owned_by(owner::auth)
-      .user()
-      .db(),
+    entry{"getCurrentUser", get, "/api/v1/auth/me"}.run(auth::me).user().db(),
     mock,
     // -- repositories --------------------------------------------------------
-    entry{operation::list_repositories, "listRepositories", get,
-          "/api/v1/repositories"}
+    entry{"listRepositories", get, "/api/v1/repositories"}
       .run(h::list_repositories)
       .user()
       .db(),
-    entry{operation::create_repository, "createRepository", post,
-          "/api/v1/repositories"}
+    entry{"createRepository", post, "/api/v1/repositories"}
       .run(h::create_repository, write)
       .user()
       .db()
       .body(in::create_repository),
-    entry{operation::get_repository, "getRepository", get,
-          "/api/v1/repositories/{id}"}
+    entry{"getRepository", get, "/api/v1/repositories/{id}"}
       .run(h::get_repository)
       .user()
       .db(),
-    entry{operation::delete_repository, "deleteRepository", del,
-          "/api/v1/repositories/{id}"}
+    entry{"deleteRepository", del, "/api/v1/repositories/{id}"}
       .run(h::delete_repository, write)
       .user()
       .db(),
     // -- agents and executions -----------------------------------------------
-    entry{operation::list_agents, "listAgents", get, "/api/v1/agents"}.run(
-      h::list_agents),
-    entry{operation::execute_agent, "executeAgent", post,
-          "/api/v1/agents/execute"}
+    entry{"listAgents", get, "/api/v1/agents"}.run(h::list_agents),
+    entry{"executeAgent", post, "/api/v1/agents/execute"}
       .run(h::execute_agent, write)
       .user()
       .db()
       .body(in::execute_agent),
-    entry{operation::list_executions, "listExecutions", get,
-          "/api/v1/agents/executions"}
+    entry{"listExecutions", get, "/api/v1/agents/executions"}
       .run(h::list_executions)
       .user()
       .db()
       .input(in::list_executions),
-    entry{operation::claim_execution, "claimExecution", post,
-          "/api/v1/agents/executions/claim"}
+    entry{"claimExecution", post, "/api/v1/agents/executions/claim"}
       .run(h::claim_execution, write_once)
       .user_or_worker()
       .db()
       .input(in::claim),
-    entry{operation::get_execution, "getExecution", get, executions}
+    entry{"getExecution", get, executions}
       .run(h::get_execution)
       .user_or_worker()
       .db(),
-    entry{operation::update_execution, "updateExecution", patch, executions}
+    entry{"updateExecution", patch, executions}
       .run(h::update_execution, write_once)
       .user_or_worker()
       .db()
       .body(in::update_execution),
-    entry{operation::list_logs, "listExecutionLogs", get, logs}
+    entry{"listExecutionLogs", get, logs}
       .run(h::list_logs)
       .user()
       .db()
       .input(in::list_logs),
-    entry{operation::append_log, "appendExecutionLog", post, logs}
+    entry{"appendExecutionLog", post, logs}
       .run(h::append_log, write_once)
       .user_or_worker()
       .db()
       .body(in::append_log),
-    entry{operation::heartbeat_execution, "heartbeatExecution", post,
+    entry{"heartbeatExecution", post,
           "/api/v1/agents/executions/{id}/heartbeat"}
       .run(h::heartbeat_execution, write_once)
       .user_or_worker()
       .db()
       .body(in::heartbeat),
-    entry{operation::retry_execution, "retryExecution", post,
-          "/api/v1/agents/executions/{id}/retry"}
+    entry{"retryExecution", post, "/api/v1/agents/executions/{id}/retry"}
       .run(h::retry_execution, write_once)
       .user()
       .db(),
     // -- worker tokens -------------------------------------------------------
-    entry{operation::list_worker_tokens, "listWorkerTokens", get,
-          "/api/v1/workers/tokens"}
+    entry{"listWorkerTokens", get, "/api/v1/workers/tokens"}
       .run(h::list_worker_tokens)
       .user()
       .db(),
-    entry{operation::create_worker_token, "createWorkerToken", post,
-          "/api/v1/workers/tokens"}
+    entry{"createWorkerToken", post, "/api/v1/workers/tokens"}
       .run(h::create_worker_token, write_once)
       .user()
       .db()
       .body(in::worker_token),
-    entry{operation::revoke_worker_token, "revokeWorkerToken", del,
-          "/api/v1/workers/tokens/{id}"}
+    entry{"revokeWorkerToken", del, "/api/v1/workers/tokens/{id}"}
       .run(h::revoke_worker_token, write)
       .user()
       .db(),
     // -- workflows and their runs --------------------------------------------
-    entry{operation::list_workflows, "listWorkflows", get, "/api/v1/workflows"}
+    entry{"listWorkflows", get, "/api/v1/workflows"}
       .run(h::list_workflows)
       .user()
       .db()
       .input(in::list_workflows),
-    entry{operation::create_workflow, "createWorkflow", post,
-          "/api/v1/workflows"}
+    entry{"createWorkflow", post, "/api/v1/workflows"}
       .run(h::create_workflow, write_once)
       .user()
       .db()
       .body(in::workflow),
-    entry{operation::get_workflow, "getWorkflow", get, "/api/v1/workflows/{id}"}
+    entry{"getWorkflow", get, "/api/v1/workflows/{id}"}
       .run(h::get_workflow)
       .user()
       .db(),
-    entry{operation::update_workflow, "replaceWorkflow", put,
-          "/api/v1/workflows/{id}"}
+    entry{"replaceWorkflow", put, "/api/v1/workflows/{id}"}
       .run(h::update_workflow, write)
       .user()
       .db()
       .body(in::workflow),
-    entry{operation::delete_workflow, "deleteWorkflow", del,
-          "/api/v1/workflows/{id}"}
+    entry{"deleteWorkflow", del, "/api/v1/workflows/{id}"}
       .run(h::delete_workflow, write)
       .user()
       .db(),
-    entry{operation::list_workflow_runs, "listWorkflowRuns", get,
-          "/api/v1/workflows/{id}/runs"}
+    entry{"listWorkflowRuns", get, "/api/v1/workflows/{id}/runs"}
       .run(h::list_workflow_runs)
       .user()
       .db(),
-    entry{operation::create_workflow_run, "createWorkflowRun", post,
-          "/api/v1/workflows/{id}/runs"}
+    entry{"createWorkflowRun", post, "/api/v1/workflows/{id}/runs"}
       .run(h::create_workflow_run, write_once)
       .user()
       .db()
       .body(in::workflow_run),
-    entry{operation::get_workflow_run, "getWorkflowRun", get,
-          "/api/v1/workflow-runs/{id}"}
+    entry{"getWorkflowRun", get, "/api/v1/workflow-runs/{id}"}
       .run(h::get_workflow_run)
       .user()
       .db(),
-    entry{operation::cancel_workflow_run, "cancelWorkflowRun", del,
-          "/api/v1/workflow-runs/{id}"}
+    entry{"cancelWorkflowRun", del, "/api/v1/workflow-runs/{id}"}
       .run(h::cancel_workflow_run, write_once)
       .user()
       .db(),
     // -- dashboard -----------------------------------------------------------
-    entry{operation::dashboard_summary, "getDashboardSummary", get,
-          "/api/v1/dashboard/summary"}
+    entry{"getDashboardSummary", get, "/api/v1/dashboard/summary"}
       .run(h::dashboard_summary)
       .user()
       .db(),
-    entry{operation::dashboard_recent, "getRecentExecutions", get,
-          "/api/v1/dashboard/recent"}
+    entry{"getRecentExecutions", get, "/api/v1/dashboard/recent"}
       .run(h::dashboard_recent)
       .user()
       .db(),
     // -- live events ---------------------------------------------------------
-    entry{operation::create_event_ticket, "createEventTicket", post,
-          "/api/v1/events/ticket"}
+    entry{"createEventTicket", post, "/api/v1/events/ticket"}
       .run(h::create_event_ticket, write_once)
       .user()
       .db(),
-    entry{operation::follow_events, "followEvents", get, "/api/v1/events"}
+    entry{"followEvents", get, "/api/v1/events"}
       .run(h::follow_events, write_once)
       .ticket_or_token()
       .db()
@@ -334,14 +313,12 @@ std::vector<operation_descriptor> build() {
       .input(in::event_stream),
     // -- Telegram ------------------------------------------------------------
     webhook,
-    entry{operation::telegram_link_create, "createTelegramLinkCode", post,
-          "/api/v1/telegram/link"}
-      .owned_by(owner::telegram)
+    entry{"createTelegramLinkCode", post, "/api/v1/telegram/link"}
+      .run(bot::create_link)
       .user()
       .db(),
-    entry{operation::telegram_link_delete, "deleteTelegramLinks", del,
-          "/api/v1/telegram/link"}
-      .owned_by(owner::telegram)
+    entry{"deleteTelegramLinks", del, "/api/v1/telegram/link"}
+      .run(bot::delete_links)
       .user()
       .db(),
     // -- GitHub --------------------------------------------------------------
@@ -349,34 +326,35 @@ std::vector<operation_descriptor> build() {
   };
 }
 
-/// Every operation has exactly one entry, indexed by its value, and every
-/// entry a way to be answered; throws std::logic_error otherwise (a
-/// programming error, found at start and by the unit tests).
-std::vector<const operation_descriptor*>
+/// Every operation id is described once and every entry has exactly the
+/// work its owner runs; throws std::logic_error otherwise (a programming
+/// error, found at start and by the unit tests).
+std::map<std::string_view, const operation_descriptor*>
 index_of(const std::vector<operation_descriptor>& all) {
-  std::vector<const operation_descriptor*> result(all.size(), nullptr);
+  std::map<std::string_view, const operation_descriptor*> result;
   for (const auto& d : all) {
-    auto i = static_cast<size_t>(d.op);
-    if (i >= result.size() || result[i] != nullptr)
-      throw std::logic_error{"operation of " + std::string{d.operation_id} +
-                             " out of range or described twice"};
-    if ((d.rules.by == owner::front) !=
-        (d.rules.handler != nullptr || d.local_answer != nullptr))
-      throw std::logic_error{"descriptor " + std::string{d.operation_id} +
-                             " has no handler or an unused one"};
-    if (d.rules.on_caller_thread &&
-        (d.rules.handler == nullptr || d.rules.who != caller::anyone))
-      throw std::logic_error{"descriptor " + std::string{d.operation_id} +
-                             " runs on the caller's thread but needs an "
-                             "actor or a caller"};
-    result[i] = &d;
+    auto fail = [&](const char* why) {
+      throw std::logic_error{"descriptor " + std::string{d.operation_id} + " " +
+                             why};
+    };
+    if (!result.emplace(d.operation_id, &d).second)
+      fail("is described twice");
+    const auto& r = d.rules;
+    bool front = r.handler != nullptr || d.local_answer != nullptr;
+    bool owned = (r.by == owner::front && front && !r.auth && !r.telegram) ||
+                 (r.by == owner::auth && r.auth && !front && !r.telegram) ||
+                 (r.by == owner::telegram && r.telegram && !front && !r.auth);
+    if (!owned)
+      fail("has no work for its owner, or work for another actor");
+    if (r.on_caller_thread && (r.handler == nullptr || r.who != caller::anyone))
+      fail("runs on the caller's thread but needs an actor or a caller");
   }
   return result;
 }
 
 struct descriptor_table {
   std::vector<operation_descriptor> all = build();
-  std::vector<const operation_descriptor*> by_operation = index_of(all);
+  std::map<std::string_view, const operation_descriptor*> by_id = index_of(all);
 };
 
 const descriptor_table& table() {
@@ -397,8 +375,12 @@ const std::vector<operation_descriptor>& operations() {
   return table().all;
 }
 
-const operation_descriptor& descriptor_of(operation op) {
-  return *table().by_operation[static_cast<size_t>(op)];
+const operation_descriptor& descriptor_of(std::string_view operation_id) {
+  const auto& by_id = table().by_id;
+  auto i = by_id.find(operation_id);
+  if (i == by_id.end())
+    throw std::out_of_range{"no operation " + std::string{operation_id}};
+  return *i->second;
 }
 
 } // namespace miyabi::http

@@ -7,8 +7,9 @@
 // decodes by it, the front actor dispatches by the rules copied into the
 // request, and the OpenAPI test checks the document against it.
 //
-// Adding a route: one entry here (and one `operation` value), its handler,
-// its decoder if it takes input, the OpenAPI entry, its tests.
+// Adding a route: one entry here, its handler (and decoder if it takes
+// input), its tests, and its entry in the OpenAPI document, which the
+// tests hold to this table.
 //
 // Built once, read-only afterwards: any thread.
 #pragma once
@@ -48,8 +49,8 @@ enum class admission_limit : uint8_t {
 };
 
 struct operation_descriptor {
-  actors::operation op;
-  /// The OpenAPI operationId (checked against the document).
+  /// The OpenAPI operationId (checked against the document); it names the
+  /// operation (descriptor_of).
   std::string_view operation_id;
   /// Route template; `{id}` marks the UUID parameter. Also the `route`
   /// label of the metrics.
@@ -90,7 +91,8 @@ struct operation_descriptor {
 /// Every operation, in the order of api.md.
 const std::vector<operation_descriptor>& operations();
 
-/// The descriptor of `op`.
-const operation_descriptor& descriptor_of(actors::operation op);
+/// The descriptor of the operation with this operationId;
+/// std::out_of_range when there is none.
+const operation_descriptor& descriptor_of(std::string_view operation_id);
 
 } // namespace miyabi::http

@@ -459,7 +459,6 @@ void api_handler::dispatch(const operation_descriptor& op,
   const auto& f = ex->facts();
   actors::api_call call;
   auto& request = call.request;
-  request.op = op.op;
   request.rules = op.rules;
   request.meta.request_id = f.request_id;
   request.meta.traceparent = traceparent_of(f.trace);

@@ -15,10 +15,7 @@
 #include "actors/service.hpp"
 #include "config/settings.hpp"
 #include "domain/status.hpp"
-
-namespace miyabi::metrics {
-class service_metrics;
-} // namespace miyabi::metrics
+#include "metrics/fwd.hpp"
 
 namespace miyabi::http {
 

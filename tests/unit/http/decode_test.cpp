@@ -11,11 +11,10 @@
 
 using namespace miyabi;
 using namespace miyabi::http;
-using actors::operation;
 
 namespace {
 
-caf::expected<domain::request_input> decode_query(operation op,
+caf::expected<domain::request_input> decode_query(std::string_view op,
                                                   query_map query) {
   request_headers headers;
   return decode_input(descriptor_of(op),
@@ -44,8 +43,7 @@ BOOST_AUTO_TEST_SUITE(decode)
 BOOST_AUTO_TEST_CASE(a_redirect_that_is_not_utf8_is_a_400_naming_it) {
   for (const char* bad : {"/\xff", "/\xed\xb1\x8d", "/\xc0\xaf", "/caf\xc3"}) {
     BOOST_TEST_INFO(bad);
-    auto result =
-      decode_query(operation::auth_github_start, {{"redirect", bad}});
+    auto result = decode_query("startGithubLogin", {{"redirect", bad}});
     BOOST_TEST(bad_request_details(result) == "redirect: must be valid UTF-8");
   }
 }
@@ -53,15 +51,14 @@ BOOST_AUTO_TEST_CASE(a_redirect_that_is_not_utf8_is_a_400_naming_it) {
 BOOST_AUTO_TEST_CASE(a_utf8_redirect_is_kept_as_it_is) {
   std::string path =
     "/\xe3\x83\x80\xe3\x83\x83\xe3\x82\xb7\xe3\x83\xa5?q=\xc3\xa9";
-  auto result =
-    decode_query(operation::auth_github_start, {{"redirect", path}});
+  auto result = decode_query("startGithubLogin", {{"redirect", path}});
   BOOST_REQUIRE(static_cast<bool>(result));
   BOOST_TEST(std::get<domain::github_start_input>(*result).redirect == path);
 }
 
 BOOST_AUTO_TEST_CASE(a_long_github_error_is_cut_at_a_character_boundary) {
   // 99 bytes, then a two-byte character across the 100-byte limit.
-  auto result = decode_query(operation::auth_github_callback,
+  auto result = decode_query("completeGithubLogin",
                              {{"error", after_100_bytes("\xc3\xa9z")}});
   BOOST_REQUIRE(static_cast<bool>(result));
   auto error = std::get<domain::github_callback_input>(*result).error;
@@ -70,44 +67,41 @@ BOOST_AUTO_TEST_CASE(a_long_github_error_is_cut_at_a_character_boundary) {
   std::string japanese;
   for (int i = 0; i < 40; ++i)
     japanese += "\xe6\x8b\x92"; // 拒, 120 bytes in all
-  result = decode_query(operation::auth_github_callback, {{"error", japanese}});
+  result = decode_query("completeGithubLogin", {{"error", japanese}});
   BOOST_REQUIRE(static_cast<bool>(result));
   error = std::get<domain::github_callback_input>(*result).error;
   BOOST_TEST(error == japanese.substr(0, 99));
   BOOST_TEST(valid_utf8(error));
-  result =
-    decode_query(operation::auth_github_callback, {{"error", "access_denied"}});
+  result = decode_query("completeGithubLogin", {{"error", "access_denied"}});
   BOOST_REQUIRE(static_cast<bool>(result));
   BOOST_TEST(std::get<domain::github_callback_input>(*result).error ==
              "access_denied");
 }
 
 BOOST_AUTO_TEST_CASE(a_github_error_that_is_not_utf8_is_a_400_naming_it) {
-  auto result =
-    decode_query(operation::auth_github_callback, {{"error", "denied \xff"}});
+  auto result = decode_query("completeGithubLogin", {{"error", "denied \xff"}});
   BOOST_TEST(bad_request_details(result) == "error: must be valid UTF-8");
 }
 
 BOOST_AUTO_TEST_CASE(every_query_value_must_be_utf8_whoever_reads_it) {
-  BOOST_TEST(
-    bad_request_details(decode_query(operation::list_executions,
-                                     {{"status", "pending\xed\xb0\x80"}})) ==
-    "status: must be valid UTF-8");
   BOOST_TEST(bad_request_details(decode_query(
-               operation::list_logs, {{"after", "\xff"}, {"limit", "5"}})) ==
+               "listExecutions", {{"status", "pending\xed\xb0\x80"}})) ==
+             "status: must be valid UTF-8");
+  BOOST_TEST(bad_request_details(decode_query(
+               "listExecutionLogs", {{"after", "\xff"}, {"limit", "5"}})) ==
              "after: must be valid UTF-8");
   // A parameter no operation reads is refused too: nothing downstream
   // ever sees text that is not UTF-8.
-  BOOST_TEST(bad_request_details(
-               decode_query(operation::health, {{"utm_source", "\xfe"}})) ==
-             "utm_source: must be valid UTF-8");
+  BOOST_TEST(
+    bad_request_details(decode_query("getHealth", {{"utm_source", "\xfe"}})) ==
+    "utm_source: must be valid UTF-8");
   BOOST_TEST(bad_request_details(decode_query(
-               operation::health, {{"utm_source", "ok"}})) == "<decoded>");
+               "getHealth", {{"utm_source", "ok"}})) == "<decoded>");
 }
 
 BOOST_AUTO_TEST_CASE(a_query_name_that_is_not_utf8_is_refused_without_echo) {
   auto details =
-    bad_request_details(decode_query(operation::health, {{"k\xff", "v"}}));
+    bad_request_details(decode_query("getHealth", {{"k\xff", "v"}}));
   BOOST_TEST(details == "query: parameter names must be valid UTF-8");
 }
 
@@ -116,14 +110,14 @@ BOOST_AUTO_TEST_CASE(a_long_query_name_is_echoed_cut_at_a_character_boundary) {
   for (int i = 0; i < 40; ++i)
     name += "\xc3\xa9"; // 81 bytes
   auto details =
-    bad_request_details(decode_query(operation::health, {{name, "\xff"}}));
+    bad_request_details(decode_query("getHealth", {{name, "\xff"}}));
   BOOST_TEST(details == name.substr(0, 63) + ": must be valid UTF-8");
   BOOST_TEST(valid_utf8(details));
 }
 
 BOOST_AUTO_TEST_CASE(valid_utf8_query_values_decode_as_before) {
   auto result =
-    decode_query(operation::list_executions,
+    decode_query("listExecutions",
                  {{"status", "running"}, {"limit", "7"}, {"note", "\xc3\xa9"}});
   BOOST_REQUIRE(static_cast<bool>(result));
   const auto& filter = std::get<storage::execution_filter>(*result);
@@ -144,7 +138,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
 
-caf::expected<domain::request_input> decode_body(operation op,
+caf::expected<domain::request_input> decode_body(std::string_view op,
                                                  const char* json) {
   rapidjson::Document doc;
   doc.Parse(json);
@@ -171,26 +165,25 @@ std::string failure(const caf::expected<domain::request_input>& result) {
 BOOST_AUTO_TEST_SUITE(worker_bodies)
 
 BOOST_AUTO_TEST_CASE(a_heartbeat_needs_an_attempt_and_bounds_progress) {
-  auto ok = decode_body(operation::heartbeat_execution,
+  auto ok = decode_body("heartbeatExecution",
                         R"({"attempt":2,"progress":40,"message":"halfway"})");
   BOOST_REQUIRE(ok);
   const auto& hb = std::get<storage::heartbeat>(*ok);
   BOOST_TEST(hb.attempt == 2);
   BOOST_TEST(*hb.progress == 40);
   BOOST_TEST(*hb.message == "halfway");
-  BOOST_TEST(failure(decode_body(operation::heartbeat_execution, "{}")) ==
+  BOOST_TEST(failure(decode_body("heartbeatExecution", "{}")) ==
              "unprocessable_entity attempt: is required");
-  BOOST_TEST(failure(decode_body(operation::heartbeat_execution,
+  BOOST_TEST(failure(decode_body("heartbeatExecution",
                                  R"({"attempt":1,"progress":101})")) ==
              "unprocessable_entity progress: must be between 0 and 100");
-  BOOST_TEST(
-    failure(decode_body(operation::heartbeat_execution, R"({"attempt":0})")) ==
-    "unprocessable_entity attempt: must be between 1 and 2147483647");
+  BOOST_TEST(failure(decode_body("heartbeatExecution", R"({"attempt":0})")) ==
+             "unprocessable_entity attempt: must be between 1 and 2147483647");
 }
 
 BOOST_AUTO_TEST_CASE(a_worker_token_scope_is_deduplicated_and_never_empty) {
   auto ok = decode_body(
-    operation::create_worker_token,
+    "createWorkerToken",
     R"({"name":"ci","agent_types":["codegen","codegen","review"],)"
     R"("repository_ids":["AAAAAAAA-0000-4000-8000-000000000001"]})");
   BOOST_REQUIRE(ok);
@@ -199,43 +192,42 @@ BOOST_AUTO_TEST_CASE(a_worker_token_scope_is_deduplicated_and_never_empty) {
   BOOST_TEST(in.agent_types->size() == 2u);
   BOOST_TEST(in.repository_ids->front() ==
              "aaaaaaaa-0000-4000-8000-000000000001");
-  BOOST_TEST(failure(decode_body(operation::create_worker_token,
+  BOOST_TEST(failure(decode_body("createWorkerToken",
                                  R"({"name":"ci","agent_types":[]})")) ==
              "validation_error agent_types: must hold 1 to 6 items (omit it "
              "for no limit)");
-  BOOST_TEST(failure(decode_body(operation::create_worker_token,
+  BOOST_TEST(failure(decode_body("createWorkerToken",
                                  R"({"name":"ci","agent_types":["chef"]})")) ==
              "validation_error agent_types: each must be one of the agent "
              "types");
   BOOST_TEST(
-    failure(decode_body(operation::create_worker_token,
+    failure(decode_body("createWorkerToken",
                         R"({"name":"ci","repository_ids":["nope"]})")) ==
     "validation_error repository_ids: each must be a UUID");
-  BOOST_TEST(
-    failure(decode_body(operation::create_worker_token, R"({"name":""})")) ==
-    "unprocessable_entity name: must be 1 to 100 bytes long");
+  BOOST_TEST(failure(decode_body("createWorkerToken", R"({"name":""})")) ==
+             "unprocessable_entity name: must be 1 to 100 bytes long");
 }
 
 BOOST_AUTO_TEST_CASE(a_claim_may_name_one_repository) {
   auto ok =
-    decode_body(operation::claim_execution,
+    decode_body("claimExecution",
                 R"({"repository_id":"00000000-0000-4000-8000-00000000000A"})");
   BOOST_REQUIRE(ok);
   BOOST_TEST(*std::get<domain::claim_input>(*ok).repository_id ==
              "00000000-0000-4000-8000-00000000000a");
-  BOOST_TEST(failure(decode_body(operation::claim_execution,
-                                 R"({"repository_id":"x"})")) ==
-             "validation_error repository_id: must be a UUID");
+  BOOST_TEST(
+    failure(decode_body("claimExecution", R"({"repository_id":"x"})")) ==
+    "validation_error repository_id: must be a UUID");
 }
 
 BOOST_AUTO_TEST_CASE(a_workflow_run_needs_an_issue_number) {
-  auto ok = decode_body(operation::create_workflow_run,
+  auto ok = decode_body("createWorkflowRun",
                         R"({"issue_number":12,"options":{"dry":true}})");
   BOOST_REQUIRE(ok);
   const auto& in = std::get<storage::new_workflow_run>(*ok);
   BOOST_TEST(in.issue_number == 12);
   BOOST_TEST(*in.options == R"({"dry":true})");
-  BOOST_TEST(failure(decode_body(operation::create_workflow_run, "{}")) ==
+  BOOST_TEST(failure(decode_body("createWorkflowRun", "{}")) ==
              "unprocessable_entity issue_number: is required");
 }
 

@@ -507,17 +507,22 @@ BOOST_AUTO_TEST_CASE(the_documented_security_matches_who_may_call) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(every_operation_has_one_descriptor_and_a_way_to_run) {
+BOOST_AUTO_TEST_CASE(
+  every_operation_has_one_descriptor_and_work_for_its_owner) {
   using miyabi::actors::owner;
-  std::set<int> seen;
+  std::set<std::string_view> seen;
   for (const auto& d : miyabi::http::operations()) {
     BOOST_TEST_INFO(d.operation_id);
-    BOOST_TEST(seen.insert(static_cast<int>(d.op)).second);
-    BOOST_TEST(&descriptor_of(d.op) == &d);
-    bool front = d.rules.by == owner::front;
-    BOOST_TEST(front == (d.rules.handler != nullptr || d.local_answer));
+    BOOST_TEST(seen.insert(d.operation_id).second);
+    BOOST_TEST(&descriptor_of(d.operation_id) == &d);
+    const auto& r = d.rules;
+    bool front = r.handler != nullptr || d.local_answer;
+    BOOST_TEST(front == (r.by == owner::front));
+    BOOST_TEST((r.auth != nullptr) == (r.by == owner::auth));
+    BOOST_TEST((r.telegram != nullptr) == (r.by == owner::telegram));
     BOOST_TEST(!(d.json_body && d.decode == nullptr));
   }
+  BOOST_CHECK_THROW(descriptor_of("noSuchOperation"), std::out_of_range);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
