@@ -58,6 +58,8 @@ void create_worker_token(caf::event_based_actor* self, const front_deps& deps,
                          api_call& call);
 void list_worker_tokens(caf::event_based_actor* self, const front_deps& deps,
                         api_call& call);
+void get_worker_token(caf::event_based_actor* self, const front_deps& deps,
+                      api_call& call);
 void revoke_worker_token(caf::event_based_actor* self, const front_deps& deps,
                          api_call& call);
 void list_workflows(caf::event_based_actor* self, const front_deps& deps,

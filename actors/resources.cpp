@@ -373,6 +373,27 @@ void list_worker_tokens(caf::event_based_actor* self, const front_deps&,
          });
 }
 
+void get_worker_token(caf::event_based_actor* self, const front_deps&,
+                      api_call& call) {
+  // A user holds a handful of live tokens: one list query, no second
+  // statement to keep in step with it.
+  auto out = call.out;
+  query_in_session(
+    self, call.request.meta, "get_worker_token", call.request.rules.access,
+    [user = user_of(call)](transaction_base& tx) {
+      return storage::list_worker_tokens(tx, user);
+    },
+    [out, id = call.request.path_id](std::vector<storage::worker_token>& all) {
+      for (auto& token : all)
+        if (token.id == id) {
+          out->reply({200, std::move(token), {}});
+          return;
+        }
+      out->fail(make_error(errc::not_found, "worker token not found"));
+    },
+    [out](caf::error& err) { out->fail(err); });
+}
+
 void revoke_worker_token(caf::event_based_actor* self, const front_deps& deps,
                          api_call& call) {
   auto out = call.out;

@@ -246,6 +246,10 @@ std::vector<operation_descriptor> build() {
       .user()
       .db()
       .body(in::worker_token),
+    entry{"getWorkerToken", get, "/api/v1/workers/tokens/{id}"}
+      .run(h::get_worker_token)
+      .user()
+      .db(),
     entry{"revokeWorkerToken", del, "/api/v1/workers/tokens/{id}"}
       .run(h::revoke_worker_token, write)
       .user()

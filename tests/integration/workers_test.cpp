@@ -178,6 +178,29 @@ BOOST_AUTO_TEST_CASE(a_token_is_shown_once_then_listed_without_its_secret) {
   BOOST_TEST(is_null(listed[0], "agent_types"));
 }
 
+BOOST_AUTO_TEST_CASE(one_token_is_read_by_its_user_alone_and_never_its_secret) {
+  auto user = new_account();
+  api a{user.token};
+  auto w = make_worker(a);
+  auto resp = a.get("/workers/tokens/" + w.id);
+  BOOST_TEST_REQUIRE(resp.status == 200, resp.body);
+  auto doc = parse_json(resp.body);
+  BOOST_TEST(text_of(doc, "id") == w.id);
+  BOOST_TEST(!find(doc, "token"));
+  BOOST_TEST(compact(doc) ==
+             compact(parse_json(a.get("/workers/tokens").body)[0]));
+  auto other = new_account();
+  api b{other.token};
+  expect_error(b.get("/workers/tokens/" + w.id), 404, "not_found");
+  expect_error(a.get("/workers/tokens/" + unknown_id), 404, "not_found");
+  expect_error(a.get("/workers/tokens/not-a-uuid"), 400, "validation_error");
+  // Only user tokens may look at tokens.
+  expect_error(api{w.token}.get("/workers/tokens/" + w.id), 403,
+               "authorization_error");
+  BOOST_TEST(a.del("/workers/tokens/" + w.id).status == 204);
+  expect_error(a.get("/workers/tokens/" + w.id), 404, "not_found");
+}
+
 BOOST_AUTO_TEST_CASE(bad_token_requests_are_refused_with_the_field_named) {
   auto user = new_account();
   api a{user.token};
