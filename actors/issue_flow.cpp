@@ -81,7 +81,7 @@ std::string completion_json(const config::settings& cfg,
   return {buf.GetString(), buf.GetSize()};
 }
 
-void post_issue(caf::event_based_actor* self, const config::settings& cfg,
+void post_issue(const outbound_sender& send, const config::settings& cfg,
                 bool ja, std::string agent, std::string json,
                 const std::string& traceparent, clock::time_point deadline,
                 std::function<void(issue_outcome)> done) {
@@ -97,8 +97,8 @@ void post_issue(caf::event_based_actor* self, const config::settings& cfg,
   request_meta meta;
   meta.request_id = "issue";
   meta.deadline = deadline;
-  ask(
-    self, lookup(self, names::outbound), meta,
+  send(
+    std::move(call), meta,
     [ja, agent, done](http_outcome& out) {
       rapidjson::Document doc;
       auto malformed = parse_json(out.body, doc);
@@ -125,8 +125,7 @@ void post_issue(caf::event_based_actor* self, const config::settings& cfg,
             {},
             agent,
             domain::issue_failed_text(ja, "GitHub did not answer in time")});
-    },
-    std::move(call));
+    });
 }
 
 } // namespace
@@ -219,13 +218,13 @@ std::optional<drafted_issue> parse_draft(const std::string& content) {
   return draft;
 }
 
-void create_issue(caf::event_based_actor* self, const config::settings& cfg,
+void create_issue(outbound_sender send, const config::settings& cfg,
                   domain::issue_request req, clock::time_point deadline,
                   std::function<void(issue_outcome)> done) {
   bool ja = req.japanese;
   if (req.message.empty()) {
     auto agent = req.agent.empty() ? std::string{"issue"} : req.agent;
-    post_issue(self, cfg, ja, std::move(agent),
+    post_issue(send, cfg, ja, std::move(agent),
                issue_json(req.title, req.body, {}), req.traceparent, deadline,
                std::move(done));
     return;
@@ -244,9 +243,9 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
   request_meta meta;
   meta.request_id = "llm";
   meta.deadline = deadline;
-  ask(
-    self, lookup(self, names::outbound), meta,
-    [self, &cfg, ja, deadline, done,
+  send(
+    std::move(call), meta,
+    [send, &cfg, ja, deadline, done,
      traceparent = req.traceparent](http_outcome& out) {
       rapidjson::Document doc;
       auto malformed = parse_json(out.body, doc);
@@ -273,7 +272,7 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
         return;
       }
       draft->labels.push_back("agent:" + draft->agent);
-      post_issue(self, cfg, ja, draft->agent,
+      post_issue(send, cfg, ja, draft->agent,
                  issue_json(draft->title, draft->body, draft->labels),
                  traceparent, deadline, done);
     },
@@ -284,8 +283,7 @@ void create_issue(caf::event_based_actor* self, const config::settings& cfg,
             domain::issue_failed_text(
               ja, "the assistant did not answer in time; try "
                   "/issue TITLE")});
-    },
-    std::move(call));
+    });
 }
 
 } // namespace miyabi::actors

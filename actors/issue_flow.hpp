@@ -4,7 +4,8 @@
 // Each step is bounded by its own timeout and the overall deadline; every
 // failure becomes a polite text for the chat, never an error.
 //
-// Call from inside an event-based actor; `done` runs in that actor.
+// Call from inside an actor (typed or not), through `outbound_of(self)`;
+// `done` runs in that actor.
 #pragma once
 
 #include <functional>
@@ -12,6 +13,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/ask.hpp"
 #include "actors/protocol.hpp"
 #include "config/settings.hpp"
 #include "domain/bot.hpp"
@@ -44,8 +46,27 @@ struct issue_outcome {
   std::string failure; ///< set when no issue was created
 };
 
-/// Runs the flow for `req` and calls `done` with how it ended.
-void create_issue(caf::event_based_actor* self, const config::settings& cfg,
+/// Sends one outbound HTTP call from the calling actor and runs exactly
+/// one of the continuations there, with the answer or the error.
+using outbound_sender =
+  std::function<void(http_call call, const request_meta& meta,
+                     std::function<void(http_outcome&)> on_answer,
+                     std::function<void(caf::error&)> on_error)>;
+
+/// The outbound_sender of the actor `self` (valid while it runs).
+template <class Self>
+outbound_sender outbound_of(Self* self) {
+  return [self](http_call call, const request_meta& meta,
+                std::function<void(http_outcome&)> on_answer,
+                std::function<void(caf::error&)> on_error) {
+    ask(self, lookup(self, names::outbound), meta, std::move(on_answer),
+        std::move(on_error), std::move(call));
+  };
+}
+
+/// Runs the flow for `req` and calls `done` with how it ended. `cfg` must
+/// outlive the flow (the actor's settings).
+void create_issue(outbound_sender send, const config::settings& cfg,
                   domain::issue_request req, clock::time_point deadline,
                   std::function<void(issue_outcome)> done);
 

@@ -59,7 +59,7 @@ struct outbox_state {
   clock::time_point next_token_warning;
 };
 
-using outbox_actor = caf::stateful_actor<outbox_state>*;
+using outbox_actor = outbox_handle::stateful_pointer<outbox_state>;
 
 request_meta internal_meta(const char* what, milliseconds budget) {
   request_meta meta;
@@ -288,7 +288,7 @@ void run_task(outbox_actor self, storage::outbox_message row) {
   });
   auto budget = st.cfg->llm_timeout + st.cfg->outbound_timeout + seconds{2};
   create_issue(
-    self, *st.cfg, *task, clock::now() + budget,
+    outbound_of(self), *st.cfg, *task, clock::now() + budget,
     [self, req = *task](issue_outcome outcome) {
       query(
         self, internal_meta("issue_result", seconds{5}), "issue_result",
@@ -376,9 +376,9 @@ void drain(outbox_actor self) {
     [self](caf::error&) { self->state.leasing = false; });
 }
 
-caf::behavior outbox(outbox_actor self,
-                     std::shared_ptr<const config::settings> cfg,
-                     std::shared_ptr<metrics::service_metrics> metrics) {
+outbox_handle::behavior_type
+outbox(outbox_actor self, std::shared_ptr<const config::settings> cfg,
+       std::shared_ptr<metrics::service_metrics> metrics) {
   self->state.cfg = std::move(cfg);
   self->state.metrics = std::move(metrics);
   log_exceptions(self, "outbox");
@@ -398,9 +398,7 @@ caf::behavior outbox(outbox_actor self,
 outbox_handle spawn_outbox(caf::local_actor* parent,
                            std::shared_ptr<const config::settings> cfg,
                            std::shared_ptr<metrics::service_metrics> metrics) {
-  // Untyped behaviour; see actors/protocol.hpp.
-  return caf::actor_cast<outbox_handle>(
-    parent->spawn(outbox, std::move(cfg), std::move(metrics)));
+  return parent->spawn(outbox, std::move(cfg), std::move(metrics));
 }
 
 } // namespace miyabi::actors

@@ -392,16 +392,16 @@ void process_without_database(telegram_actor self, api_call& call,
     return;
   }
   action.issue->traceparent = call.request.meta.traceparent;
-  create_issue(self, *st.cfg, *action.issue, call.request.meta.deadline,
-               [rp, action](issue_outcome outcome) mutable {
-                 auto done = action;
-                 done.text =
-                   outcome.number > 0
-                     ? domain::issue_created_text(action.issue->japanese,
-                                                  outcome.number, outcome.url)
-                     : outcome.failure;
-                 rp.deliver(api_reply{200, reply_of(done), {}});
-               });
+  create_issue(
+    outbound_of(self), *st.cfg, *action.issue, call.request.meta.deadline,
+    [rp, action](issue_outcome outcome) mutable {
+      auto done = action;
+      done.text = outcome.number > 0
+                    ? domain::issue_created_text(action.issue->japanese,
+                                                 outcome.number, outcome.url)
+                    : outcome.failure;
+      rp.deliver(api_reply{200, reply_of(done), {}});
+    });
 }
 
 void create_link(telegram_actor self, api_call& call,
