@@ -34,7 +34,8 @@ struct auth_state {
   /// False until the revocation list was read once: a token must not pass
   /// before we know whether it was revoked (after a start or a restart).
   bool revocations_loaded = false;
-  std::vector<std::pair<std::string, caf::response_promise>> waiting;
+  std::vector<std::pair<std::string, caf::typed_response_promise<principal>>>
+    waiting;
 };
 
 namespace {
@@ -52,7 +53,7 @@ int64_t unix_now() {
     .count();
 }
 
-using auth_actor = caf::stateful_actor<auth_state>*;
+using auth_actor = auth_handle::stateful_pointer<auth_state>;
 
 /// Hands the front actors a snapshot of the revocation list.
 void publish_revocations(auth_actor self) {
@@ -101,8 +102,7 @@ tokens_for(auth_actor self, storage::user u, std::string refresh_token) {
 /// from it by `finish`).
 template <class Finish>
 void login(auth_actor self, const request_meta& meta,
-           storage::user_profile profile, caf::response_promise rp,
-           Finish finish) {
+           storage::user_profile profile, reply_promise rp, Finish finish) {
   auto drawn = crypto::random_token(32);
   if (!drawn) {
     rp.deliver(std::move(drawn.error()));
@@ -219,7 +219,7 @@ redirect_to_frontend(const config::settings& cfg, std::string path) {
 }
 
 void github_profile(auth_actor self, request_meta meta, std::string token,
-                    std::string redirect, caf::response_promise rp) {
+                    std::string redirect, reply_promise rp) {
   const auto& cfg = *self->state.cfg;
   auto call = login_call(cfg, meta, "/user", token);
   auto on_error = [self, rp](caf::error&) mutable {
@@ -271,7 +271,7 @@ void github_profile(auth_actor self, request_meta meta, std::string token,
 }
 
 void github_exchange(auth_actor self, request_meta meta, std::string code,
-                     storage::oauth_state state, caf::response_promise rp) {
+                     storage::oauth_state state, reply_promise rp) {
   const auto& cfg = *self->state.cfg;
   auto call = login_call(cfg, meta, "/login/oauth/access_token", "");
   // The OAuth endpoint lives on another host and takes a form, not the API
@@ -365,8 +365,13 @@ void refresh_revocations(auth_actor self) {
       if (!s.revocations_loaded) {
         s.revocations_loaded = true;
         auto waiting = std::move(s.waiting);
-        for (auto& [token, rp] : waiting)
-          rp.deliver(verify(self, token));
+        for (auto& [token, rp] : waiting) {
+          auto who = verify(self, token);
+          if (who)
+            rp.deliver(std::move(*who));
+          else
+            rp.deliver(std::move(who.error()));
+        }
       }
     },
     [self](caf::error&) {
@@ -380,9 +385,10 @@ void refresh_revocations(auth_actor self) {
     });
 }
 
-caf::behavior auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
-                   std::shared_ptr<metrics::service_metrics> metrics,
-                   std::shared_ptr<token_verifier> tokens) {
+auth_handle::behavior_type
+auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
+     std::shared_ptr<metrics::service_metrics> metrics,
+     std::shared_ptr<token_verifier> tokens) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.metrics = std::move(metrics);
@@ -407,7 +413,7 @@ caf::behavior auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
       return std::move(*result);
     },
     [self](api_call& call) {
-      auto rp = self->make_response_promise();
+      auto rp = self->make_response_promise<api_reply>();
       if (auto work = call.request.rules.auth)
         work(self, call, rp);
       else
@@ -425,7 +431,7 @@ caf::behavior auth(auth_actor self, std::shared_ptr<const config::settings> cfg,
 
 namespace auth_ops {
 
-void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
+void refresh(auth_actor self, api_call& call, reply_promise rp) {
   const auto& in = std::get<domain::refresh_input>(call.request.input);
   auto drawn = crypto::random_token(32);
   if (!drawn) {
@@ -475,7 +481,7 @@ void refresh(auth_actor self, api_call& call, caf::response_promise rp) {
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
-void logout(auth_actor self, api_call& call, caf::response_promise rp) {
+void logout(auth_actor self, api_call& call, reply_promise rp) {
   const auto& who = *call.request.user;
   std::optional<std::string> refresh_hash;
   if (const auto* in = std::get_if<domain::logout_input>(&call.request.input);
@@ -499,7 +505,7 @@ void logout(auth_actor self, api_call& call, caf::response_promise rp) {
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
-void me(auth_actor self, api_call& call, caf::response_promise rp) {
+void me(auth_actor self, api_call& call, reply_promise rp) {
   auto user_id = call.request.user->user_id;
   query(
     self, call.request.meta, "find_user", storage::access::read,
@@ -517,7 +523,7 @@ void me(auth_actor self, api_call& call, caf::response_promise rp) {
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
-void mock(auth_actor self, api_call& call, caf::response_promise rp) {
+void mock(auth_actor self, api_call& call, reply_promise rp) {
   // The route table already answers 404 when the route is off; this keeps
   // the actor safe should the operation arrive some other way.
   if (!self->state.cfg->auth_mock_enabled) {
@@ -528,7 +534,7 @@ void mock(auth_actor self, api_call& call, caf::response_promise rp) {
   login(self, call.request.meta, std::move(profile), rp, token_reply);
 }
 
-void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
+void github_start(auth_actor self, api_call& call, reply_promise rp) {
   const auto& cfg = *self->state.cfg;
   if (cfg.github_client_id.empty() || cfg.github_client_secret.empty()) {
     rp.deliver(
@@ -569,8 +575,7 @@ void github_start(auth_actor self, api_call& call, caf::response_promise rp) {
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
-void github_callback(auth_actor self, api_call& call,
-                     caf::response_promise rp) {
+void github_callback(auth_actor self, api_call& call, reply_promise rp) {
   const auto& cfg = *self->state.cfg;
   if (cfg.github_client_id.empty() || cfg.github_client_secret.empty()) {
     rp.deliver(
@@ -615,10 +620,8 @@ auth_handle spawn_auth(caf::local_actor* parent,
                        std::shared_ptr<const config::settings> cfg,
                        std::shared_ptr<metrics::service_metrics> metrics,
                        std::shared_ptr<token_verifier> tokens) {
-  // Untyped behaviour (its helpers share caf::event_based_actor* with the
-  // other owners); see actors/protocol.hpp.
-  return caf::actor_cast<auth_handle>(
-    parent->spawn(auth, std::move(cfg), std::move(metrics), std::move(tokens)));
+  return parent->spawn(auth, std::move(cfg), std::move(metrics),
+                       std::move(tokens));
 }
 
 } // namespace miyabi::actors

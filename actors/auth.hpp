@@ -38,14 +38,14 @@ auth_handle spawn_auth(caf::local_actor* parent,
 /// section.
 namespace auth_ops {
 
-using self_type = caf::stateful_actor<auth_state>*;
+using self_type = auth_handle::stateful_pointer<auth_state>;
 
-void github_start(self_type self, api_call& call, caf::response_promise rp);
-void github_callback(self_type self, api_call& call, caf::response_promise rp);
-void refresh(self_type self, api_call& call, caf::response_promise rp);
-void logout(self_type self, api_call& call, caf::response_promise rp);
-void me(self_type self, api_call& call, caf::response_promise rp);
-void mock(self_type self, api_call& call, caf::response_promise rp);
+void github_start(self_type self, api_call& call, reply_promise rp);
+void github_callback(self_type self, api_call& call, reply_promise rp);
+void refresh(self_type self, api_call& call, reply_promise rp);
+void logout(self_type self, api_call& call, reply_promise rp);
+void me(self_type self, api_call& call, reply_promise rp);
+void mock(self_type self, api_call& call, reply_promise rp);
 
 } // namespace auth_ops
 

@@ -1,6 +1,6 @@
 // The operations the front actor answers itself, one `front_handler` each
-// (see actors/operations.hpp), named after the operation. The descriptor
-// table of the HTTP layer points at them.
+// (see operation_rules in actors/protocol.hpp), named after the operation. The
+// descriptor table of the HTTP layer points at them.
 //
 // All run on the front actor's thread, never block, and answer through
 // `call.out`: the probes and the agent list at once, the resource
@@ -12,7 +12,7 @@
 
 #include <caf/fwd.hpp>
 
-#include "actors/operations.hpp"
+#include "actors/protocol.hpp"
 
 namespace miyabi::actors::handle {
 

@@ -14,12 +14,15 @@
 // serialized). Every send and request goes through a handle below, so a
 // message an actor does not accept, or an answer of the wrong type, fails
 // to compile at the sender. The database pool, its sessions and monitor,
-// outbound HTTP, the metrics actor, the lease sweeper and the supervisors
-// are typed with their handle, so their behaviour is checked too. The front
-// actors and the owners (auth, telegram, outbox) still run untyped
-// behaviours cast to their handle at spawn: their helpers share
-// `caf::event_based_actor*` (the front handlers, the issue flow), and
-// typing them means making those helpers templates.
+// outbound HTTP, the metrics actor, the lease sweeper, the supervisors, the
+// auth and Telegram actors and the outbox are typed with their handle, so
+// their behaviour is checked too. The front actors still run an untyped
+// behaviour cast to their handle at spawn: their handlers share
+// `caf::event_based_actor*` (see front_handler).
+//
+// The descriptor side of every operation (who may call it, which actor
+// runs it, with which function) is `operation_rules` below; the HTTP layer
+// fills it from its descriptor table.
 #pragma once
 
 #include <any>
@@ -44,7 +47,6 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "actors/operations.hpp"
 #include "domain/inputs.hpp"
 #include "domain/replies.hpp"
 #include "storage/session.hpp"
@@ -52,6 +54,160 @@
 namespace miyabi::actors {
 
 using clock = std::chrono::steady_clock;
+
+// -- atoms --------------------------------------------------------------------
+
+using render_atom = caf::atom_constant<caf::atom("render")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
+using probe_atom = caf::atom_constant<caf::atom("probe")>;
+using verify_atom = caf::atom_constant<caf::atom("verify")>;
+using kick_atom = caf::atom_constant<caf::atom("kick")>;
+
+// -- messages, declared (defined below) -------------------------------------
+
+struct api_call;
+struct api_reply;
+struct principal;
+struct db_job;
+struct db_group;
+struct db_result;
+struct http_call;
+struct http_outcome;
+
+// -- typed handles
+// -------------------------------------------------------------
+
+/// A front actor: takes calls from the HTTP layer, answers through their
+/// responders.
+using front_handle = caf::typed_actor<caf::reacts_to<api_call>>;
+
+/// An actor that owns operations (`owner`): answers each call it is given.
+using owner_handle =
+  caf::typed_actor<caf::replies_to<api_call>::with<api_reply>>;
+
+/// The auth actor: owns the auth operations, verifies tokens until the
+/// revocation list is loaded, and reloads that list on its own timer.
+using auth_handle = owner_handle::extend<
+  caf::replies_to<verify_atom, std::string>::with<principal>,
+  caf::reacts_to<tick_atom>>;
+
+/// The Telegram actor: owns the webhook and the link operations; its timer
+/// retries setWebhook (TELEGRAM_WEBHOOK_URL).
+using telegram_handle = owner_handle::extend<caf::reacts_to<tick_atom>>;
+
+/// Renders /metrics.
+using metrics_handle =
+  caf::typed_actor<caf::replies_to<render_atom>::with<std::string>>;
+
+/// Runs database jobs: what clients of the pool see.
+using db_handle = caf::typed_actor<caf::replies_to<db_job>::with<db_result>>;
+
+/// The pool itself: also told by its sessions when they are idle or
+/// (re)connected, and by its own timers.
+using db_pool_handle =
+  db_handle::extend<caf::reacts_to<db_group>, caf::reacts_to<idle_atom, bool>,
+                    caf::reacts_to<probe_atom, bool>, caf::reacts_to<tick_atom>,
+                    caf::reacts_to<respawn_atom, size_t>>;
+
+/// One database session (connects on its own `probe_atom`).
+using db_session_handle =
+  db_handle::extend<caf::reacts_to<probe_atom>, caf::reacts_to<db_group>>;
+
+/// The database monitor (migrations, health probe, purge) on its timer.
+using db_monitor_handle = caf::typed_actor<caf::reacts_to<tick_atom>>;
+
+/// Outbound HTTP: the dispatcher and each of its workers.
+using outbound_handle =
+  caf::typed_actor<caf::replies_to<http_call>::with<http_outcome>>;
+
+/// The outbox sender: woken by status changes, by the Telegram actor and by
+/// its timer.
+using outbox_handle =
+  caf::typed_actor<caf::reacts_to<tick_atom>, caf::reacts_to<kick_atom>,
+                   caf::reacts_to<storage::execution_change>>;
+
+/// The lease sweeper, on its timer.
+using leases_handle =
+  caf::typed_actor<caf::reacts_to<tick_atom>, caf::reacts_to<kick_atom>>;
+
+/// A supervisor (restarts its child after the backoff).
+using supervisor_handle = caf::typed_actor<caf::reacts_to<respawn_atom>>;
+
+/// The promise of an owner's answer.
+using reply_promise = caf::typed_response_promise<api_reply>;
+
+// -- operations
+// ----------------------------------------------------------------
+//
+// What the actors need to know about an operation: who may call it, which
+// actor answers it and the function that does, run inside that actor. The
+// HTTP layer's descriptor table (http/operations.cpp) sets these per
+// (route, method) and copies them into every `api_request`, so no actor
+// switches over operations: each runs the function the request carries.
+
+struct front_deps;
+struct auth_state;
+struct telegram_state;
+
+/// Who may call an operation.
+enum class caller : uint8_t {
+  anyone,         ///< credentials are not looked at
+  user,           ///< a valid access token (401); a worker token gets 403
+  user_or_worker, ///< an access token, or a worker token within its scope
+  /// like user_or_worker; without credentials the handler checks a ticket
+  ticket_or_token,
+};
+
+/// Which actor answers an operation.
+enum class owner : uint8_t {
+  front,    ///< the front actor, through `operation_rules::handler`
+  auth,     ///< the auth actor (it keeps the revocation list), through
+            ///< `operation_rules::auth`
+  telegram, ///< the Telegram actor (the bot's state), through
+            ///< `operation_rules::telegram`
+};
+
+/// Answers one call inside the front actor that received it (after
+/// authentication when the operation needs a caller). Runs on that actor's
+/// thread and must not block: database work goes to a session with
+/// `query` / `query_in_session`. Every outcome reaches `call.out`. `self` is
+/// null for an operation that runs on the caller's thread
+/// (`operation_rules::on_caller_thread`).
+using front_handler = void (*)(caf::event_based_actor* self,
+                               const front_deps& deps, api_call& call);
+
+/// Answers one call inside the auth actor, which it may read and change
+/// (the revocation list); the answer goes to `rp`. Runs on that actor's
+/// thread and must not block.
+using auth_handler = void (*)(auth_handle::stateful_pointer<auth_state> self,
+                              api_call& call, reply_promise rp);
+
+/// Answers one call inside the Telegram actor (the bot's state); as
+/// `auth_handler` otherwise.
+using telegram_handler =
+  void (*)(telegram_handle::stateful_pointer<telegram_state> self,
+           api_call& call, reply_promise rp);
+
+/// The actor side of one operation's descriptor.
+struct operation_rules {
+  caller who = caller::anyone;
+  owner by = owner::front;
+  /// The work, for the actor `by` names: exactly that one of the three is
+  /// set (the front's may instead be an HTTP-level `local_answer`).
+  front_handler handler = nullptr;
+  auth_handler auth = nullptr;
+  telegram_handler telegram = nullptr;
+  /// How its database work may be retried (storage::access); a handler
+  /// may choose a stricter mode per request.
+  storage::access access = storage::access::read;
+  /// The handler reads only constants and atomic state and never uses
+  /// `self`: it runs on the thread that dispatches the call (a Pistache
+  /// reactor) with no hop to a front actor. Only for operations of the
+  /// front that anyone may call (the health probes).
+  bool on_caller_thread = false;
+};
 
 /// How the request presented credentials in `Authorization`.
 enum class credential_kind : uint8_t {
@@ -149,16 +305,6 @@ struct api_call {
 /// The 401 for a request to such an operation whose `Authorization` header
 /// is missing or malformed (`kind` is not `bearer`).
 caf::error credentials_error(credential_kind kind);
-
-// -- atoms --------------------------------------------------------------------
-
-using render_atom = caf::atom_constant<caf::atom("render")>;
-using tick_atom = caf::atom_constant<caf::atom("tick")>;
-using idle_atom = caf::atom_constant<caf::atom("idle")>;
-using respawn_atom = caf::atom_constant<caf::atom("respawn")>;
-using probe_atom = caf::atom_constant<caf::atom("probe")>;
-using verify_atom = caf::atom_constant<caf::atom("verify")>;
-using kick_atom = caf::atom_constant<caf::atom("kick")>;
 
 // -- database jobs ------------------------------------------------------------
 
@@ -259,68 +405,6 @@ struct http_outcome {
   std::string retry_after; ///< the Retry-After header, if any
   double seconds = 0;
 };
-
-// -- typed handles
-// --------------------------------------------------------------
-
-/// A front actor: takes calls from the HTTP layer, answers through their
-/// responders.
-using front_handle = caf::typed_actor<caf::reacts_to<api_call>>;
-
-/// An actor that owns operations (`owner`): answers each call it is given.
-using owner_handle =
-  caf::typed_actor<caf::replies_to<api_call>::with<api_reply>>;
-
-/// The auth actor: owns the auth operations, verifies tokens until the
-/// revocation list is loaded, and reloads that list on its own timer.
-using auth_handle = owner_handle::extend<
-  caf::replies_to<verify_atom, std::string>::with<principal>,
-  caf::reacts_to<tick_atom>>;
-
-/// The Telegram actor: owns the webhook and the link operations; its timer
-/// retries setWebhook (TELEGRAM_WEBHOOK_URL).
-using telegram_handle = owner_handle::extend<caf::reacts_to<tick_atom>>;
-
-/// Renders /metrics.
-using metrics_handle =
-  caf::typed_actor<caf::replies_to<render_atom>::with<std::string>>;
-
-/// Runs database jobs: what clients of the pool see.
-using db_handle = caf::typed_actor<caf::replies_to<db_job>::with<db_result>>;
-
-/// The pool itself: also told by its sessions when they are idle or
-/// (re)connected, and by its own timers.
-using db_pool_handle =
-  db_handle::extend<caf::reacts_to<db_group>, caf::reacts_to<idle_atom, bool>,
-                    caf::reacts_to<probe_atom, bool>, caf::reacts_to<tick_atom>,
-                    caf::reacts_to<respawn_atom, size_t>>;
-
-/// One database session (connects on its own `probe_atom`).
-using db_session_handle =
-  db_handle::extend<caf::reacts_to<probe_atom>, caf::reacts_to<db_group>>;
-
-/// The database monitor (migrations, health probe, purge) on its timer.
-using db_monitor_handle = caf::typed_actor<caf::reacts_to<tick_atom>>;
-
-/// Outbound HTTP: the dispatcher and each of its workers.
-using outbound_handle =
-  caf::typed_actor<caf::replies_to<http_call>::with<http_outcome>>;
-
-/// The outbox sender: woken by status changes, by the Telegram actor and by
-/// its timer.
-using outbox_handle =
-  caf::typed_actor<caf::reacts_to<tick_atom>, caf::reacts_to<kick_atom>,
-                   caf::reacts_to<storage::execution_change>>;
-
-/// The lease sweeper, on its timer.
-using leases_handle =
-  caf::typed_actor<caf::reacts_to<tick_atom>, caf::reacts_to<kick_atom>>;
-
-/// A supervisor (restarts its child after the backoff).
-using supervisor_handle = caf::typed_actor<caf::reacts_to<respawn_atom>>;
-
-/// The promise of an owner's answer.
-using reply_promise = caf::typed_response_promise<api_reply>;
 
 // -- registry names -----------------------------------------------------------
 

@@ -228,7 +228,7 @@ caf::expected<std::string> link_code() {
   return code;
 }
 
-using telegram_actor = caf::stateful_actor<telegram_state>*;
+using telegram_actor = telegram_handle::stateful_pointer<telegram_state>;
 
 domain::bot_settings settings_of(const config::settings& cfg,
                                  const domain::service_status& status) {
@@ -333,10 +333,10 @@ void register_webhook(telegram_actor self) {
     std::move(call));
 }
 
-caf::behavior telegram(telegram_actor self,
-                       std::shared_ptr<const config::settings> cfg,
-                       std::shared_ptr<metrics::service_metrics> metrics,
-                       std::shared_ptr<domain::service_status> status) {
+telegram_handle::behavior_type
+telegram(telegram_actor self, std::shared_ptr<const config::settings> cfg,
+         std::shared_ptr<metrics::service_metrics> metrics,
+         std::shared_ptr<domain::service_status> status) {
   self->state.cfg = std::move(cfg);
   self->state.metrics = std::move(metrics);
   self->state.status = std::move(status);
@@ -354,7 +354,7 @@ caf::behavior telegram(telegram_actor self,
   return {
     [self](tick_atom) { register_webhook(self); },
     [self](api_call& call) {
-      auto rp = self->make_response_promise();
+      auto rp = self->make_response_promise<api_reply>();
       if (auto work = call.request.rules.telegram)
         work(self, call, rp);
       else
@@ -370,7 +370,7 @@ namespace telegram_ops {
 
 /// Telegram-only mode: a window of recent ids, issues created inline.
 void process_without_database(telegram_actor self, api_call& call,
-                              caf::response_promise rp) {
+                              reply_promise rp) {
   auto& st = self->state;
   const auto& update = std::get<domain::telegram_update>(call.request.input);
   if (!st.seen.insert(update.update_id).second) {
@@ -404,8 +404,7 @@ void process_without_database(telegram_actor self, api_call& call,
     });
 }
 
-void create_link(telegram_actor self, api_call& call,
-                 caf::response_promise rp) {
+void create_link(telegram_actor self, api_call& call, reply_promise rp) {
   auto user = call.request.user->user_id;
   auto drawn = link_code();
   if (!drawn) {
@@ -424,8 +423,7 @@ void create_link(telegram_actor self, api_call& call,
     [rp](caf::error& err) mutable { rp.deliver(err); });
 }
 
-void delete_links(telegram_actor self, api_call& call,
-                  caf::response_promise rp) {
+void delete_links(telegram_actor self, api_call& call, reply_promise rp) {
   auto user = call.request.user->user_id;
   query(
     self, call.request.meta, "unlink_chats", storage::access::write,
@@ -445,9 +443,8 @@ spawn_telegram(caf::local_actor* parent,
                std::shared_ptr<const config::settings> cfg,
                std::shared_ptr<metrics::service_metrics> metrics,
                std::shared_ptr<domain::service_status> status) {
-  // Untyped behaviour; see actors/protocol.hpp.
-  return caf::actor_cast<telegram_handle>(parent->spawn(
-    telegram, std::move(cfg), std::move(metrics), std::move(status)));
+  return parent->spawn(telegram, std::move(cfg), std::move(metrics),
+                       std::move(status));
 }
 
 namespace handle {

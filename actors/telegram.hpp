@@ -36,14 +36,13 @@ spawn_telegram(caf::local_actor* parent,
 /// Telegram section.
 namespace telegram_ops {
 
-using self_type = caf::stateful_actor<telegram_state>*;
+using self_type = telegram_handle::stateful_pointer<telegram_state>;
 
-void create_link(self_type self, api_call& call, caf::response_promise rp);
-void delete_links(self_type self, api_call& call, caf::response_promise rp);
+void create_link(self_type self, api_call& call, reply_promise rp);
+void delete_links(self_type self, api_call& call, reply_promise rp);
 /// The webhook in telegram-only mode; handle::telegram_webhook hands the
 /// call here when there is no database.
-void process_without_database(self_type self, api_call& call,
-                              caf::response_promise rp);
+void process_without_database(self_type self, api_call& call, reply_promise rp);
 
 } // namespace telegram_ops
 
