@@ -46,9 +46,8 @@ void ask(Self* self, const Handle& dest, const request_meta& meta,
 
 /// Hands a call to the actor that owns it and relays its answer through
 /// the call's responder.
-template <class Handle>
-void forward(caf::event_based_actor* self, registry_name<Handle> owner,
-             api_call& call) {
+template <class Self, class Handle>
+void forward(Self* self, registry_name<Handle> owner, api_call& call) {
   auto out = call.out;
   auto meta = call.request.meta;
   ask(

@@ -48,6 +48,7 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
+#include <caf/send.hpp>
 
 #include "actors/ask.hpp"
 #include "actors/protocol.hpp"
@@ -117,7 +118,7 @@ void query(Self* self, const request_meta& meta, const char* label,
 /// jobs of its label (see db_grouping for what the work must allow) or
 /// answer identical queued reads with one query (db_job::coalesce_key).
 template <class Work, class OnValue, class OnError>
-void query_in_session(caf::event_based_actor* self, const request_meta& meta,
+void query_in_session(caf::local_actor* self, const request_meta& meta,
                       const char* label, storage::access mode, Work work,
                       OnValue on_value, OnError on_error,
                       db_sharing sharing = {}) {
@@ -138,7 +139,9 @@ void query_in_session(caf::event_based_actor* self, const request_meta& meta,
       else
         on_error(result.error());
     });
-  self->send(pool, std::move(job));
+  // No answer comes back to `self` (the outcome is settled in place), so
+  // the job goes without a sender: any actor, typed or not, may call this.
+  caf::anon_send(pool, std::move(job));
 }
 
 } // namespace miyabi::actors

@@ -23,7 +23,7 @@ namespace miyabi::actors {
 namespace {
 
 /// Hands a call to its owner: its handler here, or the owning actor.
-void run(caf::event_based_actor* self, const front_deps& deps, api_call& call) {
+void run(front_handle::pointer self, const front_deps& deps, api_call& call) {
   switch (call.request.rules.by) {
     case owner::front: call.request.rules.handler(self, deps, call); break;
     case owner::auth: forward(self, names::auth, call); break;
@@ -31,8 +31,8 @@ void run(caf::event_based_actor* self, const front_deps& deps, api_call& call) {
   }
 }
 
-void dispatch_authenticated(caf::event_based_actor* self,
-                            const front_deps& deps, api_call& call) {
+void dispatch_authenticated(front_handle::pointer self, const front_deps& deps,
+                            api_call& call) {
   const auto& who = *call.request.user;
   if (who.worker && call.request.rules.who != caller::user_or_worker &&
       call.request.rules.who != caller::ticket_or_token) {
@@ -69,7 +69,7 @@ caf::error invalid_worker_token(const front_deps& deps) {
 
 /// Verifies a worker token (cached for a second, else one lookup), then
 /// dispatches.
-void authenticate_worker(caf::event_based_actor* self, const front_deps& deps,
+void authenticate_worker(front_handle::pointer self, const front_deps& deps,
                          api_call& call) {
   if (!well_formed_worker_token(call.request.token)) {
     call.out->fail(invalid_worker_token(deps));
@@ -105,7 +105,7 @@ void authenticate_worker(caf::event_based_actor* self, const front_deps& deps,
 
 /// Verifies the Bearer token, then dispatches. Only until the auth actor
 /// has read the revocation list once does verification take a message.
-void authenticate(caf::event_based_actor* self, const front_deps& deps,
+void authenticate(front_handle::pointer self, const front_deps& deps,
                   api_call& call) {
   if (call.request.credentials != credential_kind::bearer) {
     call.out->fail(credentials_error(call.request.credentials));
@@ -136,7 +136,7 @@ void authenticate(caf::event_based_actor* self, const front_deps& deps,
     std::move(token));
 }
 
-caf::behavior front(caf::event_based_actor* self, front_deps deps) {
+front_handle::behavior_type front(front_handle::pointer self, front_deps deps) {
   log_exceptions(self, "front");
   return {
     [self, deps](api_call& call) {
@@ -171,7 +171,7 @@ caf::error credentials_error(credential_kind kind) {
 
 namespace handle {
 
-void health(caf::event_based_actor*, const front_deps& deps, api_call& call) {
+void health(front_handle::pointer, const front_deps& deps, api_call& call) {
   domain::health_report report;
   report.version = build_version();
   report.database = deps.status->database.load(std::memory_order_relaxed);
@@ -183,11 +183,11 @@ void health(caf::event_based_actor*, const front_deps& deps, api_call& call) {
   call.out->reply({static_cast<uint16_t>(status), std::move(report), {}});
 }
 
-void health_live(caf::event_based_actor*, const front_deps&, api_call& call) {
+void health_live(front_handle::pointer, const front_deps&, api_call& call) {
   call.out->reply({200, domain::liveness{}, {}});
 }
 
-void metrics(caf::event_based_actor* self, const front_deps& deps,
+void metrics(front_handle::pointer self, const front_deps& deps,
              api_call& call) {
   const auto& token = deps.cfg->metrics_token;
   if (!token.empty() &&
@@ -209,16 +209,14 @@ void metrics(caf::event_based_actor* self, const front_deps& deps,
     [out](caf::error& err) { out->fail(err); }, render_atom::value);
 }
 
-void list_agents(caf::event_based_actor*, const front_deps&, api_call& call) {
+void list_agents(front_handle::pointer, const front_deps&, api_call& call) {
   call.out->reply({200, domain::agent_list{}, {}});
 }
 
 } // namespace handle
 
 front_handle spawn_front(caf::local_actor* parent, front_deps deps) {
-  // Untyped behaviour (the handlers take caf::event_based_actor*); see
-  // actors/protocol.hpp.
-  return caf::actor_cast<front_handle>(parent->spawn(front, std::move(deps)));
+  return parent->spawn(front, std::move(deps));
 }
 
 metrics_handle

@@ -59,7 +59,7 @@ act_on(transaction_base& tx, const domain::github_delivery& d) {
 
 } // namespace
 
-void github_webhook(caf::event_based_actor* self, const front_deps& deps,
+void github_webhook(front_handle::pointer self, const front_deps& deps,
                     api_call& call) {
   auto delivery = std::get<domain::github_delivery>(call.request.input);
   auto out = call.out;

@@ -17,91 +17,90 @@
 namespace miyabi::actors::handle {
 
 // front.cpp: probes, the scrape, the static agent list.
-void health(caf::event_based_actor* self, const front_deps& deps,
-            api_call& call);
-void health_live(caf::event_based_actor* self, const front_deps& deps,
+void health(front_handle::pointer self, const front_deps& deps, api_call& call);
+void health_live(front_handle::pointer self, const front_deps& deps,
                  api_call& call);
-void metrics(caf::event_based_actor* self, const front_deps& deps,
+void metrics(front_handle::pointer self, const front_deps& deps,
              api_call& call);
-void list_agents(caf::event_based_actor* self, const front_deps& deps,
+void list_agents(front_handle::pointer self, const front_deps& deps,
                  api_call& call);
 
 // resources.cpp: repositories, executions, logs, workers, workflows, runs,
 // dashboard, live event tickets.
-void list_repositories(caf::event_based_actor* self, const front_deps& deps,
+void list_repositories(front_handle::pointer self, const front_deps& deps,
                        api_call& call);
-void create_repository(caf::event_based_actor* self, const front_deps& deps,
+void create_repository(front_handle::pointer self, const front_deps& deps,
                        api_call& call);
-void get_repository(caf::event_based_actor* self, const front_deps& deps,
+void get_repository(front_handle::pointer self, const front_deps& deps,
                     api_call& call);
-void delete_repository(caf::event_based_actor* self, const front_deps& deps,
+void delete_repository(front_handle::pointer self, const front_deps& deps,
                        api_call& call);
-void execute_agent(caf::event_based_actor* self, const front_deps& deps,
+void execute_agent(front_handle::pointer self, const front_deps& deps,
                    api_call& call);
-void list_executions(caf::event_based_actor* self, const front_deps& deps,
+void list_executions(front_handle::pointer self, const front_deps& deps,
                      api_call& call);
-void get_execution(caf::event_based_actor* self, const front_deps& deps,
+void get_execution(front_handle::pointer self, const front_deps& deps,
                    api_call& call);
-void claim_execution(caf::event_based_actor* self, const front_deps& deps,
+void claim_execution(front_handle::pointer self, const front_deps& deps,
                      api_call& call);
-void update_execution(caf::event_based_actor* self, const front_deps& deps,
+void update_execution(front_handle::pointer self, const front_deps& deps,
                       api_call& call);
-void heartbeat_execution(caf::event_based_actor* self, const front_deps& deps,
+void heartbeat_execution(front_handle::pointer self, const front_deps& deps,
                          api_call& call);
-void retry_execution(caf::event_based_actor* self, const front_deps& deps,
+void retry_execution(front_handle::pointer self, const front_deps& deps,
                      api_call& call);
-void append_log(caf::event_based_actor* self, const front_deps& deps,
+void append_log(front_handle::pointer self, const front_deps& deps,
                 api_call& call);
-void list_logs(caf::event_based_actor* self, const front_deps& deps,
+void list_logs(front_handle::pointer self, const front_deps& deps,
                api_call& call);
-void create_worker_token(caf::event_based_actor* self, const front_deps& deps,
+void create_worker_token(front_handle::pointer self, const front_deps& deps,
                          api_call& call);
-void list_worker_tokens(caf::event_based_actor* self, const front_deps& deps,
+void list_worker_tokens(front_handle::pointer self, const front_deps& deps,
                         api_call& call);
-void get_worker_token(caf::event_based_actor* self, const front_deps& deps,
+void get_worker_token(front_handle::pointer self, const front_deps& deps,
                       api_call& call);
-void revoke_worker_token(caf::event_based_actor* self, const front_deps& deps,
+void revoke_worker_token(front_handle::pointer self, const front_deps& deps,
                          api_call& call);
-void list_workflows(caf::event_based_actor* self, const front_deps& deps,
+void list_workflows(front_handle::pointer self, const front_deps& deps,
                     api_call& call);
-void create_workflow(caf::event_based_actor* self, const front_deps& deps,
+void create_workflow(front_handle::pointer self, const front_deps& deps,
                      api_call& call);
-void get_workflow(caf::event_based_actor* self, const front_deps& deps,
+void get_workflow(front_handle::pointer self, const front_deps& deps,
                   api_call& call);
-void update_workflow(caf::event_based_actor* self, const front_deps& deps,
+void update_workflow(front_handle::pointer self, const front_deps& deps,
                      api_call& call);
-void delete_workflow(caf::event_based_actor* self, const front_deps& deps,
+void delete_workflow(front_handle::pointer self, const front_deps& deps,
                      api_call& call);
-void create_workflow_run(caf::event_based_actor* self, const front_deps& deps,
+void create_workflow_run(front_handle::pointer self, const front_deps& deps,
                          api_call& call);
-void list_workflow_runs(caf::event_based_actor* self, const front_deps& deps,
+void list_workflow_runs(front_handle::pointer self, const front_deps& deps,
                         api_call& call);
-void get_workflow_run(caf::event_based_actor* self, const front_deps& deps,
+void get_workflow_run(front_handle::pointer self, const front_deps& deps,
                       api_call& call);
-void cancel_workflow_run(caf::event_based_actor* self, const front_deps& deps,
+void cancel_workflow_run(front_handle::pointer self, const front_deps& deps,
                          api_call& call);
-void dashboard_summary(caf::event_based_actor* self, const front_deps& deps,
+void dashboard_summary(front_handle::pointer self, const front_deps& deps,
                        api_call& call);
-void dashboard_recent(caf::event_based_actor* self, const front_deps& deps,
+void dashboard_recent(front_handle::pointer self, const front_deps& deps,
                       api_call& call);
 
 /// GET /api/v1/events: checks the ticket when no token came, then turns
 /// the answer into a stream (`responder::stream`).
-void follow_events(caf::event_based_actor* self, const front_deps& deps,
+void follow_events(front_handle::pointer self, const front_deps& deps,
                    api_call& call);
-void create_event_ticket(caf::event_based_actor* self, const front_deps& deps,
+void create_event_ticket(front_handle::pointer self, const front_deps& deps,
                          api_call& call);
 
 // telegram.cpp: the Telegram webhook. With a database the update is
 // recorded and acted on in one transaction and answered from the session;
 // in telegram-only mode it goes to the Telegram actor.
-void telegram_webhook(caf::event_based_actor* self, const front_deps& deps,
+void telegram_webhook(front_handle::pointer self, const front_deps& deps,
                       api_call& call);
 
 /// POST /api/v1/github/webhook (signature already checked): records the
 /// delivery once, then queues executions for `agent:TYPE` labels or links
 /// a pull request to the executions of the issues it names.
-void github_webhook(caf::event_based_actor* self, const front_deps& deps,
+void github_webhook(front_handle::pointer self, const front_deps& deps,
                     api_call& call);
 
 } // namespace miyabi::actors::handle

@@ -13,12 +13,9 @@
 // CAF messages of this process (CAF_ALLOW_UNSAFE_MESSAGE_TYPE: never
 // serialized). Every send and request goes through a handle below, so a
 // message an actor does not accept, or an answer of the wrong type, fails
-// to compile at the sender. The database pool, its sessions and monitor,
-// outbound HTTP, the metrics actor, the lease sweeper, the supervisors, the
-// auth and Telegram actors and the outbox are typed with their handle, so
-// their behaviour is checked too. The front actors still run an untyped
-// behaviour cast to their handle at spawn: their handlers share
-// `caf::event_based_actor*` (see front_handler).
+// to compile at the sender. Every actor also runs a behaviour typed with
+// its handle, so what it accepts and answers is checked where it is
+// implemented too.
 //
 // The descriptor side of every operation (who may call it, which actor
 // runs it, with which function) is `operation_rules` below; the HTTP layer
@@ -175,7 +172,7 @@ enum class owner : uint8_t {
 /// `query` / `query_in_session`. Every outcome reaches `call.out`. `self` is
 /// null for an operation that runs on the caller's thread
 /// (`operation_rules::on_caller_thread`).
-using front_handler = void (*)(caf::event_based_actor* self,
+using front_handler = void (*)(front_handle::pointer self,
                                const front_deps& deps, api_call& call);
 
 /// Answers one call inside the auth actor, which it may read and change

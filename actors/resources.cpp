@@ -31,7 +31,7 @@ using pqxx::transaction_base;
 /// `mode` when given) and answers `status` with its value, straight from
 /// the database session; `sharing` as query_in_session says.
 template <class Work>
-void answer(caf::event_based_actor* self, api_call& call, const char* label,
+void answer(front_handle::pointer self, api_call& call, const char* label,
             uint16_t status, Work work,
             std::optional<storage::access> mode = std::nullopt,
             db_sharing sharing = {}) {
@@ -48,8 +48,8 @@ void answer(caf::event_based_actor* self, api_call& call, const char* label,
 
 /// Like `answer` for lookups: nothing found is 404 `what not found`.
 template <class Work>
-void answer_found(caf::event_based_actor* self, api_call& call,
-                  const char* label, const char* what, Work work) {
+void answer_found(front_handle::pointer self, api_call& call, const char* label,
+                  const char* what, Work work) {
   using T = typename work_value_t<Work>::value_type; // the std::optional's
   auto out = call.out;
   query_in_session(
@@ -67,7 +67,7 @@ void answer_found(caf::event_based_actor* self, api_call& call,
 
 /// Answers 204 when `work` found something to delete, 404 otherwise.
 template <class Work>
-void answer_deleted(caf::event_based_actor* self, api_call& call,
+void answer_deleted(front_handle::pointer self, api_call& call,
                     const char* label, const char* what, Work work) {
   auto out = call.out;
   query_in_session(
@@ -99,7 +99,7 @@ const std::string& user_of(const api_call& call) {
 /// notices in its transaction), and answers with `reply(changes)` after
 /// publishing them.
 template <class Work, class Reply>
-void change(caf::event_based_actor* self, const resource_deps& deps,
+void change(front_handle::pointer self, const resource_deps& deps,
             api_call& call, const char* label, Work work, Reply reply) {
   auto out = call.out;
   auto metrics = deps.metrics;
@@ -156,7 +156,7 @@ namespace handle {
 
 // -- repositories -------------------------------------------------------------
 
-void list_repositories(caf::event_based_actor* self, const front_deps&,
+void list_repositories(front_handle::pointer self, const front_deps&,
                        api_call& call) {
   // The list depends on the user only: identical waiting reads share one
   // query (a dashboard's tabs, a user's polling clients).
@@ -169,7 +169,7 @@ void list_repositories(caf::event_based_actor* self, const front_deps&,
     std::nullopt, db_sharing{db_grouping::alone, "list_repositories " + user});
 }
 
-void create_repository(caf::event_based_actor* self, const front_deps&,
+void create_repository(front_handle::pointer self, const front_deps&,
                        api_call& call) {
   auto input = std::get<storage::new_repository>(call.request.input);
   auto out = call.out;
@@ -185,7 +185,7 @@ void create_repository(caf::event_based_actor* self, const front_deps&,
     [out](caf::error& err) { out->fail(err); });
 }
 
-void get_repository(caf::event_based_actor* self, const front_deps&,
+void get_repository(front_handle::pointer self, const front_deps&,
                     api_call& call) {
   answer_found(
     self, call, "find_repository", "repository",
@@ -194,7 +194,7 @@ void get_repository(caf::event_based_actor* self, const front_deps&,
     });
 }
 
-void delete_repository(caf::event_based_actor* self, const front_deps&,
+void delete_repository(front_handle::pointer self, const front_deps&,
                        api_call& call) {
   answer_deleted(
     self, call, "deactivate_repository", "repository",
@@ -205,7 +205,7 @@ void delete_repository(caf::event_based_actor* self, const front_deps&,
 
 // -- executions ---------------------------------------------------------------
 
-void execute_agent(caf::event_based_actor* self, const front_deps&,
+void execute_agent(front_handle::pointer self, const front_deps&,
                    api_call& call) {
   auto in = std::get<storage::new_execution>(call.request.input);
   // With a key a retry cannot create twice; without one it might.
@@ -220,7 +220,7 @@ void execute_agent(caf::event_based_actor* self, const front_deps&,
     mode);
 }
 
-void list_executions(caf::event_based_actor* self, const front_deps&,
+void list_executions(front_handle::pointer self, const front_deps&,
                      api_call& call) {
   answer(self, call, "list_executions", 200,
          [user = user_of(call), filter = std::get<storage::execution_filter>(
@@ -230,7 +230,7 @@ void list_executions(caf::event_based_actor* self, const front_deps&,
 }
 
 /// A worker sees only its scope (403 beyond).
-void get_execution(caf::event_based_actor* self, const front_deps&,
+void get_execution(front_handle::pointer self, const front_deps&,
                    api_call& call) {
   answer(self, call, "find_execution", 200,
          [user = user_of(call), id = call.request.path_id,
@@ -250,7 +250,7 @@ void get_execution(caf::event_based_actor* self, const front_deps&,
          });
 }
 
-void claim_execution(caf::event_based_actor* self, const front_deps& deps,
+void claim_execution(front_handle::pointer self, const front_deps& deps,
                      api_call& call) {
   const auto& input = std::get<domain::claim_input>(call.request.input);
   storage::claim_request req;
@@ -278,7 +278,7 @@ void claim_execution(caf::event_based_actor* self, const front_deps& deps,
     });
 }
 
-void update_execution(caf::event_based_actor* self, const front_deps& deps,
+void update_execution(front_handle::pointer self, const front_deps& deps,
                       api_call& call) {
   auto input = std::get<storage::execution_update>(call.request.input);
   input.finishes = domain::finishing_status(input.status);
@@ -302,7 +302,7 @@ void update_execution(caf::event_based_actor* self, const front_deps& deps,
     });
 }
 
-void heartbeat_execution(caf::event_based_actor* self, const front_deps& deps,
+void heartbeat_execution(front_handle::pointer self, const front_deps& deps,
                          api_call& call) {
   answer(self, call, "heartbeat_execution", 200,
          [user = user_of(call), id = call.request.path_id,
@@ -314,7 +314,7 @@ void heartbeat_execution(caf::event_based_actor* self, const front_deps& deps,
          });
 }
 
-void retry_execution(caf::event_based_actor* self, const front_deps&,
+void retry_execution(front_handle::pointer self, const front_deps&,
                      api_call& call) {
   answer(
     self, call, "retry_execution", 201,
@@ -323,8 +323,7 @@ void retry_execution(caf::event_based_actor* self, const front_deps&,
     });
 }
 
-void append_log(caf::event_based_actor* self, const front_deps&,
-                api_call& call) {
+void append_log(front_handle::pointer self, const front_deps&, api_call& call) {
   answer(self, call, "append_log", 201,
          [user = user_of(call), id = call.request.path_id,
           log = std::get<storage::new_log>(call.request.input),
@@ -334,8 +333,7 @@ void append_log(caf::event_based_actor* self, const front_deps&,
          });
 }
 
-void list_logs(caf::event_based_actor* self, const front_deps&,
-               api_call& call) {
+void list_logs(front_handle::pointer self, const front_deps&, api_call& call) {
   answer(self, call, "list_logs", 200,
          [user = user_of(call), id = call.request.path_id,
           filter = std::get<storage::log_filter>(call.request.input)](
@@ -346,7 +344,7 @@ void list_logs(caf::event_based_actor* self, const front_deps&,
 
 // -- worker tokens ------------------------------------------------------------
 
-void create_worker_token(caf::event_based_actor* self, const front_deps&,
+void create_worker_token(front_handle::pointer self, const front_deps&,
                          api_call& call) {
   auto token = new_worker_token();
   if (!token) {
@@ -365,7 +363,7 @@ void create_worker_token(caf::event_based_actor* self, const front_deps&,
          });
 }
 
-void list_worker_tokens(caf::event_based_actor* self, const front_deps&,
+void list_worker_tokens(front_handle::pointer self, const front_deps&,
                         api_call& call) {
   answer(self, call, "list_worker_tokens", 200,
          [user = user_of(call)](transaction_base& tx) {
@@ -373,7 +371,7 @@ void list_worker_tokens(caf::event_based_actor* self, const front_deps&,
          });
 }
 
-void get_worker_token(caf::event_based_actor* self, const front_deps&,
+void get_worker_token(front_handle::pointer self, const front_deps&,
                       api_call& call) {
   // A user holds a handful of live tokens: one list query, no second
   // statement to keep in step with it.
@@ -394,7 +392,7 @@ void get_worker_token(caf::event_based_actor* self, const front_deps&,
     [out](caf::error& err) { out->fail(err); });
 }
 
-void revoke_worker_token(caf::event_based_actor* self, const front_deps& deps,
+void revoke_worker_token(front_handle::pointer self, const front_deps& deps,
                          api_call& call) {
   auto out = call.out;
   query_in_session(
@@ -415,7 +413,7 @@ void revoke_worker_token(caf::event_based_actor* self, const front_deps& deps,
 
 // -- workflows and their runs -------------------------------------------------
 
-void list_workflows(caf::event_based_actor* self, const front_deps&,
+void list_workflows(front_handle::pointer self, const front_deps&,
                     api_call& call) {
   answer(self, call, "list_workflows", 200,
          [user = user_of(call),
@@ -425,7 +423,7 @@ void list_workflows(caf::event_based_actor* self, const front_deps&,
          });
 }
 
-void create_workflow(caf::event_based_actor* self, const front_deps&,
+void create_workflow(front_handle::pointer self, const front_deps&,
                      api_call& call) {
   answer(self, call, "create_workflow", 201,
          [user = user_of(call), in = std::get<storage::workflow_input>(
@@ -434,7 +432,7 @@ void create_workflow(caf::event_based_actor* self, const front_deps&,
          });
 }
 
-void get_workflow(caf::event_based_actor* self, const front_deps&,
+void get_workflow(front_handle::pointer self, const front_deps&,
                   api_call& call) {
   answer_found(
     self, call, "find_workflow", "workflow",
@@ -443,7 +441,7 @@ void get_workflow(caf::event_based_actor* self, const front_deps&,
     });
 }
 
-void update_workflow(caf::event_based_actor* self, const front_deps&,
+void update_workflow(front_handle::pointer self, const front_deps&,
                      api_call& call) {
   answer(self, call, "replace_workflow", 200,
          [user = user_of(call), id = call.request.path_id,
@@ -453,7 +451,7 @@ void update_workflow(caf::event_based_actor* self, const front_deps&,
          });
 }
 
-void delete_workflow(caf::event_based_actor* self, const front_deps&,
+void delete_workflow(front_handle::pointer self, const front_deps&,
                      api_call& call) {
   answer_deleted(
     self, call, "delete_workflow", "workflow",
@@ -462,7 +460,7 @@ void delete_workflow(caf::event_based_actor* self, const front_deps&,
     });
 }
 
-void create_workflow_run(caf::event_based_actor* self, const front_deps&,
+void create_workflow_run(front_handle::pointer self, const front_deps&,
                          api_call& call) {
   answer(
     self, call, "create_workflow_run", 201,
@@ -471,14 +469,14 @@ void create_workflow_run(caf::event_based_actor* self, const front_deps&,
       transaction_base& tx) { return storage::create_run(tx, user, id, in); });
 }
 
-void list_workflow_runs(caf::event_based_actor* self, const front_deps&,
+void list_workflow_runs(front_handle::pointer self, const front_deps&,
                         api_call& call) {
   answer(self, call, "list_workflow_runs", 200,
          [user = user_of(call), id = call.request.path_id](
            transaction_base& tx) { return storage::list_runs(tx, user, id); });
 }
 
-void get_workflow_run(caf::event_based_actor* self, const front_deps&,
+void get_workflow_run(front_handle::pointer self, const front_deps&,
                       api_call& call) {
   answer_found(
     self, call, "find_workflow_run", "workflow run",
@@ -487,7 +485,7 @@ void get_workflow_run(caf::event_based_actor* self, const front_deps&,
     });
 }
 
-void cancel_workflow_run(caf::event_based_actor* self, const front_deps& deps,
+void cancel_workflow_run(front_handle::pointer self, const front_deps& deps,
                          api_call& call) {
   change(
     self, deps.resources, call, "cancel_workflow_run",
@@ -501,7 +499,7 @@ void cancel_workflow_run(caf::event_based_actor* self, const front_deps& deps,
 
 // -- dashboard ----------------------------------------------------------------
 
-void dashboard_summary(caf::event_based_actor* self, const front_deps&,
+void dashboard_summary(front_handle::pointer self, const front_deps&,
                        api_call& call) {
   answer(self, call, "dashboard_summary", 200,
          [user = user_of(call)](transaction_base& tx) {
@@ -509,7 +507,7 @@ void dashboard_summary(caf::event_based_actor* self, const front_deps&,
          });
 }
 
-void dashboard_recent(caf::event_based_actor* self, const front_deps&,
+void dashboard_recent(front_handle::pointer self, const front_deps&,
                       api_call& call) {
   answer(self, call, "dashboard_recent", 200,
          [user = user_of(call)](transaction_base& tx) {
@@ -519,7 +517,7 @@ void dashboard_recent(caf::event_based_actor* self, const front_deps&,
 
 // -- live events --------------------------------------------------------------
 
-void create_event_ticket(caf::event_based_actor* self, const front_deps&,
+void create_event_ticket(front_handle::pointer self, const front_deps&,
                          api_call& call) {
   auto ticket = crypto::random_token(32);
   if (!ticket) {
@@ -537,7 +535,7 @@ void create_event_ticket(caf::event_based_actor* self, const front_deps&,
          });
 }
 
-void follow_events(caf::event_based_actor* self, const front_deps&,
+void follow_events(front_handle::pointer self, const front_deps&,
                    api_call& call) {
   auto& in = std::get<domain::event_stream_input>(call.request.input);
   stream_request req;

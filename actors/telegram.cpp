@@ -488,7 +488,7 @@ apply_update(pqxx::transaction_base& tx, const domain::telegram_update& update,
 
 } // namespace
 
-void telegram_webhook(caf::event_based_actor* self, const front_deps& deps,
+void telegram_webhook(front_handle::pointer self, const front_deps& deps,
                       api_call& call) {
   if (!deps.cfg->database_enabled()) {
     // Telegram-only mode: the Telegram actor keeps the window of recent

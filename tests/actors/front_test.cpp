@@ -40,8 +40,7 @@ caf::behavior fake_owner(caf::event_based_actor*, uint16_t status) {
 }
 
 /// A front handler that answers 200 with a marker body.
-void marker_handler(caf::event_based_actor*, const front_deps&,
-                    api_call& call) {
+void marker_handler(front_handle::pointer, const front_deps&, api_call& call) {
   call.out->reply({200, domain::json_text{"{\"handled\":true}"}, {}});
 }
 
