@@ -44,6 +44,14 @@ void ask(Self* self, const Handle& dest, const request_meta& meta,
     .then(std::move(on_value), std::move(on_error));
 }
 
+/// An `on_error` that answers the error through `rp` (a response promise).
+template <class Promise>
+auto fail_through(Promise rp) {
+  return [rp](caf::error& err) mutable {
+    rp.deliver(err);
+  };
+}
+
 /// Hands a call to the actor that owns it and relays its answer through
 /// the call's responder.
 template <class Self, class Handle>

@@ -8,6 +8,7 @@
 #include <caf/stateful_actor.hpp>
 #include <rapidjson/document.h>
 
+#include "actors/ask.hpp"
 #include "actors/db.hpp"
 #include "actors/outbound.hpp"
 #include "actors/supervision.hpp"
@@ -54,6 +55,14 @@ int64_t unix_now() {
 }
 
 using auth_actor = auth_handle::stateful_pointer<auth_state>;
+
+/// service_unavailable while the GitHub OAuth app is not configured.
+caf::error github_login_unavailable(const config::settings& cfg) {
+  if (cfg.github_client_id.empty() || cfg.github_client_secret.empty())
+    return make_error(errc::service_unavailable,
+                      "GitHub login is not configured");
+  return {};
+}
 
 /// Hands the front actors a snapshot of the revocation list.
 void publish_revocations(auth_actor self) {
@@ -132,7 +141,7 @@ void login(auth_actor self, const request_meta& meta,
       else
         rp.deliver(finish(std::move(*tokens)));
     },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
+    fail_through(rp));
 }
 
 api_reply token_reply(domain::token_response tokens) {
@@ -478,7 +487,7 @@ void refresh(auth_actor self, api_call& call, reply_promise rp) {
           rp.deliver(token_reply(std::move(*tokens)));
       }
     },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
+    fail_through(rp));
 }
 
 void logout(auth_actor self, api_call& call, reply_promise rp) {
@@ -502,7 +511,7 @@ void logout(auth_actor self, api_call& call, reply_promise rp) {
       publish_revocations(self);
       rp.deliver(api_reply{204, {}, {}});
     },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
+    fail_through(rp));
 }
 
 void me(auth_actor self, api_call& call, reply_promise rp) {
@@ -520,7 +529,7 @@ void me(auth_actor self, api_call& call, reply_promise rp) {
       }
       rp.deliver(api_reply{200, std::move(*u), {}});
     },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
+    fail_through(rp));
 }
 
 void mock(auth_actor self, api_call& call, reply_promise rp) {
@@ -536,9 +545,8 @@ void mock(auth_actor self, api_call& call, reply_promise rp) {
 
 void github_start(auth_actor self, api_call& call, reply_promise rp) {
   const auto& cfg = *self->state.cfg;
-  if (cfg.github_client_id.empty() || cfg.github_client_secret.empty()) {
-    rp.deliver(
-      make_error(errc::service_unavailable, "GitHub login is not configured"));
+  if (auto err = github_login_unavailable(cfg)) {
+    rp.deliver(err);
     return;
   }
   auto state = crypto::random_token(32);
@@ -572,14 +580,13 @@ void github_start(auth_actor self, api_call& call, reply_promise rp) {
       rp.deliver(
         api_reply{302, {}, {{"Location", location}, {"Set-Cookie", cookie}}});
     },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
+    fail_through(rp));
 }
 
 void github_callback(auth_actor self, api_call& call, reply_promise rp) {
   const auto& cfg = *self->state.cfg;
-  if (cfg.github_client_id.empty() || cfg.github_client_secret.empty()) {
-    rp.deliver(
-      make_error(errc::service_unavailable, "GitHub login is not configured"));
+  if (auto err = github_login_unavailable(cfg)) {
+    rp.deliver(err);
     return;
   }
   auto in = std::get<domain::github_callback_input>(call.request.input);
@@ -611,7 +618,7 @@ void github_callback(auth_actor self, api_call& call, reply_promise rp) {
       }
       github_exchange(self, meta, in.code, std::move(taken->state), rp);
     },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
+    fail_through(rp));
 }
 
 } // namespace auth_ops

@@ -420,7 +420,7 @@ void create_link(telegram_actor self, api_call& call, reply_promise rp) {
     [rp, code](std::string& expires_at) mutable {
       rp.deliver(api_reply{201, storage::link_code{code, expires_at}, {}});
     },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
+    fail_through(rp));
 }
 
 void delete_links(telegram_actor self, api_call& call, reply_promise rp) {
@@ -433,7 +433,7 @@ void delete_links(telegram_actor self, api_call& call, reply_promise rp) {
     [rp](int64_t) mutable {
       rp.deliver(api_reply{204, {}, {}});
     },
-    [rp](caf::error& err) mutable { rp.deliver(err); });
+    fail_through(rp));
 }
 
 } // namespace telegram_ops
