@@ -23,7 +23,7 @@ const std::vector<statement>& dashboard_statements() {
      " FROM agent_executions e JOIN repositories r"
      " ON r.id = e.repository_id AND r.is_active WHERE e.user_id = $1"},
     {"dashboard_recent",
-     "SELECT " + execution_columns_of("e") +
+     "SELECT " + execution_row().select_list("e") +
        ", r.owner, r.name FROM agent_executions e JOIN repositories r"
        " ON r.id = e.repository_id AND r.is_active WHERE e.user_id = $1"
        " ORDER BY e.created_at DESC, e.id DESC LIMIT $2"},
@@ -52,9 +52,9 @@ recent_executions(pqxx::transaction_base& tx, const std::string& user_id,
                   int64_t limit) {
   std::vector<recent_execution> result;
   for (const auto& r : tx.exec_prepared("dashboard_recent", user_id, limit))
-    result.push_back({execution_of(r),
-                      r[execution_column_count].as<std::string>(),
-                      r[execution_column_count + 1].as<std::string>()});
+    result.push_back({execution_row().read(r),
+                      r[execution_row().size()].as<std::string>(),
+                      r[execution_row().size() + 1].as<std::string>()});
   return result;
 }
 

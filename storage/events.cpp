@@ -8,28 +8,13 @@ namespace miyabi::storage {
 
 namespace {
 
-constexpr const char* event_columns =
-  "id, kind, user_id, repository_id, execution_id, workflow_run_id,"
-  " data::text, extract(epoch FROM created_at)::float8";
-
-event_record event_of(const pqxx::row& r) {
-  event_record e;
-  e.id = r[0].as<int64_t>();
-  e.kind = r[1].as<std::string>();
-  e.user_id = r[2].as<std::string>();
-  e.repository_id = optional_text(r[3]);
-  e.execution_id = optional_text(r[4]);
-  e.workflow_run_id = optional_text(r[5]);
-  e.data = r[6].as<std::string>();
-  e.written_at = r[7].as<double>();
-  return e;
-}
+const std::string event_columns = event_row().select_list();
 
 std::vector<event_record> events_of(const pqxx::result& rows) {
   std::vector<event_record> out;
   out.reserve(rows.size());
   for (const auto& r : rows)
-    out.push_back(event_of(r));
+    out.push_back(event_row().read(r));
   return out;
 }
 

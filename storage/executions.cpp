@@ -12,7 +12,8 @@ namespace miyabi::storage {
 
 namespace {
 
-const std::string columns = execution_columns_of("e");
+const std::string columns = execution_row().select_list("e");
+const std::string log_columns = log_row().select_list("l");
 
 caf::expected<agent_execution> insert_execution(pqxx::transaction_base& tx,
                                                 const std::string& user_id,
@@ -21,88 +22,21 @@ caf::expected<agent_execution> insert_execution(pqxx::transaction_base& tx,
                                in.agent_type, in.issue_number, in.options);
   if (rows.empty())
     return make_error(errc::not_found, "repository not found", "repository_id");
-  return execution_of(rows[0]);
+  return execution_row().read(rows[0]);
 }
 
 } // namespace
 
-const char* const log_columns =
-  "l.id, l.execution_id, l.level, l.message, l.metadata::text,"
-  " rfc3339(l.\"timestamp\")";
-
-execution_log log_of(const pqxx::row& r) {
-  execution_log log;
-  log.id = r[0].as<std::string>();
-  log.execution_id = r[1].as<std::string>();
-  log.level = r[2].as<std::string>();
-  log.message = r[3].as<std::string>();
-  log.metadata = optional_text(r[4]);
-  log.timestamp = r[5].as<std::string>();
-  return log;
-}
-
-std::string execution_columns_of(const std::string& a) {
-  return a + ".id, " + a + ".repository_id, " + a + ".agent_type, " + a +
-         ".issue_number, " + a + ".status, " + a + ".options::text, " + a +
-         ".result_summary::text, " + a + ".quality_score, " + a +
-         ".pr_number, " + a + ".error_message, rfc3339(" + a +
-         ".started_at), rfc3339(" + a + ".completed_at), rfc3339(" + a +
-         ".created_at), rfc3339(" + a + ".updated_at), " + a + ".attempt, " +
-         a + ".progress, rfc3339(" + a + ".lease_expires_at), " + a +
-         ".claimed_by, " + a + ".retry_of, " + a + ".workflow_run_id, " + a +
-         ".node_id";
-}
-
 execution_change change_of(const pqxx::row& r, std::string previous_status) {
   execution_change change;
-  change.execution = execution_of(r);
+  const auto& row = execution_row();
+  change.execution = row.read(r);
   change.previous_status = std::move(previous_status);
-  change.user_id = r[execution_column_count].as<std::string>();
-  change.repository_owner = r[execution_column_count + 1].as<std::string>();
-  change.repository_name = r[execution_column_count + 2].as<std::string>();
+  auto tail = row.size();
+  change.user_id = r[tail].as<std::string>();
+  change.repository_owner = r[tail + 1].as<std::string>();
+  change.repository_name = r[tail + 2].as<std::string>();
   return change;
-}
-
-std::string array_literal(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0)
-      out += ',';
-    out += items[i];
-  }
-  return out + "}";
-}
-
-std::optional<std::vector<std::string>> split_list(const pqxx::field& f) {
-  if (f.is_null())
-    return std::nullopt;
-  return split(f.as<std::string>(), ',');
-}
-
-agent_execution execution_of(const pqxx::row& r, pqxx::row::size_type f) {
-  agent_execution e;
-  e.id = r[f].as<std::string>();
-  e.repository_id = r[f + 1].as<std::string>();
-  e.agent_type = r[f + 2].as<std::string>();
-  e.issue_number = r[f + 3].as<int64_t>();
-  e.status = r[f + 4].as<std::string>();
-  e.options = optional_text(r[f + 5]);
-  e.result_summary = optional_text(r[f + 6]);
-  e.quality_score = optional_int(r[f + 7]);
-  e.pr_number = optional_int(r[f + 8]);
-  e.error_message = optional_text(r[f + 9]);
-  e.started_at = optional_text(r[f + 10]);
-  e.completed_at = optional_text(r[f + 11]);
-  e.created_at = r[f + 12].as<std::string>();
-  e.updated_at = r[f + 13].as<std::string>();
-  e.attempt = r[f + 14].as<int64_t>();
-  e.progress = optional_int(r[f + 15]);
-  e.lease_expires_at = optional_text(r[f + 16]);
-  e.claimed_by = optional_text(r[f + 17]);
-  e.retry_of = optional_text(r[f + 18]);
-  e.workflow_run_id = optional_text(r[f + 19]);
-  e.node_id = optional_text(r[f + 20]);
-  return e;
 }
 
 const std::vector<statement>& execution_statements() {
@@ -226,9 +160,9 @@ const std::vector<statement>& execution_statements() {
      "INSERT INTO execution_logs AS l (execution_id, level, message, metadata)"
      " SELECT e.id, $3, $4, $5::jsonb FROM agent_executions e"
      " WHERE e.id = $2 AND e.user_id = $1 RETURNING " +
-       std::string{log_columns}},
+       log_columns},
     {"list_logs",
-     "SELECT " + std::string{log_columns} +
+     "SELECT " + log_columns +
        " FROM execution_logs l JOIN agent_executions e"
        " ON e.id = l.execution_id WHERE l.execution_id = $2"
        " AND e.user_id = $1"
@@ -281,7 +215,7 @@ caf::expected<agent_execution> create_execution(pqxx::transaction_base& tx,
       tx.exec_prepared("find_execution", user_id, rows[0][2].as<std::string>());
     if (found.empty())
       return make_error(errc::not_found, "execution not found");
-    return execution_of(found[0]);
+    return execution_row().read(found[0]);
   }
   return make_error(errc::conflict, "the Idempotency-Key is contended",
                     "Idempotency-Key");
@@ -306,7 +240,7 @@ caf::expected<execution_page> list_executions(pqxx::transaction_base& tx,
       page.next = page_cursor{last.created_at, last.id};
       break;
     }
-    page.items.push_back(execution_of(r));
+    page.items.push_back(execution_row().read(r));
   }
   return page;
 }
@@ -317,7 +251,7 @@ find_execution(pqxx::transaction_base& tx, const std::string& user_id,
   auto rows = tx.exec_prepared("find_execution", user_id, id);
   if (rows.empty())
     return std::optional<agent_execution>{};
-  return std::optional<agent_execution>{execution_of(rows[0])};
+  return std::optional<agent_execution>{execution_row().read(rows[0])};
 }
 
 caf::expected<std::optional<execution_change>>
@@ -514,7 +448,7 @@ caf::expected<agent_execution> retry_execution(pqxx::transaction_base& tx,
                       "only a failed or cancelled execution can be retried",
                       "status: " + status);
   auto rows = tx.exec_prepared("retry_execution", user_id, id);
-  return execution_of(rows.at(0));
+  return execution_row().read(rows.at(0));
 }
 
 caf::expected<lease_sweep> expire_leases(pqxx::transaction_base& tx,
@@ -564,7 +498,7 @@ caf::expected<execution_log> append_log(pqxx::transaction_base& tx,
                                log.message, log.metadata);
   if (rows.empty())
     return make_error(errc::not_found, "execution not found");
-  return log_of(rows[0]);
+  return log_row().read(rows[0]);
 }
 
 caf::expected<std::vector<execution_log>>
@@ -577,7 +511,7 @@ list_logs(pqxx::transaction_base& tx, const std::string& user_id,
     return make_error(errc::not_found, "execution not found");
   std::vector<execution_log> result;
   for (const auto& r : rows)
-    result.push_back(log_of(r));
+    result.push_back(log_row().read(r));
   return result;
 }
 

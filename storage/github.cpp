@@ -9,7 +9,7 @@ namespace miyabi::storage {
 
 namespace {
 
-const std::string columns = execution_columns_of("e");
+const std::string columns = execution_row().select_list("e");
 
 std::string issue_array(const std::vector<int64_t>& issues) {
   std::string out = "{";
@@ -74,7 +74,7 @@ queue_issue_executions(pqxx::transaction_base& tx, const std::string& owner,
   std::vector<agent_execution> result;
   for (const auto& r : tx.exec_prepared("queue_issue_executions", owner, name,
                                         issue_number, agent_type, user_id))
-    result.push_back(execution_of(r));
+    result.push_back(execution_row().read(r));
   return result;
 }
 

@@ -9,29 +9,14 @@ namespace miyabi::storage {
 
 namespace {
 
-constexpr const char* columns =
-  "id, owner, name, github_repo_id, default_branch, is_active,"
-  " rfc3339(created_at), rfc3339(updated_at)";
-
-repository repository_of(const pqxx::row& r) {
-  repository repo;
-  repo.id = r[0].as<std::string>();
-  repo.owner = r[1].as<std::string>();
-  repo.name = r[2].as<std::string>();
-  repo.github_repo_id = optional_int(r[3]);
-  repo.default_branch = r[4].as<std::string>();
-  repo.is_active = r[5].as<bool>();
-  repo.created_at = r[6].as<std::string>();
-  repo.updated_at = r[7].as<std::string>();
-  return repo;
-}
+const std::string columns = repository_row().select_list();
 
 } // namespace
 
 const std::vector<statement>& repository_statements() {
   static const std::vector<statement> list = {
     {"list_repositories",
-     std::string{"SELECT "} + columns +
+     "SELECT " + columns +
        " FROM repositories WHERE user_id = $1 AND is_active"
        " ORDER BY updated_at DESC, id DESC LIMIT 1000"},
     // xmax = 0 only for a freshly inserted row: 201 versus 200.
@@ -45,7 +30,7 @@ const std::vector<statement>& repository_statements() {
                  " ELSE now() END RETURNING "} +
        columns + ", xmax = 0"},
     {"find_repository",
-     std::string{"SELECT "} + columns +
+     "SELECT " + columns +
        " FROM repositories WHERE id = $2 AND user_id = $1 AND is_active"},
     {"deactivate_repository",
      "UPDATE repositories SET is_active = false, updated_at = now()"
@@ -58,7 +43,7 @@ caf::expected<std::vector<repository>>
 list_repositories(pqxx::transaction_base& tx, const std::string& user_id) {
   std::vector<repository> result;
   for (const auto& r : tx.exec_prepared("list_repositories", user_id))
-    result.push_back(repository_of(r));
+    result.push_back(repository_row().read(r));
   return result;
 }
 
@@ -68,7 +53,8 @@ upsert_repository(pqxx::transaction_base& tx, const std::string& user_id,
   auto rows =
     tx.exec_prepared("upsert_repository", user_id, input.owner, input.name,
                      input.github_repo_id, input.default_branch);
-  return repository_upsert{repository_of(rows.at(0)), rows.at(0)[8].as<bool>()};
+  return repository_upsert{repository_row().read(rows.at(0)),
+                           rows.at(0)[8].as<bool>()};
 }
 
 caf::expected<std::optional<repository>>
@@ -77,7 +63,7 @@ find_repository(pqxx::transaction_base& tx, const std::string& user_id,
   auto rows = tx.exec_prepared("find_repository", user_id, id);
   if (rows.empty())
     return std::optional<repository>{};
-  return std::optional<repository>{repository_of(rows[0])};
+  return std::optional<repository>{repository_row().read(rows[0])};
 }
 
 caf::expected<bool> deactivate_repository(pqxx::transaction_base& tx,

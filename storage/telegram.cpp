@@ -13,7 +13,7 @@ namespace miyabi::storage {
 
 namespace {
 
-const std::string user_columns = user_columns_of("u");
+const std::string user_columns = user_row().select_list("u");
 
 /// An outbox message row's payload: {"text", "reply_markup"?}.
 std::string text_payload(const std::string& text,
@@ -32,7 +32,7 @@ std::string text_payload(const std::string& text,
   return {buf.GetString(), buf.GetSize()};
 }
 
-const std::string execution_columns = execution_columns_of("e");
+const std::string execution_columns = execution_row().select_list("e");
 
 bool continuation(unsigned char c) {
   return (c & 0xC0) == 0x80;
@@ -89,7 +89,7 @@ const std::vector<statement>& telegram_statements() {
        " ON r.id = e.repository_id WHERE e.user_id = $1"
        " AND e.id::text LIKE $2 || '%' ORDER BY e.created_at DESC LIMIT $3"},
     {"last_logs",
-     "SELECT " + std::string{log_columns} +
+     "SELECT " + log_row().select_list("l") +
        " FROM (SELECT * FROM execution_logs"
        " WHERE execution_id = $2 AND EXISTS (SELECT 1 FROM agent_executions e"
        " WHERE e.id = $2 AND e.user_id = $1)"
@@ -182,7 +182,7 @@ caf::expected<std::optional<user>> linked_user(pqxx::transaction_base& tx,
   auto rows = tx.exec_prepared("linked_user", chat_id);
   if (rows.empty())
     return std::optional<user>{};
-  return std::optional<user>{user_of(rows[0])};
+  return std::optional<user>{user_row().read(rows[0])};
 }
 
 caf::expected<std::string> create_link_code(pqxx::transaction_base& tx,
@@ -202,7 +202,7 @@ consume_link_code(pqxx::transaction_base& tx, const std::string& code_hash,
   auto user_id = rows[0][0].as<std::string>();
   tx.exec_prepared("link_chat", chat_id, user_id);
   auto found = tx.exec_prepared("find_user_for_link", user_id);
-  return std::optional<user>{user_of(found.at(0))};
+  return std::optional<user>{user_row().read(found.at(0))};
 }
 
 caf::expected<int64_t> unlink_chats(pqxx::transaction_base& tx,
@@ -279,9 +279,9 @@ executions_by_prefix(pqxx::transaction_base& tx, const std::string& user_id,
   std::vector<recent_execution> result;
   for (const auto& r :
        tx.exec_prepared("executions_by_prefix", user_id, prefix, limit))
-    result.push_back({execution_of(r),
-                      r[execution_column_count].as<std::string>(),
-                      r[execution_column_count + 1].as<std::string>()});
+    result.push_back({execution_row().read(r),
+                      r[execution_row().size()].as<std::string>(),
+                      r[execution_row().size() + 1].as<std::string>()});
   return result;
 }
 
@@ -291,7 +291,7 @@ last_logs(pqxx::transaction_base& tx, const std::string& user_id,
   std::vector<execution_log> result;
   for (const auto& r :
        tx.exec_prepared("last_logs", user_id, execution_id, limit)) {
-    result.push_back(log_of(r));
+    result.push_back(log_row().read(r));
   }
   return result;
 }

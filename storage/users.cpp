@@ -7,28 +7,9 @@
 
 namespace miyabi::storage {
 
-std::string user_columns_of(const std::string& a) {
-  return a + ".id, " + a + ".github_id, " + a + ".login, " + a + ".email, " +
-         a + ".name, " + a + ".avatar_url, rfc3339(" + a +
-         ".created_at), rfc3339(" + a + ".updated_at)";
-}
-
-user user_of(const pqxx::row& r) {
-  user u;
-  u.id = r[0].as<std::string>();
-  u.github_id = r[1].as<int64_t>();
-  u.login = r[2].as<std::string>();
-  u.email = optional_text(r[3]);
-  u.name = optional_text(r[4]);
-  u.avatar_url = optional_text(r[5]);
-  u.created_at = r[6].as<std::string>();
-  u.updated_at = r[7].as<std::string>();
-  return u;
-}
-
 namespace {
 
-const std::string user_columns = user_columns_of("users");
+const std::string user_columns = user_row().select_list("users");
 
 } // namespace
 
@@ -85,7 +66,7 @@ caf::expected<user> upsert_user(pqxx::transaction_base& tx,
                                 const user_profile& p) {
   auto rows = tx.exec_prepared("upsert_user", p.github_id, p.login, p.email,
                                p.name, p.avatar_url);
-  return user_of(rows.at(0));
+  return user_row().read(rows.at(0));
 }
 
 caf::expected<std::optional<user>> find_user(pqxx::transaction_base& tx,
@@ -93,7 +74,7 @@ caf::expected<std::optional<user>> find_user(pqxx::transaction_base& tx,
   auto rows = tx.exec_prepared("find_user", id);
   if (rows.empty())
     return std::optional<user>{};
-  return std::optional<user>{user_of(rows[0])};
+  return std::optional<user>{user_row().read(rows[0])};
 }
 
 caf::expected<std::string> store_refresh_token(pqxx::transaction_base& tx,

@@ -10,21 +10,7 @@ namespace miyabi::storage {
 
 namespace {
 
-constexpr const char* token_columns =
-  "t.id, t.name, array_to_string(t.repository_ids, ','),"
-  " array_to_string(t.agent_types, ','), rfc3339(t.created_at),"
-  " rfc3339(t.last_used_at)";
-
-worker_token token_of(const pqxx::row& r) {
-  worker_token t;
-  t.id = r[0].as<std::string>();
-  t.name = r[1].as<std::string>();
-  t.repository_ids = split_list(r[2]);
-  t.agent_types = split_list(r[3]);
-  t.created_at = r[4].as<std::string>();
-  t.last_used_at = optional_text(r[5]);
-  return t;
-}
+const std::string token_columns = token_row().select_list("t");
 
 std::optional<std::string>
 literal_of(const std::optional<std::vector<std::string>>& items) {
@@ -93,14 +79,14 @@ caf::expected<worker_token> create_worker_token(pqxx::transaction_base& tx,
   auto rows =
     tx.exec_prepared("insert_worker_token", user_id, input.name, token_hash,
                      repositories, literal_of(input.agent_types));
-  return token_of(rows.at(0));
+  return token_row().read(rows.at(0));
 }
 
 caf::expected<std::vector<worker_token>>
 list_worker_tokens(pqxx::transaction_base& tx, const std::string& user_id) {
   std::vector<worker_token> tokens;
   for (const auto& r : tx.exec_prepared("list_worker_tokens", user_id))
-    tokens.push_back(token_of(r));
+    tokens.push_back(token_row().read(r));
   return tokens;
 }
 

@@ -12,24 +12,10 @@ namespace miyabi::storage {
 
 namespace {
 
-const std::string run_columns =
-  "w.id, w.workflow_id, w.repository_id, w.issue_number, w.status,"
-  " rfc3339(w.created_at), rfc3339(w.updated_at)";
+const std::string run_columns = run_row().select_list("w");
 
 const std::string change_columns =
-  execution_columns_of("e") + ", r.user_id, r.owner, r.name";
-
-workflow_run run_of(const pqxx::row& r) {
-  workflow_run run;
-  run.id = r[0].as<std::string>();
-  run.workflow_id = optional_text(r[1]);
-  run.repository_id = r[2].as<std::string>();
-  run.issue_number = r[3].as<int64_t>();
-  run.status = r[4].as<std::string>();
-  run.created_at = r[5].as<std::string>();
-  run.updated_at = r[6].as<std::string>();
-  return run;
-}
+  execution_row().select_list("e") + ", r.user_id, r.owner, r.name";
 
 workflow_run_node node_of(const pqxx::row& r, pqxx::row::size_type f) {
   return {r[f].as<std::string>(), r[f + 1].as<std::string>(),
@@ -174,9 +160,10 @@ caf::expected<workflow_run> create_run(pqxx::transaction_base& tx,
                       "is_active: false");
   auto repository = source[0][0].as<std::string>();
   std::vector<workflow_run> runs;
-  runs.push_back(run_of(tx.exec_prepared("insert_run", user_id, workflow_id,
-                                         repository, input.issue_number)
-                          .at(0)));
+  runs.push_back(
+    run_row().read(tx.exec_prepared("insert_run", user_id, workflow_id,
+                                    repository, input.issue_number)
+                     .at(0)));
   const auto& run_id = runs.front().id;
   tx.exec_prepared("insert_run_nodes", user_id, workflow_id, input.issue_number,
                    input.options, run_id);
@@ -192,7 +179,7 @@ list_runs(pqxx::transaction_base& tx, const std::string& user_id,
     return make_error(errc::not_found, "workflow not found");
   std::vector<workflow_run> runs;
   for (const auto& r : tx.exec_prepared("list_runs", user_id, workflow_id))
-    runs.push_back(run_of(r));
+    runs.push_back(run_row().read(r));
   add_nodes(tx, runs);
   return runs;
 }
@@ -203,7 +190,7 @@ caf::expected<std::optional<workflow_run>> find_run(pqxx::transaction_base& tx,
   auto rows = tx.exec_prepared("find_run", user_id, run_id);
   if (rows.empty())
     return std::optional<workflow_run>{};
-  std::vector<workflow_run> runs{run_of(rows[0])};
+  std::vector<workflow_run> runs{run_row().read(rows[0])};
   add_nodes(tx, runs);
   return std::optional<workflow_run>{std::move(runs.front())};
 }
@@ -216,7 +203,7 @@ cancel_run(pqxx::transaction_base& tx, const std::string& user_id,
   std::vector<execution_change> changes;
   for (const auto& r : tx.exec_prepared("cancel_run_nodes", run_id))
     changes.push_back(
-      change_of(r, r[execution_column_count + 3].as<std::string>()));
+      change_of(r, r[execution_row().size() + 3].as<std::string>()));
   tx.exec_prepared("set_run_status", run_id, "cancelled");
   return changes;
 }

@@ -10,28 +10,13 @@ namespace miyabi::storage {
 
 namespace {
 
-constexpr const char* columns =
-  "w.id, w.repository_id, w.name, w.description, w.dag_definition::text,"
-  " w.is_active, rfc3339(w.created_at), rfc3339(w.updated_at)";
-
-workflow workflow_of(const pqxx::row& r) {
-  workflow w;
-  w.id = r[0].as<std::string>();
-  w.repository_id = r[1].as<std::string>();
-  w.name = r[2].as<std::string>();
-  w.description = optional_text(r[3]);
-  w.dag_definition = r[4].as<std::string>();
-  w.is_active = r[5].as<bool>();
-  w.created_at = r[6].as<std::string>();
-  w.updated_at = r[7].as<std::string>();
-  return w;
-}
+const std::string columns = workflow_row().select_list("w");
 
 } // namespace
 
 const std::vector<statement>& workflow_statements() {
   static const std::vector<statement> list = {
-    {"list_workflows", std::string{"SELECT "} + columns +
+    {"list_workflows", "SELECT " + columns +
                          " FROM workflows w WHERE w.user_id = $1"
                          " AND ($2::uuid IS NULL OR w.repository_id = $2)"
                          " ORDER BY w.created_at DESC, w.id DESC LIMIT 1000"},
@@ -43,7 +28,7 @@ const std::vector<statement>& workflow_statements() {
                  " WHERE r.id = $2 AND r.user_id = $1 AND r.is_active"
                  " RETURNING "} +
        columns},
-    {"find_workflow", std::string{"SELECT "} + columns +
+    {"find_workflow", "SELECT " + columns +
                         " FROM workflows w WHERE w.id = $2 AND w.user_id = $1"},
     {"replace_workflow",
      std::string{"UPDATE workflows AS w SET repository_id = $3, name = $4,"
@@ -65,7 +50,7 @@ list_workflows(pqxx::transaction_base& tx, const std::string& user_id,
   std::vector<workflow> result;
   for (const auto& r :
        tx.exec_prepared("list_workflows", user_id, repository_id))
-    result.push_back(workflow_of(r));
+    result.push_back(workflow_row().read(r));
   return result;
 }
 
@@ -77,7 +62,7 @@ caf::expected<workflow> create_workflow(pqxx::transaction_base& tx,
                      in.description, in.dag_definition, in.is_active);
   if (rows.empty())
     return make_error(errc::not_found, "repository not found", "repository_id");
-  return workflow_of(rows[0]);
+  return workflow_row().read(rows[0]);
 }
 
 caf::expected<std::optional<workflow>> find_workflow(pqxx::transaction_base& tx,
@@ -86,7 +71,7 @@ caf::expected<std::optional<workflow>> find_workflow(pqxx::transaction_base& tx,
   auto rows = tx.exec_prepared("find_workflow", user_id, id);
   if (rows.empty())
     return std::optional<workflow>{};
-  return std::optional<workflow>{workflow_of(rows[0])};
+  return std::optional<workflow>{workflow_row().read(rows[0])};
 }
 
 caf::expected<workflow> replace_workflow(pqxx::transaction_base& tx,
@@ -101,7 +86,7 @@ caf::expected<workflow> replace_workflow(pqxx::transaction_base& tx,
       return make_error(errc::not_found, "workflow not found");
     return make_error(errc::not_found, "repository not found", "repository_id");
   }
-  return workflow_of(rows[0]);
+  return workflow_row().read(rows[0]);
 }
 
 caf::expected<bool> delete_workflow(pqxx::transaction_base& tx,
