@@ -198,16 +198,23 @@ session::run_group(const std::vector<const unit_of_work*>& works,
 }
 
 caf::error session::ping() {
-  if (auto err = connect())
-    return err;
-  try {
-    pqxx::nontransaction tx{*conn_};
-    tx.exec("SELECT 1");
-    return {};
-  } catch (...) {
-    auto err = translate_current_exception(false);
-    disconnect(); // a failed probe never trusts its connection again
-    return err;
+  // A connection kept from before an outage fails its first statement even
+  // when the server is back: one fresh connection then tells at once,
+  // instead of one probe period later.
+  for (int attempt = 0;; ++attempt) {
+    bool kept = connected();
+    if (auto err = connect())
+      return err;
+    try {
+      pqxx::nontransaction tx{*conn_};
+      tx.exec("SELECT 1");
+      return {};
+    } catch (...) {
+      auto err = translate_current_exception(false);
+      disconnect(); // a failed probe never trusts its connection again
+      if (!kept || attempt > 0 || !is(err, errc::connection_lost))
+        return err;
+    }
   }
 }
 

@@ -106,7 +106,10 @@ class session {
   group_outcome run_group(const std::vector<const unit_of_work*>& works,
                           std::chrono::milliseconds statement_budget);
 
-  /// Runs one statement outside a transaction (health probes).
+  /// Runs one statement outside a transaction (health probes). A kept
+  /// connection that turns out lost is replaced once, so a server that is
+  /// back answers this probe. Errors: connection_lost, or what the
+  /// statement raised.
   caf::error ping();
 
   /// The live connection (for migrations); connect() first.
