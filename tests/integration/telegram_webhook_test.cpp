@@ -391,20 +391,30 @@ struct grouping_service {
     thread_group threads_;
   };
 
+  /// Updates waiting on row locks of this database (held by an open
+  /// transaction of the test's own).
+  long long lock_waiters() const {
+    return query_int(db, "SELECT count(*) FROM pg_stat_activity"
+                         " WHERE datname = current_database()"
+                         " AND wait_event_type = 'Lock'");
+  }
+
   /// Two updates whose ids `holder` has inserted and not committed: each
-  /// occupies a session until `holder` ends.
-  std::unique_ptr<burst> occupy_both_sessions(pqxx::work& holder) {
-    std::vector<std::string> bodies;
+  /// occupies a session until `holder` ends. Posted one at a time, each
+  /// once the one before waits on its lock in a session of its own: "two
+  /// sessions busy" alone could count the outbox's background lease, and a
+  /// blocker still queued would join the group under test.
+  std::vector<std::unique_ptr<burst>> occupy_both_sessions(pqxx::work& holder) {
+    std::vector<std::unique_ptr<burst>> blockers;
     for (int i = 0; i < 2; ++i) {
       auto id = next_update();
       holder.exec("INSERT INTO telegram_updates (update_id) VALUES (" +
                   std::to_string(id) + ")");
-      bodies.push_back(message_update(id, authorized(1), "/getid"));
+      blockers.push_back(std::make_unique<burst>(
+        svc,
+        std::vector<std::string>{message_update(id, authorized(1), "/getid")}));
+      BOOST_REQUIRE(eventually([&] { return lock_waiters() == i + 1; }, 10s));
     }
-    auto blockers = std::make_unique<burst>(svc, std::move(bodies));
-    BOOST_REQUIRE(eventually(
-      [this] { return metric_now("miyabi_db_sessions{state=\"busy\"}") == 2; },
-      10s));
     return blockers;
   }
 
@@ -471,8 +481,9 @@ BOOST_AUTO_TEST_CASE(queued_updates_commit_together_and_each_gets_its_reply) {
   g.await_queue(40);
   holder.abort(); // the blockers go on; then the queue
 
-  for (const auto& r : blockers->wait())
-    BOOST_TEST(is_getid_reply(r, authorized(1)));
+  for (auto& blocker : blockers)
+    for (const auto& r : blocker->wait())
+      BOOST_TEST(is_getid_reply(r, authorized(1)));
   for (const auto& r : queued.wait()) {
     BOOST_TEST_INFO(r.status << " " << r.body);
     BOOST_TEST(is_getid_reply(r, authorized(1)));
@@ -512,7 +523,8 @@ BOOST_AUTO_TEST_CASE(
   grouping_service::burst queued{g.svc, updates.bodies};
   g.await_queue(20);
   holder.abort();
-  blockers->wait();
+  for (auto& blocker : blockers)
+    blocker->wait();
 
   auto& answers = queued.wait();
   for (size_t i = 0; i < answers.size(); ++i) {
@@ -550,7 +562,8 @@ BOOST_AUTO_TEST_CASE(
   g.await_queue(20);
   auto released = steady::now();
   holder.abort();
-  blockers->wait();
+  for (auto& blocker : blockers)
+    blocker->wait();
 
   auto& answers = queued.wait();
   auto waited = ms_between(released, steady::now());
